@@ -1,0 +1,31 @@
+"""The ``perch`` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from perch import __version__
+
+app = typer.Typer(
+    name="perch",
+    help="Perch: workflows that pause for people. Kestra flow syntax.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print Perch's version."""
+    typer.echo(__version__)
+
+
+def _register_subcommands() -> None:
+    from perch.cli.flow import flow_app
+
+    app.add_typer(flow_app, name="flow")
+
+
+def main() -> None:
+    _register_subcommands()
+    app()

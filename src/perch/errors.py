@@ -1,0 +1,160 @@
+"""The one error tree of Perch.
+
+Every error Perch raises on purpose derives from :class:`PerchError`. A class's docstring is its
+default message, so ``raise FlowNotFound()`` already says something useful. Boundaries (CLI, HTTP)
+translate these classes into exit codes and status codes in one table each; library code raises
+them with ``raise ... from`` when it translates a lower-level exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class PerchError(Exception):
+    """Something went wrong in Perch."""
+
+    def __init__(self, message: str | None = None) -> None:
+        doc = (type(self).__doc__ or "").strip().splitlines()
+        self.message = message or (doc[0] if doc else type(self).__name__)
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- locations and problems ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a document, with where it is.
+
+    ``path`` is a dotted/indexed path such as ``tasks[2].then[0].message``; ``line`` and
+    ``column`` are 1-based positions in the YAML source when known.
+    """
+
+    path: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = self.path or "<flow>"
+        if self.line is not None:
+            where += f" (line {self.line})"
+        return f"{where}: {self.message}"
+
+
+# --- flows -----------------------------------------------------------------------------------
+
+
+class FlowError(PerchError):
+    """The flow is not valid."""
+
+
+class FlowValidationError(FlowError):
+    """The flow is not valid."""
+
+    def __init__(self, problems: list[Problem], message: str | None = None) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        summary = message or f"The flow has {count} problem{'s' if count != 1 else ''}"
+        super().__init__(summary)
+
+    def __str__(self) -> str:
+        return "\n".join([self.message, *(f"  - {p}" for p in self.problems)])
+
+
+class FlowParseError(FlowValidationError):
+    """The flow is not well-formed YAML."""
+
+
+class UnknownTaskType(FlowError):
+    """This task type is not known to Perch."""
+
+
+# --- templating ------------------------------------------------------------------------------
+
+
+class TemplateError(PerchError):
+    """The expression could not be evaluated."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        source: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+        self.source = source
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.message
+        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
+        return f"{self.message} ({where})"
+
+
+class TemplateSyntaxError(TemplateError):
+    """The expression is not valid Pebble syntax."""
+
+
+class TemplateRenderError(TemplateError):
+    """The expression failed while rendering."""
+
+
+class UndefinedVariableError(TemplateRenderError):
+    """The expression uses a variable that is not defined."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.name = name
+        super().__init__(
+            f"Variable '{name}' is not defined", line=line, column=column, source=source
+        )
+
+
+class TemplateSecurityError(TemplateRenderError):
+    """The expression tried to reach something templates may not touch."""
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InputProblem:
+    """One input that was rejected, and why."""
+
+    input_id: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.input_id}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.input_id, "message": self.message}
+
+
+class InputValidationError(PerchError):
+    """Some inputs are not valid."""
+
+    def __init__(self, problems: list[InputProblem], message: str | None = None) -> None:
+        self.problems = list(problems)
+        summary = message or "Invalid inputs: " + "; ".join(str(p) for p in self.problems)
+        super().__init__(summary)
+
+
+class InvalidDuration(PerchError):
+    """The value is not an ISO-8601 duration such as PT5M or P1DT2H."""
