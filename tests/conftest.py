@@ -1,0 +1,45 @@
+"""Test-wide rules.
+
+Tests that need something this machine may lack (a PostgreSQL server, headless Chromium) carry a
+marker. Locally they skip with the reason; in CI (``CI=true``) or with ``PERCH_REQUIRE_ALL=1`` a
+missing dependency is a failure, so nothing is silently skipped where it must run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+
+
+def must_run_everything() -> bool:
+    """True where a missing test dependency must fail rather than skip."""
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"} or os.environ.get(
+        "PERCH_REQUIRE_ALL", ""
+    ) in {"1", "true", "yes"}
+
+
+def missing_requirement(marker_name: str) -> str | None:
+    """Why a test with this marker cannot run here, or None when it can."""
+    if marker_name == "postgres" and not os.environ.get("PERCH_TEST_POSTGRES_URL"):
+        return "PERCH_TEST_POSTGRES_URL is not set (run .ci/prepare-postgres.sh)"
+    if marker_name == "browser" and not (
+        os.environ.get("PERCH_CHROMIUM") or any(shutil.which(c) for c in CHROMIUM_CANDIDATES)
+    ):
+        return "Chromium is not installed (run .ci/prepare-chromium.sh)"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for name in ("postgres", "browser"):
+        if item.get_closest_marker(name) is None:
+            continue
+        reason = missing_requirement(name)
+        if reason is None:
+            continue
+        if must_run_everything():
+            pytest.fail(f"required in CI but unavailable: {reason}", pytrace=False)
+        pytest.skip(reason)
