@@ -6,6 +6,7 @@ inputs raise :class:`perch.errors.TemplateRenderError` naming the filter. The ``
 is the engine's own (it must see undefined variables) and is not listed here.
 
 Deliberately absent: ``className`` (it would reveal host types), ``toIon`` (no Ion support).
+Added beyond Pebble: ``round``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ _RAW: dict[str, LibraryFn] = {
     "chunk": col.chunk,
     "flatten": col.flatten,
     "abs": col.abs_,
+    "round": col.round_,
     # data
     "toJson": data.to_json_filter,
     "json": data.to_json_filter,  # deprecated name of toJson (removed in Kestra 2.0)

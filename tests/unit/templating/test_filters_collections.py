@@ -111,3 +111,34 @@ def test_collection_filter_errors(
 ) -> None:
     with pytest.raises(TemplateRenderError, match=message):
         FILTERS[name](value, *args)
+
+
+@pytest.mark.parametrize(
+    ("value", "args", "kwargs", "expected"),
+    [
+        (2.5, (), {}, 3),
+        (-2.5, (), {}, -3),
+        (2.345, (2,), {}, 2.35),
+        (7, (), {}, 7),
+        (2.5, (), {"method": "HALF_EVEN"}, 2),
+        (1.21, (1,), {"method": "CEILING"}, 1.3),
+        (1250, (-2,), {}, 1300),
+    ],
+)
+def test_round(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any], expected: Any) -> None:
+    result = FILTERS["round"](value, *args, **kwargs)
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "message"),
+    [
+        ("abc", {}, "needs a number"),
+        (None, {}, "null"),
+        (1.5, {"method": "SIDEWAYS"}, "method"),
+    ],
+)
+def test_round_errors(value: Any, kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(TemplateRenderError, match=message):
+        FILTERS["round"](value, **kwargs)
