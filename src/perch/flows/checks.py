@@ -1,0 +1,222 @@
+"""Checks across the whole flow that no single model can make.
+
+Duplicate task ids anywhere in the tree, duplicate trigger, input and output ids, Pebble syntax
+in every string that is rendered, and references to inputs (``inputs.x``) and to resume inputs
+(``outputs.<pause>.onResume.x``) that nothing declares.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from perch.errors import Problem, TemplateSyntaxError
+from perch.flows.build import FlowBuilder
+from perch.flows.paths import Path, format_path
+from perch.flows.tasks.pause import Pause
+from perch.flows.yamlsource import YamlDocument
+from perch.inputs import InputBase, InputDeclaration, declaration_problems
+from perch.templating import check_syntax, is_template, references
+
+# Keys whose strings Kestra never renders, at any depth.
+_NOT_RENDERED = frozenset({"id", "type", "description", "displayName"})
+# Top-level keys of the flow that hold no expressions.
+_FLOW_PLAIN_KEYS = frozenset({"id", "namespace", "revision", "description", "disabled", "inputs"})
+
+
+def duplicate_ids(builder: FlowBuilder) -> None:
+    """Report every task id used twice anywhere in the tree (the second use is the problem)."""
+    first: dict[str, Path] = {}
+    for task_id, path in builder.task_ids:
+        if task_id in first:
+            builder.report(
+                (*path, "id"),
+                f"duplicate task id '{task_id}' (already used at {format_path(first[task_id])})",
+            )
+        else:
+            first[task_id] = path
+
+
+def duplicate_list_ids(builder: FlowBuilder, data: dict[str, Any], key: str, what: str) -> None:
+    """Report repeated ``id`` values in the flow's ``key`` list (triggers, inputs, outputs)."""
+    items = data.get(key)
+    if not isinstance(items, list):
+        return
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            continue
+        item_id = item["id"]
+        if item_id in seen:
+            builder.report(
+                (key, index, "id"),
+                f"duplicate {what} id '{item_id}' (already {key}[{seen[item_id]}])",
+            )
+        else:
+            seen[item_id] = index
+
+
+_DECLARATION = TypeAdapter(InputDeclaration)
+
+
+def input_declarations(builder: FlowBuilder, items: Any, path: Path) -> None:
+    """Rules across a list of input declarations (unique ids, ``dependsOn``), via perch.inputs.
+
+    Declarations that are invalid on their own were already reported; they are left out here.
+    """
+    if not isinstance(items, list):
+        return
+    valid: list[tuple[int, InputBase]] = []
+    for index, item in enumerate(items):
+        try:
+            valid.append((index, _DECLARATION.validate_python(item)))
+        except ValidationError:
+            continue
+    for problem in declaration_problems([declaration for _, declaration in valid]):
+        index = valid[problem.index][0]
+        builder.report((*path, index, "id"), problem.message)
+
+
+def _strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in _NOT_RENDERED:
+                yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*path, index))
+
+
+def rendered_strings(data: dict[str, Any]) -> Iterator[tuple[Path, str]]:
+    """Every string of the flow that Kestra renders as a template, with its path."""
+    for key, value in data.items():
+        if key not in _FLOW_PLAIN_KEYS:
+            yield from _strings(value, (key,))
+    inputs = data.get("inputs")
+    if isinstance(inputs, list):
+        # Input defaults and SELECT expressions are rendered; their descriptions are not.
+        for index, item in enumerate(inputs):
+            if isinstance(item, dict):
+                for key in ("defaults", "expression", "prefill"):
+                    if key in item:
+                        yield from _strings(item[key], ("inputs", index, key))
+
+
+def _declared(ids: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(i.split(".")) for i in ids}
+
+
+def _is_declared(parts: tuple[str, ...], declared: set[tuple[str, ...]]) -> bool:
+    # `request.name` declares `inputs.request` (a map) and `inputs.request.name`; a JSON input
+    # `payload` makes every `inputs.payload.x` valid.
+    return any(d[: len(parts)] == parts or parts[: len(d)] == d for d in declared)
+
+
+def _input_ids(items: Any) -> list[str]:
+    if not isinstance(items, list):
+        return []
+    ids = []
+    for item in items:
+        if isinstance(item, dict):
+            value = item.get("id", item.get("name"))
+            if isinstance(value, str):
+                ids.append(value)
+    return ids
+
+
+def _resume_inputs(builder: FlowBuilder, data: dict[str, Any]) -> dict[str, list[str]]:
+    """Declared ``onResume`` input ids of every Pause-like task, by task id."""
+    found: dict[str, list[str]] = {}
+
+    def visit(value: Any) -> None:
+        if isinstance(value, dict):
+            type_name = value.get("type")
+            model = builder.tasks.resolve(type_name) if isinstance(type_name, str) else None
+            if (
+                model is not None
+                and issubclass(model, Pause)
+                and isinstance(value.get("id"), str)
+                and isinstance(value.get("onResume"), list)
+            ):
+                found[value["id"]] = _input_ids(value["onResume"])
+            for item in value.values():
+                visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    for key in ("tasks", "errors", "finally", "afterExecution"):
+        visit(data.get(key))
+    return found
+
+
+def _resume_scope(data: dict[str, Any], path: Path) -> set[tuple[str, ...]]:
+    """Inside an ``onResume`` list, ``inputs.x`` names the resume inputs declared beside it."""
+    if "onResume" not in path:
+        return set()
+    cut = len(path) - 1 - path[::-1].index("onResume")
+    node: Any = data
+    for part in path[: cut + 1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return set()
+    return _declared(_input_ids(node))
+
+
+def _line_of(doc: YamlDocument, path: Path, error: TemplateSyntaxError) -> tuple[int, int] | None:
+    pos = doc.values.get(path)
+    if pos is None:
+        return None
+    offset = (error.line or 1) - 1
+    if pos.style in ("|", ">"):
+        return pos.line + 1 + offset, 0
+    if offset == 0 and error.column:
+        quote = 1 if pos.style in ("'", '"') else 0
+        return pos.line, pos.column + quote + error.column - 1
+    return pos.line + offset, 0
+
+
+def templates(builder: FlowBuilder, data: dict[str, Any]) -> None:
+    """Check Pebble syntax and ``inputs``/``onResume`` references in every rendered string."""
+    inputs = _input_ids(data.get("inputs"))
+    declared = _declared(inputs)
+    resume = {task: _declared(ids) for task, ids in _resume_inputs(builder, data).items()}
+    for path, text in rendered_strings(data):
+        if not is_template(text):
+            continue
+        scope = declared | _resume_scope(data, path)
+        try:
+            check_syntax(text)
+        except TemplateSyntaxError as exc:
+            message = f"template syntax error: {exc.message}"
+            where = _line_of(builder.doc, path, exc)
+            if where is None:
+                builder.report(path, message)
+            else:
+                line, column = where
+                builder.problems.append(Problem(format_path(path), message, line, column or None))
+            continue
+        for ref in references(text):
+            parts = tuple(str(p) for p in ref.path)
+            if len(parts) >= 2 and parts[0] == "inputs" and not _is_declared(parts[1:], scope):
+                name = ".".join(parts[1:])
+                message = f"'inputs.{name}' is not an input of this flow"
+                close = difflib.get_close_matches(name, inputs, n=1)
+                builder.report(path, message + (f" (did you mean '{close[0]}'?)" if close else ""))
+            elif (
+                len(parts) >= 4
+                and parts[0] == "outputs"
+                and parts[2] == "onResume"
+                and parts[1] in resume
+                and not _is_declared(parts[3:], resume[parts[1]])
+            ):
+                builder.report(
+                    path,
+                    f"'{'.'.join(parts[:4])}' is not an onResume input of task '{parts[1]}'",
+                )

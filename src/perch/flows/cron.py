@@ -1,0 +1,62 @@
+"""Checking cron expressions the way Kestra's Schedule trigger reads them.
+
+Kestra accepts five fields (minute to day-of-week), six with ``withSeconds: true`` (seconds
+first), the nicknames ``@hourly`` … ``@yearly``, and Quartz-style ``?`` and ``W`` marks. Perch
+checks the syntax with cronsim after translating those forms into what cronsim reads.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from cronsim import CronSim, CronSimError
+
+NICKNAMES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+_WEEKDAY_MARK = re.compile(r"(\d+|L)W")
+_REFERENCE = datetime(2000, 1, 1)
+
+
+def _check_five(fields: list[str]) -> str | None:
+    minute, hour, dom, month, dow = fields
+    dom = _WEEKDAY_MARK.sub(r"\1", dom).replace("?", "*")
+    dow = dow.replace("?", "*")
+    try:
+        CronSim(" ".join([minute, hour, dom, month, dow]), _REFERENCE)
+    except CronSimError as exc:
+        return str(exc)
+    return None
+
+
+def cron_problem(expression: str, *, with_seconds: bool = False) -> str | None:
+    """Why ``expression`` is not a valid cron expression, or ``None`` if it is valid."""
+    text = expression.strip()
+    if text.startswith("@"):
+        if text in NICKNAMES:
+            return None
+        names = ", ".join(NICKNAMES)
+        return f"'{expression}' is not a known cron nickname (use one of {names})"
+    fields = text.split()
+    expected = 6 if with_seconds else 5
+    if len(fields) != expected:
+        hint = "" if with_seconds or len(fields) != 6 else " (set withSeconds: true for seconds)"
+        return f"'{expression}' has {len(fields)} fields, expected {expected}{hint}"
+    if with_seconds:
+        # Seconds range like minutes (0-59), so cronsim can check the field in that position.
+        reason = _check_five([fields[0], "*", "*", "*", "*"])
+        if reason is not None:
+            return f"'{expression}' is not a valid cron expression: bad second"
+        fields = fields[1:]
+    reason = _check_five(fields)
+    if reason is not None:
+        return f"'{expression}' is not a valid cron expression: {reason[:1].lower()}{reason[1:]}"
+    return None

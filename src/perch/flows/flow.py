@@ -1,0 +1,112 @@
+"""The Flow model: one Kestra flow document, with its tasks built through the registry."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from pydantic import Field, PrivateAttr, SerializeAsAny
+
+from perch.flows.paths import Path
+from perch.flows.properties import Choice, FlowId, Labels, Matches, Namespace, Text
+from perch.flows.tasks.base import Retry, Task, TaskList
+from perch.flows.triggers import Trigger
+from perch.inputs import InputDeclaration
+from perch.modelbase import StrictModel
+
+OUTPUT_ID_PATTERN = re.compile(r"^[a-zA-Z0-9][.a-zA-Z0-9_-]*$")
+
+
+class FlowOutput(StrictModel):
+    """A flow-level output: ``value`` is rendered when the execution ends."""
+
+    id: Annotated[str, Matches(OUTPUT_ID_PATTERN, "output id")]
+    type: Text
+    value: Any = None
+    description: Text | None = None
+    displayName: Text | None = None
+    required: bool | None = None
+
+
+class Concurrency(StrictModel):
+    """How many executions of the flow may run at once, and what happens to the others."""
+
+    limit: int = Field(ge=1)
+    behavior: Annotated[str, Choice("QUEUE", "CANCEL", "FAIL", dynamic=False)] = "QUEUE"
+
+
+class PluginDefault(StrictModel):
+    """Default property ``values`` for every task or trigger whose type matches ``type``.
+
+    ``type`` is a full class name or a package prefix (``io.kestra.plugin.notifications``).
+    With ``forced: true`` the values replace what the flow says instead of filling gaps.
+    """
+
+    type: Text
+    forced: bool = False
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class Flow(StrictModel):
+    """A flow: its identity, inputs, tasks and triggers. ``source`` is the YAML as written."""
+
+    id: FlowId
+    namespace: Namespace
+    revision: int | None = Field(default=None, ge=1)
+    description: Text | None = None
+    labels: Labels | None = None
+    inputs: list[InputDeclaration] | None = None
+    variables: dict[str, Any] | None = None
+    tasks: TaskList = Field(min_length=1)
+    errors: TaskList | None = None
+    finally_: TaskList | None = Field(default=None, alias="finally")
+    afterExecution: TaskList | None = None
+    triggers: list[SerializeAsAny[Trigger]] | None = None
+    outputs: list[FlowOutput] | None = None
+    concurrency: Concurrency | None = None
+    retry: Retry | None = None
+    disabled: bool = False
+    pluginDefaults: list[PluginDefault] | None = None
+    taskDefaults: list[PluginDefault] | None = Field(
+        default=None, description="Deprecated name of pluginDefaults"
+    )
+    sla: list[dict[str, Any]] | None = None
+    checks: list[dict[str, Any]] | None = None
+
+    _source: str = PrivateAttr(default="")
+
+    @property
+    def source(self) -> str:
+        """The YAML text this flow was parsed from, byte for byte."""
+        return self._source
+
+    def with_source(self, source: str) -> Flow:
+        """This flow, remembering ``source`` as its original text."""
+        self._source = source
+        return self
+
+    @property
+    def plugin_defaults(self) -> list[PluginDefault]:
+        """``pluginDefaults`` and the deprecated ``taskDefaults``, in that order."""
+        return [*(self.pluginDefaults or []), *(self.taskDefaults or [])]
+
+    def walk_tasks(self) -> Iterator[tuple[Path, Task]]:
+        """Every task in the flow with its path, depth first, in document order."""
+        for key, tasks in (
+            ("tasks", self.tasks),
+            ("errors", self.errors),
+            ("finally", self.finally_),
+            ("afterExecution", self.afterExecution),
+        ):
+            for index, task in enumerate(tasks or []):
+                yield from task.walk((key, index))
+
+    def all_tasks(self) -> Iterator[Task]:
+        """Every task in the flow, nested ones included, depth first."""
+        for _, task in self.walk_tasks():
+            yield task
+
+    def find_task(self, task_id: str) -> Task | None:
+        """The task with id ``task_id`` anywhere in the tree, or ``None``."""
+        return next((t for t in self.all_tasks() if t.id == task_id), None)

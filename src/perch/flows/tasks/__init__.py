@@ -1,0 +1,18 @@
+"""Task models, one module per family, and the list of built-in task models."""
+
+from __future__ import annotations
+
+from perch.flows.tasks import core, flowable, http, kv, notifications, pause, scripts
+from perch.flows.tasks.base import ChildShape, FlowableTask, Task, TaskKind
+
+BUILTIN_TASKS: tuple[type[Task], ...] = (
+    *core.MODELS,
+    *flowable.MODELS,
+    *pause.MODELS,
+    *http.MODELS,
+    *notifications.MODELS,
+    *scripts.MODELS,
+    *kv.MODELS,
+)
+
+__all__ = ["BUILTIN_TASKS", "ChildShape", "FlowableTask", "Task", "TaskKind"]

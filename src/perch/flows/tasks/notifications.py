@@ -1,0 +1,73 @@
+"""Notification tasks: Slack and Teams incoming webhooks, and e-mail (MailSend)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field
+
+from perch.flows.properties import Choice, DynBool, DynInt, Text
+from perch.flows.tasks.base import Task
+
+
+class SlackIncomingWebhook(Task):
+    """POST ``payload`` (a JSON string) or ``messageText`` to a Slack incoming-webhook ``url``."""
+
+    type_names: ClassVar[tuple[str, ...]] = (
+        "io.kestra.plugin.notifications.slack.SlackIncomingWebhook",
+        "io.kestra.plugin.slack.notifications.SlackIncomingWebhook",
+    )
+
+    url: Text
+    payload: Text | None = None
+    messageText: Text | None = None
+    options: dict[str, Any] | None = None
+
+
+class TeamsIncomingWebhook(Task):
+    """POST ``payload`` (a JSON string) to a Microsoft Teams incoming-webhook ``url``."""
+
+    type_names: ClassVar[tuple[str, ...]] = (
+        "io.kestra.plugin.notifications.teams.TeamsIncomingWebhook",
+    )
+
+    url: Text
+    payload: Text | None = None
+    options: dict[str, Any] | None = None
+
+
+_Addresses = Text | list[Text]
+
+
+class MailSend(Task):
+    """Send an e-mail through an SMTP server."""
+
+    type_names: ClassVar[tuple[str, ...]] = (
+        "io.kestra.plugin.notifications.mail.MailSend",
+        "io.kestra.plugin.email.MailSend",
+    )
+
+    to: _Addresses | None = None
+    from_: Text | None = Field(default=None, alias="from")
+    cc: _Addresses | None = None
+    bcc: _Addresses | None = None
+    replyTo: Text | None = None
+    subject: Text | None = None
+    htmlTextContent: Text | None = None
+    plainTextContent: Text | None = None
+    host: Text | None = None
+    port: DynInt | None = None
+    username: Text | None = None
+    password: Text | None = None
+    accessToken: Text | None = None
+    transportStrategy: Annotated[str, Choice("SMTP", "SMTPS", "SMTP_TLS", "SMTP_OAUTH2")] | None = (
+        None
+    )
+    sessionTimeout: DynInt | None = None
+    verifyServerIdentity: DynBool | None = None
+    trustedHosts: list[Text] | Text | None = None
+    attachments: list[dict[str, Any]] | Text | None = None
+    embeddedImages: list[dict[str, Any]] | Text | None = None
+
+
+MODELS: tuple[type[Task], ...] = (SlackIncomingWebhook, TeamsIncomingWebhook, MailSend)
