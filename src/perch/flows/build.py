@@ -17,6 +17,7 @@ from perch.errors import Problem
 from perch.flows.flow import Flow
 from perch.flows.introspect import model_at, property_names
 from perch.flows.paths import Path
+from perch.flows.properties import scalar_text
 from perch.flows.registry import Registry
 from perch.flows.tasks.base import ChildShape, Task
 from perch.flows.tasks.pause import Pause
@@ -39,6 +40,19 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
         else:
             result[key] = value
     return result
+
+
+def accepted_keys(model: type[BaseModel]) -> set[str]:
+    """Every key a model reads: field names, aliases and alternative spellings."""
+    keys: set[str] = set()
+    for name, info in model.model_fields.items():
+        keys.update({name, info.alias or name})
+        choices = getattr(info.validation_alias, "choices", None)
+        if choices is not None:
+            keys.update(c for c in choices if isinstance(c, str))
+        elif isinstance(info.validation_alias, str):
+            keys.add(info.validation_alias)
+    return keys
 
 
 class FlowBuilder:
@@ -140,16 +154,25 @@ class FlowBuilder:
                     and isinstance(e.get("values", {}), dict)
                 )
 
-    def apply_defaults(self, raw: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-        """``raw`` with the matching plugin defaults applied, as Kestra does before validating."""
+    def apply_defaults(self, raw: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+        """``raw`` with the matching plugin defaults applied, as Kestra does before validating.
+
+        Like Kestra, a default's ``type`` is a plain prefix of the task's type (so
+        ``io.kestra.plugin.notifications.slack.Slack`` covers every Slack task), and a default
+        value the model has no property for is dropped rather than reported: one prefix entry
+        serves tasks that do not all share its properties.
+        """
         result = dict(raw)
         written = str(raw.get("type"))
+        names: tuple[str, ...] = getattr(model, "type_names", ())
+        accepted = accepted_keys(model)
         for entry in self.defaults:
             prefix: str = entry["type"]
-            matches = any(n == prefix or n.startswith(prefix + ".") for n in (written, *names))
-            if not matches:
+            if not any(n.startswith(prefix) for n in (written, *names)):
                 continue
-            values: dict[str, Any] = entry.get("values") or {}
+            values: dict[str, Any] = {
+                k: v for k, v in (entry.get("values") or {}).items() if k in accepted
+            }
             if entry.get("forced") is True:
                 result = _merge(result, values)
             else:
@@ -164,8 +187,8 @@ class FlowBuilder:
         if not isinstance(raw, dict):
             self.report(path, "must be a task: a mapping with at least 'id' and 'type'")
             return placeholder
-        task_id = raw.get("id")
-        if isinstance(task_id, str):
+        task_id = scalar_text(raw.get("id"))
+        if task_id is not None:
             self.task_ids.append((task_id, path))
         type_name = raw.get("type")
         if type_name is None:
@@ -178,7 +201,7 @@ class FlowBuilder:
         if model is None:
             self.report((*path, "type"), self.tasks.unknown_message(type_name))
             return placeholder
-        data = self.apply_defaults(raw, model.type_names)
+        data = self.apply_defaults(raw, model)
         for key, shape in model.child_fields.items():
             if key in data and data[key] is not None:
                 data[key] = self.build_children(data[key], (*path, key), shape)
@@ -228,7 +251,7 @@ class FlowBuilder:
         if model is None:
             self.report((*path, "type"), self.triggers.unknown_message(type_name))
             return placeholder
-        data = self.apply_defaults(raw, model.type_names)
+        data = self.apply_defaults(raw, model)
         try:
             return model.model_validate(data)
         except ValidationError as exc:
@@ -244,6 +267,14 @@ class FlowBuilder:
             return None
         self.collect_defaults(raw)
         data = dict(raw)
+        if "listeners" in data:
+            # Deprecated in Kestra 0.x, removed in 2.0; its tasks ran after the execution.
+            data.pop("listeners")
+            self.report(
+                ("listeners",),
+                "'listeners' is not supported: use 'afterExecution' tasks (with 'runIf' for "
+                "the conditions) or a Flow trigger",
+            )
         for key in _FLOW_TASK_LISTS:
             if data.get(key) is not None:
                 data[key] = self.build_task_list(data[key], (key,))

@@ -14,8 +14,12 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from perch.errors import Problem, TemplateSyntaxError
-from perch.flows.build import FlowBuilder
+from perch.flows.build import FlowBuilder, accepted_keys
+from perch.flows.flow import Flow
+from perch.flows.guards import guarded_chains, is_guarded
 from perch.flows.paths import Path, format_path
+from perch.flows.properties import scalar_text
+from perch.flows.tasks.flowable import Subflow
 from perch.flows.tasks.pause import Pause
 from perch.flows.yamlsource import YamlDocument
 from perch.inputs import InputBase, InputDeclaration, declaration_problems
@@ -47,9 +51,9 @@ def duplicate_list_ids(builder: FlowBuilder, data: dict[str, Any], key: str, wha
         return
     seen: dict[str, int] = {}
     for index, item in enumerate(items):
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+        item_id = scalar_text(item.get("id")) if isinstance(item, dict) else None
+        if item_id is None:
             continue
-        item_id = item["id"]
         if item_id in seen:
             builder.report(
                 (key, index, "id"),
@@ -123,8 +127,8 @@ def _input_ids(items: Any) -> list[str]:
     ids = []
     for item in items:
         if isinstance(item, dict):
-            value = item.get("id", item.get("name"))
-            if isinstance(value, str):
+            value = scalar_text(item.get("id", item.get("name")))
+            if value is not None:
                 ids.append(value)
     return ids
 
@@ -202,8 +206,11 @@ def templates(builder: FlowBuilder, data: dict[str, Any]) -> None:
                 line, column = where
                 builder.problems.append(Problem(format_path(path), message, line, column or None))
             continue
+        guarded = guarded_chains(text)
         for ref in references(text):
             parts = tuple(str(p) for p in ref.path)
+            if is_guarded(parts, guarded):
+                continue
             if len(parts) >= 2 and parts[0] == "inputs" and not _is_declared(parts[1:], scope):
                 name = ".".join(parts[1:])
                 message = f"'inputs.{name}' is not an input of this flow"
@@ -220,3 +227,46 @@ def templates(builder: FlowBuilder, data: dict[str, Any]) -> None:
                     path,
                     f"'{'.'.join(parts[:4])}' is not an onResume input of task '{parts[1]}'",
                 )
+
+
+def recursive_subflows(builder: FlowBuilder, flow: Flow) -> None:
+    """Report a Subflow task that starts the very flow it belongs to (Kestra refuses it too).
+
+    Only literal names are compared: an expression may well name another flow at run time.
+    """
+    for path, task in flow.walk_tasks():
+        if (
+            isinstance(task, Subflow)
+            and task.namespace == flow.namespace
+            and task.flowId == flow.id
+        ):
+            builder.report(
+                (*path, "flowId"),
+                f"a flow cannot start itself as a subflow ({flow.namespace}.{flow.id})",
+            )
+
+
+def plugin_defaults(builder: FlowBuilder, data: dict[str, Any]) -> None:
+    """Report plugin-default values Kestra refuses: a null value, or a property that the named
+    task or trigger type does not have. A ``type`` that is only a prefix cannot be checked
+    this way (Kestra does not either); its values are applied where they fit."""
+    for key in ("pluginDefaults", "taskDefaults"):
+        entries = data.get(key)
+        if not isinstance(entries, list):
+            continue
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not isinstance(entry.get("values"), dict):
+                continue
+            type_name = entry.get("type")
+            model = None
+            if isinstance(type_name, str):
+                model = builder.tasks.resolve(type_name) or builder.triggers.resolve(type_name)
+                if model is not None and type_name not in model.type_names:
+                    model = None  # a short alias is not how Kestra names a plugin
+            known = accepted_keys(model) if model is not None else None
+            for name, value in entry["values"].items():
+                where = (key, index, "values", str(name))
+                if value is None:
+                    builder.report(where, f"no value given for '{name}'")
+                elif known is not None and name not in known:
+                    builder.report(where, f"'{name}' is not a property of {type_name}")

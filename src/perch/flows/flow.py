@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from pydantic import Field, PrivateAttr, SerializeAsAny
+from pydantic import Field, PrivateAttr, SerializeAsAny, field_validator
 
 from perch.flows.paths import Path
 from perch.flows.properties import Choice, FlowId, Labels, Matches, Namespace, Text
@@ -16,6 +16,8 @@ from perch.inputs import InputDeclaration
 from perch.modelbase import StrictModel
 
 OUTPUT_ID_PATTERN = re.compile(r"^[a-zA-Z0-9][.a-zA-Z0-9_-]*$")
+SYSTEM_LABEL_PREFIX = "system."
+SETTABLE_SYSTEM_LABELS = ("system.readOnly",)
 
 
 class FlowOutput(StrictModel):
@@ -48,6 +50,17 @@ class PluginDefault(StrictModel):
     values: dict[str, Any] = Field(default_factory=dict)
 
 
+class Check(StrictModel):
+    """A flow-level check, evaluated before an execution is created (Kestra 1.2+)."""
+
+    condition: Text
+    message: Text
+    style: Annotated[str, Choice("ERROR", "SUCCESS", "WARNING", "INFO", dynamic=False)] = "INFO"
+    behavior: Annotated[
+        str, Choice("BLOCK_EXECUTION", "FAIL_EXECUTION", "CREATE_EXECUTION", dynamic=False)
+    ] = "BLOCK_EXECUTION"
+
+
 class Flow(StrictModel):
     """A flow: its identity, inputs, tasks and triggers. ``source`` is the YAML as written."""
 
@@ -67,14 +80,41 @@ class Flow(StrictModel):
     concurrency: Concurrency | None = None
     retry: Retry | None = None
     disabled: bool = False
+    deleted: bool = Field(
+        default=False, description="Written by Kestra's exports; a flow source cannot be deleted"
+    )
     pluginDefaults: list[PluginDefault] | None = None
     taskDefaults: list[PluginDefault] | None = Field(
         default=None, description="Deprecated name of pluginDefaults"
     )
     sla: list[dict[str, Any]] | None = None
-    checks: list[dict[str, Any]] | None = None
+    checks: list[Check] | None = None
 
     _source: str = PrivateAttr(default="")
+
+    @field_validator("labels")
+    @classmethod
+    def _no_system_labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        offending = [
+            key
+            for key in value or {}
+            if key.startswith(SYSTEM_LABEL_PREFIX) and key not in SETTABLE_SYSTEM_LABELS
+        ]
+        if offending:
+            raise ValueError(
+                f"labels {', '.join(repr(k) for k in offending)}: labels starting with "
+                f"'{SYSTEM_LABEL_PREFIX}' are set by the engine, not by a flow "
+                f"(except {', '.join(SETTABLE_SYSTEM_LABELS)})"
+            )
+        return value
+
+    @field_validator("deleted")
+    @classmethod
+    def _not_deleted(cls, value: bool) -> bool:
+        # Kestra's exports carry `deleted: false`; a deleted flow is the API's business.
+        if value:
+            raise ValueError("a flow cannot be written as deleted; delete it through the API")
+        return value
 
     @property
     def source(self) -> str:

@@ -48,6 +48,12 @@ def _to_text(value: object) -> object:
     return value
 
 
+def scalar_text(value: object) -> str | None:
+    """The text a YAML scalar gives a String property (``1`` -> ``"1"``), or ``None``."""
+    text = _to_text(value)
+    return text if isinstance(text, str) else None
+
+
 Text = Annotated[str, BeforeValidator(_to_text)]
 """A string property; numbers and booleans written in YAML are read as their text."""
 
@@ -160,6 +166,8 @@ class Matches:
 
     def check(self, value: object) -> str:
         """Return ``value`` if it matches, else raise ``ValueError`` saying why."""
+        # Jackson reads a YAML number (`id: 1`) into a String field as its text; so does Perch.
+        value = _to_text(value)
         if not isinstance(value, str):
             raise ValueError(f"{self.what} must be a string")
         if not self.pattern.match(value):

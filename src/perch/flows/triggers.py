@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AliasChoices, ConfigDict, Field, ValidationInfo, field_validator
 
 from perch.flows.cron import cron_problem
 from perch.flows.properties import (
@@ -44,10 +44,15 @@ class Trigger(StrictModel):
     conditions: list[Condition] | None = None
     disabled: bool = False
     workerGroup: WorkerGroup | None = None
-    logLevel: LogLevel | None = None
+    logLevel: LogLevel | None = Field(
+        default=None, validation_alias=AliasChoices("logLevel", "minLogLevel")
+    )
     logToFile: bool = False
     stopAfter: list[State] | None = None
     labels: Labels | None = None
+    version: Text | None = None
+    failOnTriggerError: bool = False
+    allowConcurrent: bool = False
 
     @property
     def canonical_type(self) -> str:

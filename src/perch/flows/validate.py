@@ -51,6 +51,9 @@ def check_flow(
         checks.input_declarations(builder, doc.data.get("inputs"), ("inputs",))
         checks.duplicate_list_ids(builder, doc.data, "outputs", "output")
         checks.templates(builder, doc.data)
+        checks.plugin_defaults(builder, doc.data)
+    if flow is not None:
+        checks.recursive_subflows(builder, flow)
     unique: dict[tuple[str, str], Problem] = {}
     for problem in [*doc.problems, *builder.problems]:
         unique.setdefault((problem.path, problem.message), problem)

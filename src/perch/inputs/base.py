@@ -66,6 +66,10 @@ class InputBase(StrictModel):
             data = dict(data)
             name = data.pop("name")
             data.setdefault("id", name)
+        number = data.get("id") if isinstance(data, dict) else None
+        if isinstance(number, int | float) and not isinstance(number, bool):
+            # Jackson reads `id: 1` into the String id as "1"; a boolean is no id at all.
+            data = {**data, "id": str(number)}
         return data
 
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from perch.flows.properties import Choice, DynBool, DynInt, Labels, Text
 from perch.flows.tasks.base import (
@@ -50,6 +50,13 @@ class Switch(FlowableTask):
     value: Text
     cases: dict[str, TaskList] | None = None
     defaults: TaskList | None = None
+
+    @model_validator(mode="after")
+    def _has_tasks(self) -> Switch:
+        # Kestra refuses a Switch that could never run anything.
+        if not self.cases and not self.defaults:
+            raise ValueError("a Switch needs tasks in `cases` or in `defaults`")
+        return self
 
 
 class Sequential(FlowableTask):

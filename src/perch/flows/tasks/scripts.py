@@ -51,6 +51,10 @@ class _PythonTask(_ScriptTask):
     dependencies: list[Text] | Text | None = None
     pythonVersion: Text | None = None
     dependencyCacheEnabled: DynBool | None = None
+    packageManager: Annotated[str, Choice("UV", "PIP")] | None = None
+    uvAutoInstallEnabled: DynBool | None = None
+    uvInstallerVersion: Text | None = None
+    uvInstallerSha256: Text | None = None
 
 
 class PythonCommands(_PythonTask):
