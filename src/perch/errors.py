@@ -158,3 +158,51 @@ class InputValidationError(PerchError):
 
 class InvalidDuration(PerchError):
     """The value is not an ISO-8601 duration such as PT5M or P1DT2H."""
+
+
+# --- engine ----------------------------------------------------------------------------------
+
+
+class EngineError(PerchError):
+    """The execution could not be changed."""
+
+
+class NotFound(EngineError):
+    """Not found."""
+
+
+class ExecutionNotFound(NotFound):
+    """The execution does not exist."""
+
+
+class FlowNotFound(NotFound):
+    """The flow does not exist."""
+
+
+class IllegalState(EngineError):
+    """The execution is not in a state that allows this."""
+
+
+class NotPaused(IllegalState):
+    """The execution is not paused."""
+
+    def __init__(self, execution_id: str, resumed_by: str | None = None) -> None:
+        self.execution_id = execution_id
+        self.resumed_by = resumed_by
+        super().__init__(f"Execution '{execution_id}' is not paused, can't resume it")
+
+
+class NotRunning(IllegalState):
+    """The execution is not running."""
+
+
+class AlreadyFinished(IllegalState):
+    """Execution is already finished, can't kill it."""
+
+
+class ConcurrentUpdate(EngineError):
+    """Someone else changed the execution first; reload it and try again."""
+
+
+class StaleResult(EngineError):
+    """The result belongs to an attempt that is no longer current; it was ignored."""

@@ -1,0 +1,92 @@
+"""What a transition asks the outside world to do: the outputs of :func:`perch.engine.transition`.
+
+The store writes every effect in the same transaction as the execution's new state, so a crash
+never leaves a state change without its work items (or work items without their state change).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from perch.engine.events import Event
+from perch.engine.model import JSON, Execution, LogEntry
+from perch.engine.principal import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchTask:
+    """Queue a job for a worker: run attempt ``attempt`` of a runnable task run."""
+
+    task_run_id: str
+    task_id: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTimer:
+    """Write a timer row; the scheduler feeds it back as :class:`TimerFired` at ``due``."""
+
+    timer_id: str
+    due: datetime
+    action: str
+    task_run_id: str | None = None
+    payload: Mapping[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimers:
+    """Delete pending timers of this execution (of these task runs, or all when ``None``)."""
+
+    task_run_ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateExecution:
+    """Insert another execution (a subflow, a replay, a triggered flow)."""
+
+    execution: Execution
+
+
+@dataclass(frozen=True, slots=True)
+class SendEvent:
+    """Deliver ``event`` to another execution, durably (an outbox row the executor consumes)."""
+
+    execution_id: str
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class EmitLog:
+    """A log line written by the engine itself (e.g. "Flow restarted")."""
+
+    entry: LogEntry
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """An audit record: who did what to which execution."""
+
+    action: str
+    principal: Principal
+    detail: Mapping[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionEnded:
+    """The execution reached a terminal state (frees a concurrency slot, fires Flow triggers)."""
+
+    execution_id: str
+
+
+Effect = (
+    DispatchTask
+    | ScheduleTimer
+    | CancelTimers
+    | CreateExecution
+    | SendEvent
+    | EmitLog
+    | Audit
+    | ExecutionEnded
+)

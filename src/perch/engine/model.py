@@ -1,0 +1,115 @@
+"""The engine's values: executions, task runs, attempts, labels, log lines.
+
+Everything here is a frozen dataclass holding JSON-able data (inputs and outputs are stored as
+JSON values: dates as ISO strings, durations as ISO-8601 text), so that an execution can be
+written as one document, compared, and replayed. ``Execution.version`` is the compare-and-set
+counter: every stored write checks it and increments it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from perch.engine.states import State, StateType
+
+JSON = Any
+"""A JSON-able value: None, bool, int, float, str, list of JSON, dict of str to JSON."""
+
+DEFAULT_TENANT = "main"
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A key/value label on an execution; ``system.*`` keys are set by Perch."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try at running a task run (retries and re-claimed jobs add attempts)."""
+
+    state: State
+    worker_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRun:
+    """One run of one task (one per ForEach value), inside one execution."""
+
+    id: str
+    task_id: str
+    state: State
+    parent_task_run_id: str | None = None
+    value: str | None = None
+    """The ForEach value this run belongs to (``taskrun.value``)."""
+    iteration: int | None = None
+    attempts: tuple[Attempt, ...] = ()
+    outputs: Mapping[str, JSON] | None = None
+
+    def with_state(self, state: StateType, now: datetime) -> TaskRun:
+        return replace(self, state=self.state.with_state(state, now))
+
+
+@dataclass(frozen=True, slots=True)
+class ParentRef:
+    """Where a subflow execution came from: the parent execution and its Subflow task run."""
+
+    execution_id: str
+    task_run_id: str
+    namespace: str
+    flow_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One run of one flow revision."""
+
+    id: str
+    namespace: str
+    flow_id: str
+    flow_revision: int
+    state: State
+    tenant: str = DEFAULT_TENANT
+    task_runs: tuple[TaskRun, ...] = ()
+    inputs: Mapping[str, JSON] = field(default_factory=dict)
+    outputs: Mapping[str, JSON] | None = None
+    labels: tuple[Label, ...] = ()
+    variables: Mapping[str, JSON] | None = None
+    trigger: Mapping[str, JSON] | None = None
+    parent: ParentRef | None = None
+    original_id: str | None = None
+    """For a replay: the execution it was replayed from."""
+    metadata: Mapping[str, JSON] = field(default_factory=dict)
+    """Engine bookkeeping kept with the execution (e.g. ``attemptNumber``, manual pause flag)."""
+    version: int = 0
+
+    def task_run(self, task_run_id: str) -> TaskRun:
+        """The task run with this id (``KeyError`` when there is none)."""
+        for run in self.task_runs:
+            if run.id == task_run_id:
+                return run
+        raise KeyError(task_run_id)
+
+    def label(self, key: str) -> str | None:
+        for label in self.labels:
+            if label.key == key:
+                return label.value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One log line of an execution (from a task, or from the engine itself)."""
+
+    execution_id: str
+    timestamp: datetime
+    level: str
+    message: str
+    task_run_id: str | None = None
+    task_id: str | None = None
+    attempt: int = 0

@@ -1,0 +1,186 @@
+"""What the engine needs from storage, as Protocols; ``perch.store`` implements them.
+
+One :class:`Transaction` is one database transaction: a transition's new execution state and
+all of its effects are written through the same transaction and commit together or not at all.
+Rows never leave the store: it converts them to the engine values in :mod:`perch.engine.model`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from perch.engine.effects import Audit, ScheduleTimer
+from perch.engine.events import Event
+from perch.engine.model import JSON, Execution, LogEntry
+from perch.engine.states import StateType
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFlow:
+    """One revision of a flow as stored: the YAML source byte for byte."""
+
+    tenant: str
+    namespace: str
+    id: str
+    revision: int
+    source: str
+    deleted: bool = False
+    updated: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A worker job: run one attempt of one runnable task run."""
+
+    id: str
+    execution_id: str
+    task_run_id: str
+    task_id: str
+    attempt: int
+    created: datetime
+    worker_id: str | None = None
+    lease_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A due time written by a transition (pause duration, sleep, retry delay, timeout)."""
+
+    id: str
+    execution_id: str
+    due: datetime
+    action: str
+    task_run_id: str | None = None
+    payload: dict[str, JSON] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedEvent:
+    """An event for an execution, delivered through the outbox (see ``SendEvent``)."""
+
+    id: str
+    execution_id: str
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionQuery:
+    """Filters of an execution search; every field is optional. Pages are 1-based."""
+
+    tenant: str = "main"
+    states: tuple[StateType, ...] = ()
+    namespace_prefix: str | None = None
+    flow_id: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    start_after: datetime | None = None
+    start_before: datetime | None = None
+    ids: tuple[str, ...] = ()
+    page: int = 1
+    size: int = 25
+    sort_desc: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of search results and the total number of matches."""
+
+    results: list[Execution]
+    total: int
+
+
+class Transaction(Protocol):
+    """Reads and writes inside one database transaction."""
+
+    # flows
+    def save_flow(self, flow: StoredFlow) -> StoredFlow:
+        """Store a new revision when the source changed; return the current revision."""
+        ...
+
+    def get_flow(
+        self, tenant: str, namespace: str, flow_id: str, revision: int | None = None
+    ) -> StoredFlow | None:
+        """A given revision (deleted ones too), or the latest non-deleted one."""
+        ...
+
+    def list_flows(self, tenant: str, namespace_prefix: str | None = None) -> list[StoredFlow]: ...
+
+    def delete_flow(self, tenant: str, namespace: str, flow_id: str) -> bool: ...
+
+    # executions
+    def insert_execution(self, execution: Execution) -> None: ...
+
+    def get_execution(self, execution_id: str, *, for_update: bool = False) -> Execution | None:
+        """``for_update`` locks the row on PostgreSQL until the transaction ends."""
+        ...
+
+    def update_execution(self, execution: Execution) -> Execution:
+        """Compare-and-set: write ``execution`` if the stored version still equals
+        ``execution.version``; return it with ``version + 1``. Raises
+        :class:`perch.errors.ConcurrentUpdate` when someone else wrote first."""
+        ...
+
+    def search_executions(self, query: ExecutionQuery) -> Page: ...
+
+    def count_active_executions(self, tenant: str, namespace: str, flow_id: str) -> int:
+        """Executions of the flow that hold a concurrency slot (not terminated, not QUEUED)."""
+        ...
+
+    def oldest_queued_execution(self, tenant: str, namespace: str, flow_id: str) -> str | None: ...
+
+    # work items
+    def add_jobs(self, jobs: Sequence[Job]) -> None: ...
+
+    def claim_jobs(
+        self, worker_id: str, limit: int, now: datetime, lease_until: datetime
+    ) -> list[Job]:
+        """Claim up to ``limit`` jobs that are unclaimed or whose lease ended (SKIP LOCKED)."""
+        ...
+
+    def extend_leases(
+        self, worker_id: str, job_ids: Sequence[str], lease_until: datetime
+    ) -> None: ...
+
+    def delete_job(self, job_id: str) -> None: ...
+
+    def add_timers(self, execution_id: str, timers: Sequence[ScheduleTimer]) -> None: ...
+
+    def delete_timers(
+        self, execution_id: str, task_run_ids: Sequence[str] | None = None
+    ) -> None: ...
+
+    def claim_due_timers(self, now: datetime, limit: int) -> list[Timer]:
+        """Remove and return up to ``limit`` timers due at or before ``now`` (SKIP LOCKED)."""
+        ...
+
+    def next_timer_due(self) -> datetime | None: ...
+
+    def add_events(self, events: Sequence[QueuedEvent]) -> None: ...
+
+    def claim_events(self, limit: int) -> list[QueuedEvent]:
+        """Remove and return up to ``limit`` queued events, oldest first (SKIP LOCKED)."""
+        ...
+
+    # logs and audit
+    def add_logs(self, entries: Sequence[LogEntry]) -> None: ...
+
+    def get_logs(
+        self,
+        execution_id: str,
+        *,
+        min_level: str | None = None,
+        task_id: str | None = None,
+    ) -> list[LogEntry]: ...
+
+    def add_audit(self, execution_id: str | None, record: Audit, at: datetime) -> None: ...
+
+
+class Store(Protocol):
+    """A database: hands out transactions."""
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """Begin a transaction; commit when the block ends normally, roll back on error."""
+        ...

@@ -1,0 +1,28 @@
+"""Who acts: every action the engine records carries a principal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PrincipalKind(StrEnum):
+    USER = "USER"
+    SERVICE_ACCOUNT = "SERVICE_ACCOUNT"
+    SYSTEM = "SYSTEM"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A user, a service account, or Perch itself (timers, triggers)."""
+
+    name: str
+    kind: PrincipalKind = PrincipalKind.USER
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind is PrincipalKind.SYSTEM
+
+
+SYSTEM = Principal("perch", PrincipalKind.SYSTEM)
+"""The principal of what Perch does by itself: timers firing, triggers, queued starts."""
