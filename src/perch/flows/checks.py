@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from perch.errors import Problem, TemplateSyntaxError
+from perch.errors import Problem, TemplateError, TemplateSyntaxError
 from perch.flows.build import FlowBuilder, accepted_keys
 from perch.flows.flow import Flow
 from perch.flows.guards import guarded_chains, is_guarded
@@ -173,7 +173,7 @@ def _resume_scope(data: dict[str, Any], path: Path) -> set[tuple[str, ...]]:
     return _declared(_input_ids(node))
 
 
-def _line_of(doc: YamlDocument, path: Path, error: TemplateSyntaxError) -> tuple[int, int] | None:
+def _line_of(doc: YamlDocument, path: Path, error: TemplateError) -> tuple[int, int] | None:
     pos = doc.values.get(path)
     if pos is None:
         return None
@@ -197,8 +197,10 @@ def templates(builder: FlowBuilder, data: dict[str, Any]) -> None:
         scope = declared | _resume_scope(data, path)
         try:
             check_syntax(text)
-        except TemplateSyntaxError as exc:
-            message = f"template syntax error: {exc.message}"
+        except TemplateError as exc:
+            # A forbidden attribute (``x.__class__``) is refused at compile time too.
+            kind = "syntax error" if isinstance(exc, TemplateSyntaxError) else "error"
+            message = f"template {kind}: {exc.message}"
             where = _line_of(builder.doc, path, exc)
             if where is None:
                 builder.report(path, message)

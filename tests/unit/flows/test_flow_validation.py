@@ -430,3 +430,24 @@ def test_resume_inputs_may_refer_to_each_other() -> None:
         ("tasks[0].onResume[3].id", 16, "duplicate input id (already declared at onResume[0])"),
         ("tasks[1].message", 17, "'inputs.approved' is not an input of this flow"),
     ]
+
+
+def test_forbidden_attributes_and_unknown_filters_are_problems_not_crashes() -> None:
+    source = """\
+        id: a
+        namespace: b
+        tasks:
+          - id: l
+            type: Log
+            message: "{{ flow.__class__ }}"
+          - id: m
+            type: Log
+            message: "{{ flow.id | nope }}"
+        """
+    problems = found(source)
+    assert [(path, line) for path, line, _ in problems] == [
+        ("tasks[0].message", 6),
+        ("tasks[1].message", 9),
+    ]
+    assert "'__class__' is not allowed" in problems[0][2]
+    assert "Unknown filter 'nope'" in problems[1][2]
