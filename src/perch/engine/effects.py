@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from perch.engine.events import Event
-from perch.engine.model import JSON, Execution, LogEntry
+from perch.engine.model import JSON, Execution, Label, LogEntry, ParentRef
 from perch.engine.principal import Principal
 
 
@@ -50,6 +50,28 @@ class CreateExecution:
 
 
 @dataclass(frozen=True, slots=True)
+class StartSubflow:
+    """Create a child execution of the latest revision of ``namespace``/``flow_id``.
+
+    The engine cannot see the child's Flow, so the caller resolves ``inputs`` against it (an
+    invalid input or a missing flow is answered with a FAILED :class:`SubflowEnded`) and creates
+    the child with ``execution_id``, ``parent`` and ``correlation_id``. With ``wait`` the parent
+    task run stays RUNNING until the caller delivers ``SubflowEnded`` for this child.
+    """
+
+    execution_id: str
+    parent: ParentRef
+    namespace: str
+    flow_id: str
+    correlation_id: str
+    revision: int | None = None
+    inputs: Mapping[str, JSON] = field(default_factory=dict)
+    labels: tuple[Label, ...] = ()
+    wait: bool = True
+    transmit_failed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class SendEvent:
     """Deliver ``event`` to another execution, durably (an outbox row the executor consumes)."""
 
@@ -85,6 +107,7 @@ Effect = (
     | ScheduleTimer
     | CancelTimers
     | CreateExecution
+    | StartSubflow
     | SendEvent
     | EmitLog
     | Audit

@@ -1,0 +1,257 @@
+"""Moving an execution forward as far as it can go without outside work.
+
+One recursive pass over the task tree: each list of tasks reports its state (``None`` while
+something in it is still going), creating the next task runs as it goes; a flowable task run
+ends when its children do. Everything that can be decided now is decided in the same pass (a
+skipped task, an If without a matching branch, a Fail), so one transition creates all the work
+that follows an event. The cost is proportional to the task runs of the active branches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from perch.engine.draft import Draft
+from perch.engine.effects import ExecutionEnded
+from perch.engine.model import TaskRun
+from perch.engine.starting import FOREACH_VALUES_KEY, as_int, start_run
+from perch.engine.states import StateType, fail_state
+from perch.engine.variables import FINAL_STATE_KEY
+from perch.errors import PerchError
+from perch.flows import Task
+from perch.flows.tasks.base import FlowableTask
+from perch.flows.tasks.flowable import (
+    AllowFailure,
+    EachParallel,
+    EachSequential,
+    ForEach,
+    If,
+    Parallel,
+    Sequential,
+    Switch,
+)
+from perch.flows.tasks.pause import Pause
+
+Status = StateType | None
+"""A terminated state, or ``None`` while work is still going."""
+
+
+def _worse(current: StateType, state: StateType) -> StateType:
+    return StateType.WARNING if StateType.WARNING in (current, state) else StateType.SUCCESS
+
+
+def step_list(
+    d: Draft,
+    tasks: Sequence[Task] | None,
+    parent: TaskRun | None,
+    value: str | None,
+    limit: int,
+    *,
+    iteration: int | None = None,
+) -> Status:
+    """Drive one list of tasks, at most ``limit`` at a time (0: no limit; 1: in order).
+
+    A failure stops the list: nothing new starts, and the list fails once the running ones end.
+    """
+    parent_id = None if parent is None else parent.id
+    result = StateType.SUCCESS
+    failed: StateType | None = None
+    active = 0
+    for task in tasks or ():
+        if task.disabled:
+            continue
+        run = d.find(task.id, parent_id, value)
+        if run is None:
+            if failed is not None or (limit and active >= limit):
+                if limit == 1:
+                    break
+                continue
+            run = start_run(d, task, parent, value, iteration)
+        status = resolve(d, run)
+        if status is None:
+            active += 1
+        elif status.is_failed:
+            failed = failed or status
+        else:
+            result = _worse(result, status)
+        if limit == 1 and (status is None or failed is not None):
+            break
+    if active:
+        return None
+    return failed or result
+
+
+def finish_block(
+    d: Draft,
+    main: Status,
+    errors: Sequence[Task] | None,
+    finally_: Sequence[Task] | None,
+    *,
+    parent: TaskRun | None,
+    value: str | None,
+) -> Status:
+    """After the main tasks of a scope ended: its ``errors`` (on failure), then ``finally``."""
+    if main is None:
+        return None
+    iteration = None if parent is None else parent.iteration
+    failed = main.is_failed
+    if failed and errors and step_list(d, errors, parent, value, 1, iteration=iteration) is None:
+        return None
+    if finally_:
+        after = step_list(d, finally_, parent, value, 1, iteration=iteration)
+        if after is None:
+            return None
+        if after.is_failed and not main.is_failed:
+            return StateType.FAILED
+        if after is StateType.WARNING and not main.is_failed:
+            return StateType.WARNING
+    return main
+
+
+def resolve(d: Draft, run: TaskRun) -> Status:
+    """The status of an existing task run, driving its children when it is a flowable."""
+    current = run.state.current
+    if current.is_terminated:
+        return current
+    if current is StateType.PAUSED:
+        d.saw_paused = True
+        return None
+    if current is not StateType.RUNNING:
+        return None
+    task = d.task(run)
+    if not isinstance(task, FlowableTask):
+        return None
+    try:
+        status = _children(d, task, run)
+    except PerchError as exc:
+        d.log("ERROR", str(exc), run)
+        status = StateType.FAILED
+    if status is None:
+        return None
+    if status is StateType.FAILED:
+        status = fail_state(allow_failure=task.allowFailure, allow_warning=task.allowWarning)
+    d.move_run(run, status)
+    return status
+
+
+def _children(d: Draft, task: FlowableTask, run: TaskRun) -> Status:
+    value = run.value
+    main: Status
+    if isinstance(task, If):
+        outputs = run.outputs or {}
+        branch = task.then if outputs.get("evaluationResult") else task.else_
+        main = step_list(d, branch, run, value, 1, iteration=run.iteration)
+    elif isinstance(task, Switch):
+        outputs = run.outputs or {}
+        cases = task.cases or {}
+        key = outputs.get("value")
+        branch = cases[key] if isinstance(key, str) and key in cases else task.defaults
+        main = step_list(d, branch, run, value, 1, iteration=run.iteration)
+    elif isinstance(task, AllowFailure):
+        main = step_list(d, task.tasks, run, value, 1, iteration=run.iteration)
+        after = finish_block(d, main, task.errors, task.finally_, parent=run, value=value)
+        return StateType.WARNING if after is not None and after.is_failed else after
+    elif isinstance(task, Sequential):
+        main = step_list(d, task.tasks, run, value, 1, iteration=run.iteration)
+    elif isinstance(task, Parallel):
+        limit = as_int(d, task.concurrent, run)
+        main = step_list(d, task.tasks, run, value, limit, iteration=run.iteration)
+    elif isinstance(task, ForEach | EachSequential):
+        main = _each(d, task, run)
+    elif isinstance(task, Pause):
+        main = _resumed_pause(d, task, run)
+    else:
+        return None
+    return finish_block(d, main, task.errors, task.finally_, parent=run, value=value)
+
+
+def _each(d: Draft, task: ForEach | EachSequential, run: TaskRun) -> Status:
+    values = (d.metadata.get(FOREACH_VALUES_KEY) or {}).get(run.id, [])
+    if isinstance(task, ForEach):
+        limit, inner = as_int(d, task.concurrencyLimit, run), 1
+    elif isinstance(task, EachParallel):
+        limit, inner = as_int(d, task.concurrent, run), 0
+    else:
+        limit, inner = 1, 1
+    first = next((t for t in task.tasks if not t.disabled), None)
+    result = StateType.SUCCESS
+    failed: StateType | None = None
+    active = 0
+    for number, item in enumerate(values):
+        started = first is not None and d.find(first.id, run.id, item) is not None
+        if not started and (failed is not None or (limit and active >= limit)):
+            break
+        status = step_list(d, task.tasks, run, item, inner, iteration=number)
+        if status is None:
+            active += 1
+        elif status.is_failed:
+            failed = failed or status
+        else:
+            result = _worse(result, status)
+    if active:
+        return None
+    return failed or result
+
+
+def _resumed_pause(d: Draft, task: Pause, run: TaskRun) -> Status:
+    # A Pause with tasks, errors or finally goes back to RUNNING when resumed; how it was
+    # resumed (outputs.resumed.to) decides its state once its children are done.
+    resumed = (run.outputs or {}).get("resumed") or {}
+    to = StateType(resumed.get("to", StateType.SUCCESS.value))
+    main = (
+        step_list(d, task.tasks, run, run.value, 1, iteration=run.iteration)
+        if task.tasks
+        else StateType.SUCCESS
+    )
+    if main is None:
+        return None
+    if to.is_failed or to is StateType.KILLING:
+        return StateType.KILLED if to is StateType.KILLING else to
+    return _worse(main, to) if not main.is_failed else main
+
+
+def advance(d: Draft) -> None:
+    """Create and settle everything that follows from the execution's current task runs."""
+    if d.state.current is not StateType.RUNNING:
+        return
+    flow = d.flow
+    final_text = d.metadata.get(FINAL_STATE_KEY)
+    if final_text is None:
+        main = step_list(d, flow.tasks, None, None, 1)
+        result = finish_block(d, main, flow.errors, flow.finally_, parent=None, value=None)
+        if result is None:
+            if d.saw_paused:
+                d.set_state(StateType.PAUSED)
+            return
+        final = _render_outputs(d, result)
+        if flow.afterExecution:
+            d.set_meta(FINAL_STATE_KEY, final.value)
+    else:
+        final = StateType(final_text)
+    if flow.afterExecution and step_list(d, flow.afterExecution, None, None, 1) is None:
+        if d.saw_paused:
+            d.set_state(StateType.PAUSED)
+        return
+    end(d, final)
+
+
+def _render_outputs(d: Draft, state: StateType) -> StateType:
+    """Render the flow's outputs on success; a render error fails the execution."""
+    if state is StateType.SKIPPED:
+        state = StateType.SUCCESS
+    if state.is_failed or not d.flow.outputs:
+        return state
+    try:
+        d.outputs = {output.id: d.render(output.value, None) for output in d.flow.outputs}
+    except PerchError as exc:
+        d.log("ERROR", f"Failed to render the flow outputs: {exc}")
+        d.outputs = None
+        return StateType.FAILED
+    return state
+
+
+def end(d: Draft, state: StateType) -> None:
+    """Terminate the execution in ``state``."""
+    d.set_meta(FINAL_STATE_KEY, None)
+    d.set_state(state)
+    d.emit(ExecutionEnded(d.original.id))

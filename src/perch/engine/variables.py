@@ -1,0 +1,143 @@
+"""The variables a task's templates see: Kestra's run context, built from an execution.
+
+``outputs`` and ``tasks`` are nested by task id, and by ForEach value for runs that carry one
+(``outputs.t[value]``); ``labels`` is a nested map so that ``labels.system.username`` works;
+``vars`` are the flow's variables as written (Kestra does not render them: ``render(vars.x)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from perch.engine.flowindex import flow_index
+from perch.engine.model import Execution, Label, TaskRun
+from perch.flows import Flow
+
+FINAL_STATE_KEY = "finalState"
+"""Execution metadata: the state an execution ends in, known while ``afterExecution`` runs."""
+
+
+def nested_labels(labels: tuple[Label, ...]) -> dict[str, Any]:
+    """Labels as a nested map: ``system.username`` becomes ``{"system": {"username": ...}}``.
+
+    A label whose path runs through another label's plain value is left out (it cannot be
+    reached by a dotted expression anyway).
+    """
+    result: dict[str, Any] = {}
+    for label in labels:
+        *path, last = label.key.split(".")
+        node: Any = result
+        for part in path:
+            node = node.setdefault(part, {}) if isinstance(node, dict) else None
+        if isinstance(node, dict) and not isinstance(node.get(last), dict):
+            node[last] = label.value
+    return result
+
+
+def _nest(plain: dict[str, Any], valued: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    # A task inside a ForEach is reached by value (outputs.t[value]); one outside by id.
+    for task_id, by_value in valued.items():
+        plain[task_id] = by_value
+    return plain
+
+
+def base_variables(flow: Flow, execution: Execution) -> dict[str, Any]:
+    """The variables shared by every task of the execution (no ``task``/``taskrun``)."""
+    outputs: dict[str, Any] = {}
+    states: dict[str, Any] = {}
+    valued_outputs: dict[str, dict[str, Any]] = {}
+    valued_states: dict[str, dict[str, Any]] = {}
+    for run in execution.task_runs:
+        state = {"state": run.state.current.value}
+        if run.value is None:
+            states[run.task_id] = state
+            if run.outputs is not None:
+                outputs[run.task_id] = dict(run.outputs)
+        else:
+            valued_states.setdefault(run.task_id, {})[run.value] = state
+            if run.outputs is not None:
+                valued_outputs.setdefault(run.task_id, {})[run.value] = dict(run.outputs)
+    _nest(outputs, valued_outputs)
+    _nest(states, valued_states)
+    final_state = execution.metadata.get(FINAL_STATE_KEY)
+    variables: dict[str, Any] = {
+        "flow": {
+            "id": flow.id,
+            "namespace": flow.namespace,
+            "revision": execution.flow_revision,
+            "tenantId": execution.tenant,
+        },
+        "execution": {
+            "id": execution.id,
+            "startDate": execution.state.start_date,
+            "state": final_state or execution.state.current.value,
+            "originalId": execution.original_id or execution.id,
+        },
+        "inputs": dict(execution.inputs),
+        "outputs": outputs,
+        "labels": nested_labels(execution.labels),
+        "vars": dict(flow.variables or {}),
+        "tasks": states,
+        "envs": {},
+    }
+    end_date = execution.state.end_date
+    if end_date is not None:
+        variables["execution"]["endDate"] = end_date
+    if execution.trigger is not None:
+        variables["trigger"] = dict(execution.trigger)
+    return variables
+
+
+def with_task_run(
+    base: Mapping[str, Any],
+    flow: Flow,
+    runs_by_id: Mapping[str, TaskRun],
+    task_run: TaskRun,
+) -> dict[str, Any]:
+    """``base`` plus ``task``, ``taskrun``, ``parent`` and ``parents`` for ``task_run``."""
+    task = flow_index(flow).task(task_run.task_id)
+    variables = dict(base)
+    variables["task"] = {"id": task.id, "type": task.type}
+    taskrun: dict[str, Any] = {
+        "id": task_run.id,
+        "startDate": task_run.state.start_date,
+        "attemptsCount": max(len(task_run.attempts) - 1, 0),
+        "parentId": task_run.parent_task_run_id,
+        "value": task_run.value,
+    }
+    if task_run.iteration is not None:
+        taskrun["iteration"] = task_run.iteration
+    variables["taskrun"] = taskrun
+    parents: list[dict[str, Any]] = []
+    parent_id = task_run.parent_task_run_id
+    while parent_id is not None and parent_id in runs_by_id:
+        parent = runs_by_id[parent_id]
+        entry: dict[str, Any] = {
+            "task": {"id": parent.task_id},
+            "taskrun": {"value": parent.value, "id": parent.id},
+        }
+        if parent.outputs is not None:
+            entry["outputs"] = dict(parent.outputs)
+        parents.append(entry)
+        parent_id = parent.parent_task_run_id
+    if parents:
+        variables["parent"] = parents[0]
+        variables["parents"] = parents
+    return variables
+
+
+def run_variables(
+    flow: Flow, execution: Execution, task_run: TaskRun | None = None
+) -> dict[str, Any]:
+    """The template variables of ``execution``, for ``task_run`` when given.
+
+    ``flow``, ``execution``, ``inputs``, ``outputs``, ``labels``, ``vars``, ``tasks``,
+    ``trigger`` (when the execution has one), ``envs``; with a task run also ``task``,
+    ``taskrun``, ``parent`` and ``parents`` (nearest first).
+    """
+    base = base_variables(flow, execution)
+    if task_run is None:
+        return base
+    runs_by_id = {run.id: run for run in execution.task_runs}
+    return with_task_run(base, flow, runs_by_id, task_run)

@@ -1,0 +1,192 @@
+"""What workers report, and what happens around an attempt: timeouts and retries.
+
+An attempt is current when its number is the task run's attempt count and it has not ended;
+anything a worker says about another attempt (an old one, one that timed out, a task run that
+was killed) is rejected with :class:`perch.errors.StaleResult`, so a late worker can never undo
+a decision that was already written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from datetime import timedelta
+
+from perch.durations import format_duration, parse_duration
+from perch.engine.draft import Draft
+from perch.engine.effects import CancelTimers, ScheduleTimer
+from perch.engine.events import TaskResult, TaskStarted, TimerFired
+from perch.engine.ids import new_id
+from perch.engine.model import Attempt, TaskRun
+from perch.engine.starting import RETRY, TASK_TIMEOUT, as_bool, as_int, dispatch
+from perch.engine.states import State, StateType, fail_state
+from perch.errors import PerchError, StaleResult
+from perch.flows import Task
+from perch.flows.tasks.base import ConstantRetry, ExponentialRetry, Retry
+
+_DONE = (StateType.SUCCESS, StateType.WARNING, StateType.SKIPPED)
+
+
+def _current(d: Draft, task_run_id: str, attempt: int) -> TaskRun:
+    if d.state.current.is_terminated or not d.has_run(task_run_id):
+        raise StaleResult()
+    run = d.run(task_run_id)
+    if run.state.current.is_terminated or attempt != len(run.attempts):
+        raise StaleResult()
+    return run
+
+
+def _with_attempt(d: Draft, run: TaskRun, attempt: Attempt) -> TaskRun:
+    return d.put(replace(run, attempts=(*run.attempts[:-1], attempt)))
+
+
+def task_started(d: Draft, event: TaskStarted) -> None:
+    """A worker began the current attempt (or took over a job whose lease ended)."""
+    if (
+        d.has_run(event.task_run_id)
+        and event.attempt == len(d.run(event.task_run_id).attempts) + 1
+        and not d.state.current.is_terminated
+    ):
+        # The caller counts a re-claimed job as a new attempt: the lost one failed.
+        run = d.run(event.task_run_id)
+        if run.state.current.is_terminated or not run.attempts:
+            raise StaleResult()
+        last = run.attempts[-1]
+        if last.state.current.is_terminated:
+            raise StaleResult()
+        run = _with_attempt(
+            d, run, replace(last, state=last.state.with_state(StateType.FAILED, d.now))
+        )
+        run = d.put(replace(run, attempts=(*run.attempts, Attempt(State.new(d.now)))))
+    run = _current(d, event.task_run_id, event.attempt)
+    last = run.attempts[-1]
+    if last.state.current.is_terminated:
+        raise StaleResult()
+    if last.state.current is StateType.RUNNING and last.worker_id == event.worker_id:
+        return
+    attempt = Attempt(last.state.with_state(StateType.RUNNING, d.now), event.worker_id)
+    run = _with_attempt(d, run, attempt)
+    d.move_run(run, StateType.RUNNING)
+    task = d.task(run)
+    if task.timeout is not None:
+        try:
+            limit = parse_duration(str(d.render(task.timeout, run)))
+        except PerchError as exc:
+            d.log("WARN", f"Ignoring the task timeout: {exc}", run)
+            return
+        d.emit(
+            ScheduleTimer(new_id(), d.now + limit, TASK_TIMEOUT, run.id, {"attempt": event.attempt})
+        )
+
+
+def task_result(d: Draft, event: TaskResult) -> None:
+    """Record the outcome of the current attempt; a failure may schedule a retry."""
+    run = _current(d, event.task_run_id, event.attempt)
+    last = run.attempts[-1]
+    if last.state.current.is_terminated or (
+        event.worker_id is not None
+        and last.worker_id is not None
+        and event.worker_id != last.worker_id
+    ):
+        raise StaleResult()
+    task = d.task(run)
+    if task.timeout is not None:
+        d.emit(CancelTimers((run.id,)))
+    if event.outputs is not None:
+        run = d.put(replace(run, outputs=dict(event.outputs)))
+    if event.error:
+        d.log("ERROR", event.error, run)
+    if event.state in _DONE:
+        state = event.state
+        policy = retry_policy(d, task)
+        warn = None if policy is None else policy.warningOnRetry
+        if warn is not None and len(run.attempts) > 1 and state is StateType.SUCCESS:
+            state = StateType.WARNING if as_bool(d, warn, run) else state
+        d.move_run(run, state)
+        return
+    fail_attempt(d, run, task)
+
+
+def fail_attempt(d: Draft, run: TaskRun, task: Task) -> None:
+    """The current attempt failed: retry it later if the task's ``retry`` allows, else fail."""
+    last = run.attempts[-1]
+    run = _with_attempt(d, run, replace(last, state=last.state.with_state(StateType.FAILED, d.now)))
+    try:
+        delay = retry_delay(d, task, run)
+    except PerchError as exc:
+        d.log("WARN", f"Not retrying: {exc}", run)
+        delay = None
+    if delay is None:
+        d.move_run(
+            run, fail_state(allow_failure=task.allowFailure, allow_warning=task.allowWarning)
+        )
+        return
+    d.move_run(run, StateType.RETRYING)
+    d.emit(ScheduleTimer(new_id(), d.now + delay, RETRY, run.id, {"attempt": len(run.attempts)}))
+
+
+def retry_policy(d: Draft, task: Task) -> Retry | None:
+    """The task's ``retry``, else the flow's (unless the flow asks for a new execution, which
+    is the caller's business: the task then simply fails)."""
+    if task.retry is not None:
+        return task.retry
+    flow_retry = d.flow.retry
+    if flow_retry is None or flow_retry.behavior == "CREATE_NEW_EXECUTION":
+        return None
+    return flow_retry
+
+
+def retry_delay(d: Draft, task: Task, run: TaskRun) -> timedelta | None:
+    """How long to wait before the next attempt, or ``None`` when retries are used up."""
+    retry = retry_policy(d, task)
+    if retry is None:
+        return None
+    done = len(run.attempts)
+    if retry.maxAttempts is not None and done >= as_int(d, retry.maxAttempts, run):
+        return None
+
+    def duration(text: str) -> timedelta:
+        return parse_duration(str(d.render(text, run)))
+
+    if isinstance(retry, ConstantRetry):
+        delay = duration(retry.interval)
+    elif isinstance(retry, ExponentialRetry):
+        factor = retry.delayFactor if retry.delayFactor is not None else 2.0
+        delay = min(duration(retry.interval) * factor ** (done - 1), duration(retry.maxInterval))
+    else:
+        low, high = duration(retry.minInterval), duration(retry.maxInterval)
+        # Deterministic "randomness": a transition must give the same answer when replayed.
+        digest = hashlib.sha256(f"{run.id}:{done}".encode()).digest()
+        delay = low + (high - low) * (int.from_bytes(digest[:4], "big") / 2**32)
+    if retry.maxDuration is not None:
+        started = run.attempts[0].state.start_date
+        if d.now + delay - started > duration(retry.maxDuration):
+            return None
+    return delay
+
+
+def timer_retry(d: Draft, event: TimerFired) -> None:
+    """The retry delay is over: dispatch the next attempt (ignored if the run moved on)."""
+    if not d.has_run(event.task_run_id or "") or d.state.current.is_terminated:
+        return
+    run = d.run(event.task_run_id or "")
+    if run.state.current is not StateType.RETRYING:
+        return
+    if event.payload.get("attempt") != len(run.attempts):
+        return
+    dispatch(d, run)
+
+
+def timer_timeout(d: Draft, event: TimerFired) -> None:
+    """The attempt ran out of time: it fails (and a late result for it is stale)."""
+    if not d.has_run(event.task_run_id or "") or d.state.current.is_terminated:
+        return
+    run = d.run(event.task_run_id or "")
+    if run.state.current.is_terminated or event.payload.get("attempt") != len(run.attempts):
+        return
+    if run.attempts[-1].state.current.is_terminated:
+        return
+    task = d.task(run)
+    limit = format_duration(parse_duration(str(d.render(task.timeout or "PT0S", run))))
+    d.log("ERROR", f"Task '{task.id}' timed out after {limit}", run)
+    fail_attempt(d, run, task)

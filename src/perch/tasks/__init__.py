@@ -1,0 +1,44 @@
+"""Runnable tasks: what a worker does with a task run it claimed.
+
+``run_task(task, context)`` never raises for a task that fails: a render error, a failing
+condition, a task type that is not implemented yet all come back as a FAILED
+:class:`TaskOutcome` with the error text. The error is not repeated in ``logs``: the engine
+writes it as an ERROR log line when it records the result (``TaskResult.error``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from perch.engine.states import StateType
+from perch.errors import PerchError
+from perch.flows import Task
+from perch.flows.tasks.core import Fail, Log, OutputValues, Return
+from perch.tasks.context import RunContext, TaskOutcome
+from perch.tasks.core import run_fail, run_log, run_output_values, run_return
+
+Runner = Callable[[Any, RunContext], TaskOutcome]
+
+_RUNNERS: dict[type[Task], Runner] = {
+    Log: run_log,
+    Return: run_return,
+    OutputValues: run_output_values,
+    Fail: run_fail,
+}
+
+
+def run_task(task: Task, context: RunContext) -> TaskOutcome:
+    """Run one attempt of a runnable ``task``; failures are outcomes, never exceptions."""
+    runner = _RUNNERS.get(type(task))
+    if runner is None:
+        return TaskOutcome(StateType.FAILED, error=f"task type {task.type} is not supported yet")
+    if context.cancelled.is_set():
+        return TaskOutcome(StateType.KILLED, error="The task was cancelled")
+    try:
+        return runner(task, context)
+    except PerchError as exc:
+        return TaskOutcome(StateType.FAILED, error=str(exc))
+
+
+__all__ = ["RunContext", "TaskOutcome", "run_task"]

@@ -1,0 +1,98 @@
+"""The run context: nested labels, ForEach values, parents, and the flow index."""
+
+from __future__ import annotations
+
+import pytest
+from engine_harness import Harness
+
+from perch.engine import find_task, run_variables
+from perch.engine.model import Label
+from perch.engine.starting import each_values
+from perch.engine.states import StateType
+from perch.engine.variables import nested_labels
+from perch.errors import PerchError
+
+VALUES = """
+id: values
+namespace: company.team
+inputs:
+  - id: items
+    type: JSON
+    defaults: '[1, "two", {"three": 3}]'
+tasks:
+  - id: from_input
+    type: io.kestra.plugin.core.flow.ForEach
+    values: "{{ inputs.items }}"
+    tasks:
+      - id: seq
+        type: io.kestra.plugin.core.flow.Sequential
+        tasks:
+          - id: echo
+            type: io.kestra.plugin.core.debug.Return
+            format: "{{ taskrun.value }}|{{ parent.taskrun.value }}|{{ parents | length }}"
+  - id: from_json_text
+    type: io.kestra.plugin.core.flow.ForEach
+    values: '["x", "y"]'
+    concurrencyLimit: 0
+    tasks:
+      - id: state_of_echo
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ tasks.echo['two'].state }} {{ outputs.echo['1'].value }}"
+"""
+
+
+def test_labels_nest_by_dots_and_skip_collisions() -> None:
+    labels = (
+        Label("system.username", "ann"),
+        Label("system.correlationId", "c1"),
+        Label("team", "data"),
+        Label("team.sub", "lost"),
+    )
+    assert nested_labels(labels) == {
+        "system": {"username": "ann", "correlationId": "c1"},
+        "team": "data",
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "values"),
+    [
+        (["a", 1, True, None, {"k": 1}], ["a", "1", "true", "null", '{"k": 1}']),
+        ('["a", 2]', ["a", "2"]),
+        ({"k": "v"}, ['{"key": "k", "value": "v"}']),
+    ],
+)
+def test_each_values_are_strings(raw: object, values: list[str]) -> None:
+    assert each_values(raw) == values
+
+
+def test_each_values_must_be_a_list() -> None:
+    with pytest.raises(PerchError):
+        each_values("not json")
+
+
+def test_foreach_values_from_an_expression_and_parents() -> None:
+    h = Harness([VALUES])
+    done = h.start("values")
+    assert done.state.current is StateType.SUCCESS
+    echoes = {r.value: r.outputs for r in h.runs_of(done.id, "echo")}
+    assert echoes == {
+        "1": {"value": "1|1|2"},
+        "two": {"value": "two|two|2"},
+        '{"three": 3}': {"value": '{"three": 3}|{"three": 3}|2'},
+    }
+    states = [r.outputs for r in h.runs_of(done.id, "state_of_echo")]
+    assert states == [{"value": "SUCCESS 1|1|2"}] * 2
+    echo = h.runs_of(done.id, "echo")[0]
+    variables = run_variables(h.flow_of(done), done, echo)
+    assert [p["task"]["id"] for p in variables["parents"]] == ["seq", "from_input"]
+    assert variables["taskrun"]["iteration"] == 0
+    assert [r.iteration for r in h.runs_of(done.id, "seq")] == [0, 1, 2]
+
+
+def test_find_task_reaches_nested_tasks_and_refuses_unknown_ones() -> None:
+    h = Harness([VALUES])
+    flow = h.flows[("company.team", "values")]
+    assert find_task(flow, "echo").type == "io.kestra.plugin.core.debug.Return"
+    with pytest.raises(PerchError, match="nope"):
+        find_task(flow, "nope")
