@@ -1,0 +1,35 @@
+"""Storage on SQLite or PostgreSQL with SQLAlchemy Core: implements :mod:`perch.engine.ports`.
+
+``open_store()`` opens (and creates) a SQLite file in ``./.perch`` by default, or PostgreSQL for a
+``postgresql://`` URL, and brings the schema to the newest Alembic revision.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from perch.store.database import create_store_engine, database_url
+from perch.store.journal import AuditCheck
+from perch.store.migrate import upgrade_to_head
+from perch.store.sqlstore import SqlStore
+from perch.store.transaction import SqlTransaction
+
+__all__ = ["AuditCheck", "SqlStore", "SqlTransaction", "open_store"]
+
+
+def open_store(
+    url: str | None = None, *, data_dir: Path | None = None, schema: str | None = None
+) -> SqlStore:
+    """Open the database at ``url`` (a SQLite file ``<data_dir or ./.perch>/perch.db`` when None)
+    and migrate it to the newest schema.
+
+    ``schema`` confines a PostgreSQL store to one schema (created when missing), e.g. to isolate
+    test runs sharing a server.
+    """
+    engine = create_store_engine(database_url(url, data_dir), schema=schema)
+    try:
+        upgrade_to_head(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return SqlStore(engine)

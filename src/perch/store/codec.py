@@ -1,0 +1,246 @@
+"""Executions and events to compact JSON text and back.
+
+This is on the hot path (every transition reads and writes one execution document), so it is
+hand-written: plain dicts, the stdlib ``json`` module, keys left out when they hold their default.
+Datetimes are ISO-8601 strings with their zone; states are their names. ``Execution.version`` is
+not part of the document: it lives in its own column, which the compare-and-set checks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import fields, replace
+from datetime import datetime
+from typing import Any, get_args
+
+from perch.engine.events import Event
+from perch.engine.model import JSON, Attempt, Execution, Label, ParentRef, TaskRun
+from perch.engine.principal import Principal, PrincipalKind
+from perch.engine.states import State, StateHistory, StateType
+
+_parse_date = datetime.fromisoformat
+
+
+def _default(value: Any) -> Any:
+    # Read-only mappings and tuples can reach the encoder inside outputs; dates should not, but
+    # writing them as ISO text is better than failing a transition.
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON-serializable")
+
+
+_encoder = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), default=_default, check_circular=False
+)
+dumps: Callable[[Any], str] = _encoder.encode
+"""Compact JSON text of a JSON-able value (mappings and tuples accepted)."""
+loads: Callable[[str], Any] = json.loads
+
+
+def canonical_json(value: Any) -> str:
+    """The canonical JSON text of a value: sorted keys, no spaces (what audit hashes cover)."""
+    return json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=_default
+    )
+
+
+# --- states ---------------------------------------------------------------------------------
+
+# A dict lookup is several times faster than calling the enum.
+_STATE_TYPES: dict[str, StateType] = {s.value: s for s in StateType}
+
+
+def _encode_state(state: State) -> list[Any]:
+    # StateType is a str: the JSON encoder writes its name without a .value lookup.
+    return [state.current, [[h.state, h.date.isoformat()] for h in state.histories]]
+
+
+def _decode_state(raw: list[Any]) -> State:
+    types = _STATE_TYPES
+    return State(
+        types[raw[0]],
+        tuple([StateHistory(types[s], _parse_date(d)) for s, d in raw[1]]),
+    )
+
+
+# --- task runs ------------------------------------------------------------------------------
+
+
+def _encode_task_run(run: TaskRun) -> dict[str, Any]:
+    doc: dict[str, Any] = {"id": run.id, "task": run.task_id, "state": _encode_state(run.state)}
+    if run.parent_task_run_id is not None:
+        doc["parent"] = run.parent_task_run_id
+    if run.value is not None:
+        doc["value"] = run.value
+    if run.iteration is not None:
+        doc["iteration"] = run.iteration
+    if run.attempts:
+        doc["attempts"] = [
+            [_encode_state(a.state), a.worker_id]
+            if a.worker_id is not None
+            else [_encode_state(a.state)]
+            for a in run.attempts
+        ]
+    if run.outputs is not None:
+        doc["outputs"] = run.outputs
+    return doc
+
+
+def _decode_task_run(doc: dict[str, Any]) -> TaskRun:
+    attempts = doc.get("attempts")
+    return TaskRun(
+        id=doc["id"],
+        task_id=doc["task"],
+        state=_decode_state(doc["state"]),
+        parent_task_run_id=doc.get("parent"),
+        value=doc.get("value"),
+        iteration=doc.get("iteration"),
+        attempts=tuple(
+            [Attempt(_decode_state(a[0]), a[1] if len(a) > 1 else None) for a in attempts]
+        )
+        if attempts
+        else (),
+        outputs=doc.get("outputs"),
+    )
+
+
+class _TaskRunTexts:
+    """Encoded task runs, reused while the engine hands back the very same TaskRun object.
+
+    A transition changes one or two task runs of an execution and keeps the other objects as
+    they were, so most of a document's text can be reused. An entry is only valid for the object
+    it was made from (checked by identity, and held so the identity cannot be recycled).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._entries: dict[str, tuple[TaskRun, str]] = {}
+
+    def text(self, run: TaskRun) -> str:
+        hit = self._entries.get(run.id)
+        if hit is not None and hit[0] is run:
+            return hit[1]
+        text = dumps(_encode_task_run(run))
+        if len(self._entries) >= self._limit:
+            self._entries.clear()
+        self._entries[run.id] = (run, text)
+        return text
+
+
+_task_run_texts = _TaskRunTexts(limit=4096)
+
+
+# --- executions -----------------------------------------------------------------------------
+
+
+def execution_to_dict(execution: Execution) -> dict[str, Any]:
+    """The execution as a JSON-able dict (without its version)."""
+    doc: dict[str, Any] = {
+        "id": execution.id,
+        "tenant": execution.tenant,
+        "namespace": execution.namespace,
+        "flow": execution.flow_id,
+        "revision": execution.flow_revision,
+        "state": _encode_state(execution.state),
+    }
+    if execution.task_runs:
+        doc["taskRuns"] = [_encode_task_run(r) for r in execution.task_runs]
+    if execution.inputs:
+        doc["inputs"] = execution.inputs
+    if execution.outputs is not None:
+        doc["outputs"] = execution.outputs
+    if execution.labels:
+        doc["labels"] = [[label.key, label.value] for label in execution.labels]
+    if execution.variables is not None:
+        doc["variables"] = execution.variables
+    if execution.trigger is not None:
+        doc["trigger"] = execution.trigger
+    if execution.parent is not None:
+        p = execution.parent
+        doc["parent"] = [p.execution_id, p.task_run_id, p.namespace, p.flow_id]
+    if execution.original_id is not None:
+        doc["originalId"] = execution.original_id
+    if execution.metadata:
+        doc["metadata"] = execution.metadata
+    return doc
+
+
+def execution_from_dict(doc: dict[str, Any], version: int) -> Execution:
+    """The inverse of :func:`execution_to_dict`, with the version read from its column."""
+    parent = doc.get("parent")
+    return Execution(
+        id=doc["id"],
+        namespace=doc["namespace"],
+        flow_id=doc["flow"],
+        flow_revision=doc["revision"],
+        state=_decode_state(doc["state"]),
+        tenant=doc["tenant"],
+        task_runs=tuple(_decode_task_run(r) for r in doc.get("taskRuns", ())),
+        inputs=doc.get("inputs", {}),
+        outputs=doc.get("outputs"),
+        labels=tuple(Label(k, v) for k, v in doc.get("labels", ())),
+        variables=doc.get("variables"),
+        trigger=doc.get("trigger"),
+        parent=ParentRef(*parent) if parent is not None else None,
+        original_id=doc.get("originalId"),
+        metadata=doc.get("metadata", {}),
+        version=version,
+    )
+
+
+def encode_execution(execution: Execution) -> str:
+    """The execution document as compact JSON text (what :func:`execution_to_dict` gives)."""
+    if not execution.task_runs:
+        return dumps(execution_to_dict(execution))
+    head = dumps(execution_to_dict(replace(execution, task_runs=())))
+    runs = ",".join([_task_run_texts.text(run) for run in execution.task_runs])
+    return f'{head[:-1]},"taskRuns":[{runs}]}}'
+
+
+def decode_execution(text: str, version: int) -> Execution:
+    """An execution from its JSON text and the version column."""
+    return execution_from_dict(loads(text), version)
+
+
+def labels_map(execution: Execution) -> dict[str, str]:
+    """The labels as a key → value object for the filterable ``labels`` column (last one wins)."""
+    return {label.key: label.value for label in execution.labels}
+
+
+# --- events ---------------------------------------------------------------------------------
+
+_EVENT_CLASSES: dict[str, type[Any]] = {cls.__name__: cls for cls in get_args(Event)}
+
+# Fields that are not plain JSON, by name (the same name has the same type in every event).
+_STATE_FIELDS = frozenset({"state", "to_state", "child_state"})
+
+
+def encode_event(event: Event) -> str:
+    """An event as JSON text: ``{"type": <class name>, <field>: <value>, ...}``."""
+    doc: dict[str, JSON] = {"type": type(event).__name__}
+    for f in fields(event):
+        value = getattr(event, f.name)
+        if isinstance(value, Principal):
+            value = {"name": value.name, "kind": value.kind.value}
+        elif isinstance(value, StateType):
+            value = value.value
+        doc[f.name] = value
+    return dumps(doc)
+
+
+def decode_event(text: str) -> Event:
+    """The inverse of :func:`encode_event`."""
+    doc = loads(text)
+    cls = _EVENT_CLASSES[doc.pop("type")]
+    for name, value in doc.items():
+        if name == "principal":
+            doc[name] = Principal(value["name"], PrincipalKind(value["kind"]))
+        elif name in _STATE_FIELDS and value is not None:
+            doc[name] = StateType(value)
+    event: Event = cls(**doc)
+    return event

@@ -1,0 +1,110 @@
+"""Connecting: database URLs, SQLite pragmas and transaction begin, PostgreSQL schemas.
+
+SQLite is used as one writer and many readers: WAL journal, ``synchronous=NORMAL`` (a crash loses
+no committed transaction's consistency, at most the last ones not yet checkpointed on power loss),
+a busy timeout, and write transactions opened with ``BEGIN IMMEDIATE`` so two writers never both
+hold a read lock and deadlock when upgrading. The driver's own transaction handling is turned off
+and ``BEGIN`` is issued here instead, as SQLAlchemy's documentation recommends for pysqlite.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+
+BEGIN_OPTION = "perch_begin"
+"""Connection execution option: the SQLite ``BEGIN`` mode (``IMMEDIATE`` or ``DEFERRED``)."""
+
+DEFAULT_DATA_DIR = Path(".perch")
+DATABASE_FILE = "perch.db"
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def database_url(url: str | None, data_dir: Path | None) -> str:
+    """The SQLAlchemy URL: a SQLite file in ``data_dir`` when ``url`` is None; a PostgreSQL URL is
+    rewritten to use psycopg 3."""
+    if url is None:
+        folder = data_dir if data_dir is not None else DEFAULT_DATA_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(folder / DATABASE_FILE).resolve()}"
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def create_sqlite_engine(url: str) -> Engine:
+    """An engine on a SQLite file, a pooled connection per thread that holds a transaction."""
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 5.0},
+        pool_size=8,
+        max_overflow=64,
+        pool_timeout=30,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # None = autocommit in the driver: this module emits BEGIN itself (see _begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # The busy timeout first: switching to WAL needs a lock another process may hold.
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(BEGIN_OPTION, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def create_postgres_engine(url: str, schema: str | None) -> Engine:
+    """An engine on PostgreSQL through psycopg 3, optionally confined to one schema."""
+    if schema is not None and not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"invalid schema name {schema!r}")
+    engine = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=False)
+    if schema is not None:
+        # Created before any pooled connection points its search_path at it.
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            connection.commit()
+
+        @event.listens_for(engine, "connect")
+        def _search_path(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+            autocommit = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f'SET search_path TO "{schema}"')
+            cursor.close()
+            dbapi_connection.autocommit = autocommit
+
+        # The connection used to create the schema predates the listener.
+        engine.dispose()
+    return engine
+
+
+def create_store_engine(url: str, *, schema: str | None = None) -> Engine:
+    """The engine for a SQLAlchemy URL (as returned by :func:`database_url`)."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if schema is not None:
+            raise ValueError("schema is a PostgreSQL option")
+        if parsed.database in (None, "", ":memory:"):
+            # Each pooled connection would see its own empty database.
+            raise ValueError("an in-memory SQLite database cannot be shared: give a file")
+        return create_sqlite_engine(url)
+    if backend == "postgresql":
+        return create_postgres_engine(url, schema)
+    raise ValueError(f"unsupported database {backend!r}: use SQLite or PostgreSQL")

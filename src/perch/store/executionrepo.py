@@ -1,0 +1,187 @@
+"""Executions: one JSON document each, written by compare-and-set on ``version``.
+
+The searchable facts (state, dates, labels, flow) are copied into columns on every write; the
+document alone is read back. The hot statements are built once at import: SQLAlchemy then reuses
+their compiled form for every call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, bindparam, exists, func, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
+
+from perch.engine.model import Execution
+from perch.engine.ports import ExecutionQuery, Page
+from perch.engine.states import StateType
+from perch.errors import ConcurrentUpdate
+from perch.store.cache import ExecutionCache
+from perch.store.codec import decode_execution, encode_execution, labels_map
+from perch.store.schema import executions
+
+# States that hold a concurrency slot: everything but the terminated states and QUEUED.
+ACTIVE_STATES = tuple(
+    s.value for s in StateType if not s.is_terminated and s is not StateType.QUEUED
+)
+
+_c = executions.c
+_INSERT = executions.insert()
+_GET = select(_c.document, _c.version).where(_c.id == bindparam("b_id"))
+_GET_FOR_UPDATE = _GET.with_for_update()
+_UPDATE = (
+    executions.update()
+    .where(_c.id == bindparam("b_id"), _c.version == bindparam("b_version"))
+    .values(
+        flow_revision=bindparam("flow_revision"),
+        state=bindparam("state"),
+        end_date=bindparam("end_date"),
+        updated=bindparam("updated"),
+        labels=bindparam("labels"),
+        document=bindparam("document"),
+        version=_c.version + 1,
+    )
+)
+_SAME_FLOW = (
+    _c.tenant == bindparam("b_tenant"),
+    _c.namespace == bindparam("b_namespace"),
+    _c.flow_id == bindparam("b_flow_id"),
+)
+_COUNT_ACTIVE = select(func.count()).where(*_SAME_FLOW, _c.state.in_(ACTIVE_STATES))
+_OLDEST_QUEUED = (
+    select(_c.id)
+    .where(*_SAME_FLOW, _c.state == StateType.QUEUED.value)
+    .order_by(_c.start_date, _c.id)
+    .limit(1)
+)
+
+
+def _columns(execution: Execution) -> dict[str, Any]:
+    state = execution.state
+    return {
+        "flow_revision": execution.flow_revision,
+        "state": state.current.value,
+        "end_date": state.end_date,
+        "updated": datetime.now(UTC),
+        "labels": labels_map(execution),
+        "document": encode_execution(execution),
+    }
+
+
+class ExecutionQueries:
+    """The execution methods of :class:`perch.store.transaction.SqlTransaction`."""
+
+    _conn: Connection
+    dialect: str
+    _cache: ExecutionCache | None
+    committed: list[Execution]
+    """Executions written or read in this transaction, for the cache once it has committed."""
+
+    def insert_execution(self, execution: Execution) -> None:
+        """Insert a new execution with its current version."""
+        row = _columns(execution)
+        row.update(
+            id=execution.id,
+            tenant=execution.tenant,
+            namespace=execution.namespace,
+            flow_id=execution.flow_id,
+            start_date=execution.state.start_date,
+            version=execution.version,
+        )
+        try:
+            self._conn.execute(_INSERT, row)
+        except IntegrityError as exc:
+            raise ConcurrentUpdate(f"execution '{execution.id}' already exists") from exc
+        self.committed.append(execution)
+
+    def get_execution(self, execution_id: str, *, for_update: bool = False) -> Execution | None:
+        """The execution, or None; ``for_update`` locks its row on PostgreSQL."""
+        statement = _GET_FOR_UPDATE if for_update else _GET
+        row = self._conn.execute(statement, {"b_id": execution_id}).first()
+        if row is None:
+            return None
+        return self._decode(execution_id, row[0], row[1], remember=True)
+
+    def _decode(
+        self, execution_id: str, document: str, version: int, *, remember: bool = False
+    ) -> Execution:
+        if self._cache is not None:
+            cached = self._cache.get(execution_id, version)
+            if cached is not None:
+                return cached
+        execution = decode_execution(document, version)
+        if remember:
+            self.committed.append(execution)
+        return execution
+
+    def update_execution(self, execution: Execution) -> Execution:
+        """Write ``execution`` if the stored version is still ``execution.version``; return it with
+        the new version. Raises :class:`ConcurrentUpdate` otherwise."""
+        params = _columns(execution)
+        params["b_id"] = execution.id
+        params["b_version"] = execution.version
+        result = self._conn.execute(_UPDATE, params)
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(
+                f"execution '{execution.id}' is no longer at version {execution.version}"
+            )
+        stored = replace(execution, version=execution.version + 1)
+        self.committed.append(stored)
+        return stored
+
+    def _label_filter(self, key: str, value: str) -> ColumnElement[bool]:
+        if self.dialect == "postgresql":
+            return type_coerce(_c.labels, JSONB).contains({key: value})
+        pairs = func.json_each(_c.labels).table_valued("key", "value").alias("label")
+        return exists().where(pairs.c.key == key, pairs.c.value == value)
+
+    def search_executions(self, query: ExecutionQuery) -> Page:
+        """A page of the executions matching every filter, by start date, and the total count."""
+        conditions: list[ColumnElement[bool]] = [_c.tenant == query.tenant]
+        if query.states:
+            conditions.append(_c.state.in_([s.value for s in query.states]))
+        if query.namespace_prefix is not None:
+            prefix = query.namespace_prefix
+            conditions.append(
+                (_c.namespace == prefix) | _c.namespace.startswith(prefix + ".", autoescape=True)
+            )
+        if query.flow_id is not None:
+            conditions.append(_c.flow_id == query.flow_id)
+        for key, value in query.labels:
+            conditions.append(self._label_filter(key, value))
+        if query.start_after is not None:
+            conditions.append(_c.start_date >= query.start_after)
+        if query.start_before is not None:
+            conditions.append(_c.start_date < query.start_before)
+        if query.ids:
+            conditions.append(_c.id.in_(query.ids))
+        total = self._conn.execute(select(func.count()).where(*conditions)).scalar_one()
+        order = (
+            (_c.start_date.desc(), _c.id.desc())
+            if query.sort_desc
+            else (_c.start_date.asc(), _c.id.asc())
+        )
+        size = max(query.size, 0)
+        rows = self._conn.execute(
+            select(_c.id, _c.document, _c.version)
+            .where(*conditions)
+            .order_by(*order)
+            .limit(size)
+            .offset(max(query.page - 1, 0) * size)
+        )
+        # Search results are not remembered: a big page would evict the executions in use.
+        return Page([self._decode(*row) for row in rows], total)
+
+    def count_active_executions(self, tenant: str, namespace: str, flow_id: str) -> int:
+        """Executions of the flow that hold a concurrency slot (not terminated, not QUEUED)."""
+        params = {"b_tenant": tenant, "b_namespace": namespace, "b_flow_id": flow_id}
+        return int(self._conn.execute(_COUNT_ACTIVE, params).scalar_one())
+
+    def oldest_queued_execution(self, tenant: str, namespace: str, flow_id: str) -> str | None:
+        """The id of the flow's QUEUED execution that started first, if any."""
+        params = {"b_tenant": tenant, "b_namespace": namespace, "b_flow_id": flow_id}
+        found: str | None = self._conn.execute(_OLDEST_QUEUED, params).scalar()
+        return found

@@ -1,0 +1,173 @@
+"""The tables, as SQLAlchemy Core metadata: the one description of the schema.
+
+The Alembic revisions in ``migrations/versions`` must build exactly this schema (a test compares
+them). Datetimes are stored in UTC and always come back timezone-aware; an execution is one JSON
+document (its task runs included) plus the columns searches and counts filter on.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+# Fixed constraint names, so the migrations can name them and PostgreSQL and SQLite agree.
+metadata = MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    SQLite has no zone-aware type: values are converted to naive UTC before they are written (so
+    the stored text sorts in time order) and get their zone back when read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store needs timezone-aware values")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# An auto-incrementing 64-bit key; SQLite only auto-increments an INTEGER PRIMARY KEY.
+SequenceKey: Any = BigInteger().with_variant(Integer(), "sqlite")
+# Labels are filtered on: JSONB on PostgreSQL allows containment tests and a GIN index later.
+LabelsJson: Any = JSON().with_variant(JSONB(), "postgresql")
+
+ID = 64  # length of id columns: Perch ids are 22 characters, imported ids may be longer
+
+flows = Table(
+    "flows",
+    metadata,
+    Column("tenant", String(ID), primary_key=True),
+    Column("namespace", String(255), primary_key=True),
+    Column("id", String(255), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+)
+
+executions = Table(
+    "executions",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("tenant", String(ID), nullable=False),
+    Column("namespace", String(255), nullable=False),
+    Column("flow_id", String(255), nullable=False),
+    Column("flow_revision", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("start_date", UtcDateTime, nullable=False),
+    Column("end_date", UtcDateTime, nullable=True),
+    Column("updated", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("labels", LabelsJson, nullable=False),
+    # The whole execution as compact JSON text written by ``perch.store.codec``: the store never
+    # looks inside it, so text avoids a second encode/decode by the driver.
+    Column("document", Text, nullable=False),
+    Index("ix_executions_tenant_state", "tenant", "state"),
+    Index("ix_executions_flow_state", "tenant", "namespace", "flow_id", "state"),
+    Index("ix_executions_start_date", "start_date"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("execution_id", String(ID), nullable=False),
+    Column("task_run_id", String(ID), nullable=False),
+    Column("task_id", String(255), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("created", UtcDateTime, nullable=False),
+    Column("worker_id", String(255), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Index("ix_jobs_created", "created"),
+    Index("ix_jobs_execution_id", "execution_id"),
+)
+
+timers = Table(
+    "timers",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("execution_id", String(ID), nullable=False),
+    Column("task_run_id", String(ID), nullable=True),
+    Column("due", UtcDateTime, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Index("ix_timers_due", "due"),
+    Index("ix_timers_execution_id", "execution_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", SequenceKey, primary_key=True, autoincrement=True),
+    Column("id", String(ID), nullable=False, unique=True),
+    Column("execution_id", String(ID), nullable=False),
+    Column("payload", Text, nullable=False),
+)
+
+logs = Table(
+    "logs",
+    metadata,
+    Column("seq", SequenceKey, primary_key=True, autoincrement=True),
+    Column("execution_id", String(ID), nullable=False),
+    Column("task_run_id", String(ID), nullable=True),
+    Column("task_id", String(255), nullable=True),
+    Column("attempt", Integer, nullable=False),
+    Column("timestamp", UtcDateTime, nullable=False),
+    Column("level", String(8), nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_logs_execution_id", "execution_id"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("seq", SequenceKey, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("execution_id", String(ID), nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("principal_name", String(255), nullable=False),
+    Column("principal_kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_execution_id", "execution_id"),
+)

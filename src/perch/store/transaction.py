@@ -1,0 +1,45 @@
+"""One database transaction, implementing :class:`perch.engine.ports.Transaction`."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+from perch.engine.model import Execution
+from perch.store.cache import ExecutionCache
+from perch.store.executionrepo import ExecutionQueries
+from perch.store.flowrepo import FlowQueries
+from perch.store.journal import Journal
+from perch.store.notifications import check_channel
+from perch.store.workqueue import WorkQueue
+
+
+class SqlTransaction(FlowQueries, ExecutionQueries, WorkQueue, Journal):
+    """Reads and writes inside one open transaction of ``connection``.
+
+    Handed out by :meth:`perch.store.SqlStore.transaction`, which commits or rolls back; it must
+    not be used after that block ends.
+    """
+
+    def __init__(
+        self, connection: Connection, dialect: str, cache: ExecutionCache | None = None
+    ) -> None:
+        self._conn = connection
+        self.dialect = dialect
+        self._cache = cache
+        self.committed: list[Execution] = []
+        self._audit_head: str | None = None
+
+    @property
+    def connection(self) -> Connection:
+        """The underlying SQLAlchemy connection (for tests and maintenance tools)."""
+        return self._conn
+
+    def notify(self, channel: str, payload: str = "") -> None:
+        """Send a PostgreSQL NOTIFY when this transaction commits (a no-op on SQLite, where
+        wake-ups are in-process)."""
+        check_channel(channel)
+        if self.dialect == "postgresql":
+            self._conn.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": channel, "payload": payload},
+            )

@@ -1,0 +1,213 @@
+"""Work items: worker jobs with leases, timers, and the event outbox.
+
+Claims are one statement each: pick the oldest rows, skipping the ones another transaction has
+locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has a single writer and ignores the
+clause), and update or delete them, returning what was claimed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, Integer, bindparam, func, or_, select
+
+from perch.engine.effects import ScheduleTimer
+from perch.engine.ports import Job, QueuedEvent, Timer
+from perch.store.codec import decode_event, dumps, encode_event, loads
+from perch.store.schema import UtcDateTime, events, jobs, timers
+
+_JOB_COLUMNS = (
+    jobs.c.id,
+    jobs.c.execution_id,
+    jobs.c.task_run_id,
+    jobs.c.task_id,
+    jobs.c.attempt,
+    jobs.c.created,
+    jobs.c.worker_id,
+    jobs.c.lease_until,
+)
+_NOW = bindparam("b_now", type_=UtcDateTime())
+_LIMIT = bindparam("b_limit", type_=Integer())
+_CLAIM_JOBS = (
+    jobs.update()
+    .where(
+        jobs.c.id.in_(
+            select(jobs.c.id)
+            .where(or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < _NOW))
+            .order_by(jobs.c.created)
+            .limit(_LIMIT)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    .values(worker_id=bindparam("b_worker"), lease_until=bindparam("b_lease"))
+    .returning(*_JOB_COLUMNS)
+)
+_CLAIM_TIMERS = (
+    timers.delete()
+    .where(
+        timers.c.id.in_(
+            select(timers.c.id)
+            .where(timers.c.due <= _NOW)
+            .order_by(timers.c.due)
+            .limit(_LIMIT)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    .returning(
+        timers.c.id,
+        timers.c.execution_id,
+        timers.c.due,
+        timers.c.action,
+        timers.c.task_run_id,
+        timers.c.payload,
+    )
+)
+_NEXT_DUE = select(func.min(timers.c.due))
+_CLAIM_EVENTS = (
+    events.delete()
+    .where(
+        events.c.seq.in_(
+            select(events.c.seq)
+            .order_by(events.c.seq)
+            .limit(_LIMIT)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    .returning(events.c.seq, events.c.id, events.c.execution_id, events.c.payload)
+)
+_INSERT_JOB = jobs.insert()
+_DELETE_JOB = jobs.delete().where(jobs.c.id == bindparam("b_id"))
+_INSERT_TIMER = timers.insert()
+_INSERT_EVENT = events.insert()
+
+
+class WorkQueue:
+    """The job, timer and event methods of :class:`perch.store.transaction.SqlTransaction`."""
+
+    _conn: Connection
+
+    # --- jobs -------------------------------------------------------------------------------
+
+    def add_jobs(self, jobs_: Sequence[Job]) -> None:
+        """Queue jobs (one batched INSERT)."""
+        if not jobs_:
+            return
+        self._conn.execute(
+            _INSERT_JOB,
+            [
+                {
+                    "id": j.id,
+                    "execution_id": j.execution_id,
+                    "task_run_id": j.task_run_id,
+                    "task_id": j.task_id,
+                    "attempt": j.attempt,
+                    "created": j.created,
+                    "worker_id": j.worker_id,
+                    "lease_until": j.lease_until,
+                }
+                for j in jobs_
+            ],
+        )
+
+    def claim_jobs(
+        self, worker_id: str, limit: int, now: datetime, lease_until: datetime
+    ) -> list[Job]:
+        """Lease up to ``limit`` of the oldest jobs that are unclaimed or whose lease ended."""
+        if limit <= 0:
+            return []
+        params = {"b_now": now, "b_limit": limit, "b_worker": worker_id, "b_lease": lease_until}
+        claimed = [Job(*row) for row in self._conn.execute(_CLAIM_JOBS, params)]
+        claimed.sort(key=lambda job: job.created)
+        return claimed
+
+    def extend_leases(self, worker_id: str, job_ids: Sequence[str], lease_until: datetime) -> None:
+        """Push back the lease of jobs this worker still holds."""
+        if not job_ids:
+            return
+        self._conn.execute(
+            jobs.update()
+            .where(jobs.c.id.in_(job_ids), jobs.c.worker_id == worker_id)
+            .values(lease_until=lease_until)
+        )
+
+    def delete_job(self, job_id: str) -> None:
+        """Remove a finished (or abandoned) job."""
+        self._conn.execute(_DELETE_JOB, {"b_id": job_id})
+
+    # --- timers -----------------------------------------------------------------------------
+
+    def add_timers(self, execution_id: str, timers_: Sequence[ScheduleTimer]) -> None:
+        """Write timer rows for an execution."""
+        if not timers_:
+            return
+        self._conn.execute(
+            _INSERT_TIMER,
+            [
+                {
+                    "id": t.timer_id,
+                    "execution_id": execution_id,
+                    "task_run_id": t.task_run_id,
+                    "due": t.due,
+                    "action": t.action,
+                    "payload": dumps(t.payload),
+                }
+                for t in timers_
+            ],
+        )
+
+    def delete_timers(self, execution_id: str, task_run_ids: Sequence[str] | None = None) -> None:
+        """Cancel the execution's timers (only those of ``task_run_ids`` when given)."""
+        statement = timers.delete().where(timers.c.execution_id == execution_id)
+        if task_run_ids is not None:
+            if not task_run_ids:
+                return
+            statement = statement.where(timers.c.task_run_id.in_(task_run_ids))
+        self._conn.execute(statement)
+
+    def claim_due_timers(self, now: datetime, limit: int) -> list[Timer]:
+        """Remove and return up to ``limit`` timers due at or before ``now``, earliest first."""
+        if limit <= 0:
+            return []
+        rows = self._conn.execute(_CLAIM_TIMERS, {"b_now": now, "b_limit": limit})
+        claimed = [
+            Timer(
+                id=row.id,
+                execution_id=row.execution_id,
+                due=row.due,
+                action=row.action,
+                task_run_id=row.task_run_id,
+                payload=loads(row.payload),
+            )
+            for row in rows
+        ]
+        claimed.sort(key=lambda timer: timer.due)
+        return claimed
+
+    def next_timer_due(self) -> datetime | None:
+        """When the earliest timer is due (None when there is none)."""
+        due: datetime | None = self._conn.execute(_NEXT_DUE).scalar()
+        return due
+
+    # --- events -----------------------------------------------------------------------------
+
+    def add_events(self, events_: Sequence[QueuedEvent]) -> None:
+        """Append events to the outbox."""
+        if not events_:
+            return
+        self._conn.execute(
+            _INSERT_EVENT,
+            [
+                {"id": e.id, "execution_id": e.execution_id, "payload": encode_event(e.event)}
+                for e in events_
+            ],
+        )
+
+    def claim_events(self, limit: int) -> list[QueuedEvent]:
+        """Remove and return up to ``limit`` queued events, oldest first."""
+        if limit <= 0:
+            return []
+        rows = sorted(
+            self._conn.execute(_CLAIM_EVENTS, {"b_limit": limit}), key=lambda row: row.seq
+        )
+        return [QueuedEvent(row.id, row.execution_id, decode_event(row.payload)) for row in rows]
