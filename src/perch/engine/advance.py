@@ -10,15 +10,16 @@ that follows an event. The cost is proportional to the task runs of the active b
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from perch.engine.draft import Draft
 from perch.engine.effects import ExecutionEnded
 from perch.engine.model import TaskRun
 from perch.engine.starting import FOREACH_VALUES_KEY, as_int, start_run
 from perch.engine.states import StateType, fail_state
-from perch.engine.variables import FINAL_STATE_KEY
+from perch.engine.variables import FINAL_STATE_KEY, MANUAL_PAUSE_KEY
 from perch.errors import PerchError
-from perch.flows import Task
+from perch.flows import FlowOutput, Task
 from perch.flows.tasks.base import FlowableTask
 from perch.flows.tasks.flowable import (
     AllowFailure,
@@ -31,9 +32,14 @@ from perch.flows.tasks.flowable import (
     Switch,
 )
 from perch.flows.tasks.pause import Pause
+from perch.inputs import InputType, ValueProblem, parse_value, serialize_input_value
 
 Status = StateType | None
 """A terminated state, or ``None`` while work is still going."""
+
+_SETTLED = frozenset(state for state in StateType if state.is_terminated_no_fail)
+"""Ended without failing: the list goes on past these."""
+_WARNING = StateType.WARNING  # a module constant: enum attribute access is slow in a loop
 
 
 def _worse(current: StateType, state: StateType) -> StateType:
@@ -53,32 +59,77 @@ def step_list(
 
     A failure stops the list: nothing new starts, and the list fails once the running ones end.
     """
+    if limit != 1:
+        return _step_concurrent(d, tasks, parent, value, limit=limit, iteration=iteration)
     parent_id = None if parent is None else parent.id
     result = StateType.SUCCESS
-    failed: StateType | None = None
-    active = 0
+    keys, positions, runs = d.keys, d.positions, d.runs
     for task in tasks or ():
         if task.disabled:
             continue
-        run = d.find(task.id, parent_id, value)
+        # Every event walks the settled task runs of each active list again: their fast path
+        # keeps a transition of a long flow cheap (no call, no allocation but the key).
+        run_id = keys.get((task.id, parent_id, value))
+        run = None if run_id is None else runs[positions[run_id]]
+        if run is not None and run.state.current in _SETTLED:
+            if run.state.current is _WARNING:
+                result = _WARNING
+            continue
         if run is None:
-            if failed is not None or (limit and active >= limit):
-                if limit == 1:
-                    break
-                continue
             run = start_run(d, task, parent, value, iteration)
         status = resolve(d, run)
         if status is None:
-            active += 1
-        elif status.is_failed:
-            failed = failed or status
-        else:
-            result = _worse(result, status)
-        if limit == 1 and (status is None or failed is not None):
-            break
-    if active:
-        return None
-    return failed or result
+            return None
+        if status.is_failed:
+            return status
+        result = _worse(result, status)
+    return result
+
+
+def _step_concurrent(
+    d: Draft,
+    tasks: Sequence[Task] | None,
+    parent: TaskRun | None,
+    value: str | None,
+    *,
+    limit: int,
+    iteration: int | None,
+) -> Status:
+    # Round by round, like Kestra's executor loop: each round settles the existing task runs,
+    # then starts as many new ones as the limit allows, all together. A failure seen at the
+    # start of a round stops new starts; one among the runs started together does not (with
+    # no limit, Kestra creates every branch at once, so a failing branch never holds back
+    # its siblings).
+    if limit < 0:
+        raise PerchError(f"A concurrency limit must be 0 (no limit) or more, got {limit}")
+    parent_id = None if parent is None else parent.id
+    while True:
+        result = StateType.SUCCESS
+        failed: StateType | None = None
+        active = 0
+        missing: list[Task] = []
+        for task in tasks or ():
+            if task.disabled:
+                continue
+            run = d.find(task.id, parent_id, value)
+            if run is None:
+                missing.append(task)
+                continue
+            status = resolve(d, run)
+            if status is None:
+                active += 1
+            elif status.is_failed:
+                failed = failed or status
+            else:
+                result = _worse(result, status)
+        room = len(missing) if not limit else min(len(missing), limit - active)
+        if failed is None and room > 0:
+            for task in missing[:room]:
+                start_run(d, task, parent, value, iteration)
+            continue
+        if active or (failed is None and missing):
+            return None
+        return failed or result
 
 
 def finish_block(
@@ -130,6 +181,8 @@ def resolve(d: Draft, run: TaskRun) -> Status:
         return None
     if status is StateType.FAILED:
         status = fail_state(allow_failure=task.allowFailure, allow_warning=task.allowWarning)
+    elif status is StateType.WARNING and task.allowWarning:
+        status = StateType.SUCCESS
     d.move_run(run, status)
     return status
 
@@ -173,24 +226,35 @@ def _each(d: Draft, task: ForEach | EachSequential, run: TaskRun) -> Status:
         limit, inner = as_int(d, task.concurrent, run), 0
     else:
         limit, inner = 1, 1
+    if limit < 0:
+        raise PerchError(f"A concurrency limit must be 0 (no limit) or more, got {limit}")
     first = next((t for t in task.tasks if not t.disabled), None)
-    result = StateType.SUCCESS
-    failed: StateType | None = None
-    active = 0
-    for number, item in enumerate(values):
-        started = first is not None and d.find(first.id, run.id, item) is not None
-        if not started and (failed is not None or (limit and active >= limit)):
-            break
-        status = step_list(d, task.tasks, run, item, inner, iteration=number)
-        if status is None:
-            active += 1
-        elif status.is_failed:
-            failed = failed or status
-        else:
-            result = _worse(result, status)
-    if active:
-        return None
-    return failed or result
+    # Iterations start in rounds, in order, as the branches of a Parallel do (see
+    # _step_concurrent): a failure seen at the start of a round stops new iterations.
+    while True:
+        result = StateType.SUCCESS
+        failed: StateType | None = None
+        active = 0
+        missing: list[int] = []
+        for number, item in enumerate(values):
+            if first is not None and d.find(first.id, run.id, item) is None:
+                missing.append(number)
+                continue
+            status = step_list(d, task.tasks, run, item, inner, iteration=number)
+            if status is None:
+                active += 1
+            elif status.is_failed:
+                failed = failed or status
+            else:
+                result = _worse(result, status)
+        room = len(missing) if not limit else min(len(missing), limit - active)
+        if failed is None and room > 0:
+            for number in missing[:room]:
+                step_list(d, task.tasks, run, values[number], inner, iteration=number)
+            continue
+        if active or (failed is None and missing):
+            return None
+        return failed or result
 
 
 def _resumed_pause(d: Draft, task: Pause, run: TaskRun) -> Status:
@@ -211,8 +275,15 @@ def _resumed_pause(d: Draft, task: Pause, run: TaskRun) -> Status:
 
 
 def advance(d: Draft) -> None:
-    """Create and settle everything that follows from the execution's current task runs."""
-    if d.state.current is not StateType.RUNNING:
+    """Create and settle everything that follows from the execution's current task runs.
+
+    A Pause task blocks only its own branch: while the execution is PAUSED because of one,
+    the other branches go on (as in Kestra). A manual pause blocks everything.
+    """
+    current = d.state.current
+    if current is not StateType.RUNNING and (
+        current is not StateType.PAUSED or d.metadata.get(MANUAL_PAUSE_KEY)
+    ):
         return
     flow = d.flow
     final_text = d.metadata.get(FINAL_STATE_KEY)
@@ -242,12 +313,38 @@ def _render_outputs(d: Draft, state: StateType) -> StateType:
     if state.is_failed or not d.flow.outputs:
         return state
     try:
-        d.outputs = {output.id: d.render(output.value, None) for output in d.flow.outputs}
-    except PerchError as exc:
+        d.outputs = {output.id: _typed_output(d, output) for output in d.flow.outputs}
+    except (PerchError, ValueProblem) as exc:
         d.log("ERROR", f"Failed to render the flow outputs: {exc}")
         d.outputs = None
         return StateType.FAILED
     return state
+
+
+def _typed_output(d: Draft, output: FlowOutput) -> Any:
+    # As Kestra does: render to text first (a map prints as compact JSON), then read the text
+    # as the output's declared type, like an input.
+    rendered = _render_tree(d, output.value)
+    if rendered is None:
+        return None
+    try:
+        input_type = InputType(output.type.upper())
+    except ValueError:
+        return rendered
+    try:
+        return serialize_input_value(parse_value(input_type, rendered))
+    except ValueProblem as exc:
+        raise ValueProblem(f"output '{output.id}': {exc}") from None
+
+
+def _render_tree(d: Draft, value: Any) -> Any:
+    if isinstance(value, str):
+        return d.render_text(value, None)
+    if isinstance(value, list):
+        return [_render_tree(d, item) for item in value]
+    if isinstance(value, dict):
+        return {key: _render_tree(d, item) for key, item in value.items()}
+    return value
 
 
 def end(d: Draft, state: StateType) -> None:

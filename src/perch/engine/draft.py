@@ -15,7 +15,7 @@ from typing import Any
 from perch.engine.effects import Effect, EmitLog
 from perch.engine.flowindex import FlowIndex, flow_index
 from perch.engine.ids import new_id
-from perch.engine.model import JSON, Execution, LogEntry, TaskRun
+from perch.engine.model import JSON, Attempt, Execution, LogEntry, TaskRun
 from perch.engine.states import State, StateType
 from perch.engine.variables import base_variables, with_task_run
 from perch.flows import Flow, Task
@@ -80,13 +80,26 @@ class Draft:
     def snapshot(self) -> Execution:
         """The execution as it stands now (cached until the next change)."""
         if self._snapshot is None:
-            self._snapshot = replace(
-                self.original,
+            o = self.original
+            # Built directly rather than with dataclasses.replace (several times slower); a
+            # unit test checks that every field of Execution is listed here.
+            self._snapshot = Execution(
+                id=o.id,
+                namespace=o.namespace,
+                flow_id=o.flow_id,
+                flow_revision=o.flow_revision,
                 state=self.state,
+                tenant=o.tenant,
                 task_runs=tuple(self.runs),
-                metadata=self.metadata,
+                inputs=o.inputs,
                 outputs=self.outputs,
                 labels=self.labels,
+                variables=o.variables,
+                trigger=o.trigger,
+                parent=o.parent,
+                original_id=o.original_id,
+                metadata=self.metadata,
+                version=o.version,
             )
         return self._snapshot
 
@@ -138,10 +151,12 @@ class Draft:
         attempts = run.attempts
         if attempts and state.is_terminated and not attempts[-1].state.current.is_terminated:
             last = attempts[-1]
-            attempts = (*attempts[:-1], replace(last, state=last.state.with_state(state, self.now)))
-        return self.put(
-            replace(run, state=run.state.with_state(state, self.now), attempts=attempts, **changes)
-        )
+            attempts = (
+                *attempts[:-1],
+                Attempt(last.state.with_state(state, self.now), last.worker_id),
+            )
+        moved = run.evolve(state=run.state.with_state(state, self.now), attempts=attempts)
+        return self.put(replace(moved, **changes) if changes else moved)
 
     def set_state(self, state: StateType) -> None:
         self.state = self.state.with_state(state, self.now)

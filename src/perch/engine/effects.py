@@ -69,6 +69,9 @@ class StartSubflow:
     labels: tuple[Label, ...] = ()
     wait: bool = True
     transmit_failed: bool = True
+    trigger: Mapping[str, JSON] | None = None
+    """The child's ``trigger`` variables (``trigger.executionId``, ``namespace``, ``flowId``,
+    ``flowRevision`` of the parent): pass it to ``new_execution(trigger=...)``."""
 
 
 @dataclass(frozen=True, slots=True)

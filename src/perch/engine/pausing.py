@@ -18,6 +18,7 @@ from perch.engine.flowindex import find_task
 from perch.engine.model import Execution, TaskRun
 from perch.engine.principal import SYSTEM, Principal
 from perch.engine.states import StateType
+from perch.engine.variables import MANUAL_PAUSE_KEY
 from perch.errors import AlreadyFinished, NotPaused, NotRunning
 from perch.flows import Flow
 from perch.flows.tasks.flowable import Subflow
@@ -25,7 +26,6 @@ from perch.flows.tasks.pause import Pause as PauseTask
 from perch.inputs import InputBase, serialize_input_value
 
 ATTEMPT_NUMBER_KEY = "attemptNumber"
-MANUAL_PAUSE_KEY = "manualPause"
 
 
 def resumed_output(d: Draft, principal: Principal | None, to: StateType) -> dict[str, Any]:

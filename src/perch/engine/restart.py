@@ -8,15 +8,17 @@ created again, ancestors go back to RUNNING, and what ran only because of the fa
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from perch.engine.creation import RESTARTED_LABEL, merge_labels
 from perch.engine.draft import Draft
 from perch.engine.effects import Audit, CancelTimers
 from perch.engine.events import Restart
 from perch.engine.model import Label, TaskRun
-from perch.engine.pausing import ATTEMPT_NUMBER_KEY, MANUAL_PAUSE_KEY
+from perch.engine.pausing import ATTEMPT_NUMBER_KEY, resumed_output
 from perch.engine.starting import dispatch, is_worker_task
 from perch.engine.states import StateType
-from perch.engine.variables import FINAL_STATE_KEY
+from perch.engine.variables import FINAL_STATE_KEY, MANUAL_PAUSE_KEY
 from perch.errors import IllegalState
 
 
@@ -45,6 +47,8 @@ def restart(d: Draft, event: Restart) -> None:
         if (run.state.current.is_failed or run.state.current is StateType.PAUSED)
         and not d.index.in_error_branch(run.task_id)
     ]
+    if not failed:
+        raise IllegalState("No task run to restart the execution from")
     reopen: set[str] = set()
     for run in failed:
         parent_id = run.parent_task_run_id
@@ -64,6 +68,15 @@ def restart(d: Draft, event: Restart) -> None:
             continue
         if is_worker_task(d.task(run)) and run.attempts:
             dispatch(d, d.move_run(run, StateType.RESTARTED))
+        elif run.state.current is StateType.PAUSED:
+            # As in Kestra, a paused flowable goes back to RUNNING: a Pause that was paused
+            # once does not pause again, so the restart lets it go on. Unlike Kestra, it says
+            # who let it go on, as a resume would.
+            resumed = resumed_output(d, event.principal, StateType.SUCCESS)
+            d.put(
+                replace(run, outputs={"onResume": None, **(run.outputs or {}), "resumed": resumed})
+            )
+            reopen.add(run.id)
         else:
             dropped.add(run.id)
             dropped |= _descendants(children, {run.id})

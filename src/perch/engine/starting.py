@@ -9,7 +9,6 @@ caller to create the child execution.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 
 from perch.durations import parse_duration
@@ -54,7 +53,15 @@ def as_bool(d: Draft, value: bool | str, run: TaskRun) -> bool:
 
 
 def as_int(d: Draft, value: int | str, run: TaskRun) -> int:
-    return value if isinstance(value, int) else int(str(d.render(value, run)).strip())
+    """An integer property, rendered when it is a template; :class:`PerchError` (which fails
+    the task run) when it does not render to an integer."""
+    if isinstance(value, int):
+        return value
+    rendered = d.render(value, run)
+    try:
+        return int(str(rendered).strip())
+    except ValueError:
+        raise PerchError(f"'{value}' must render to an integer, got '{rendered}'") from None
 
 
 def is_worker_task(task: Task) -> bool:
@@ -64,7 +71,7 @@ def is_worker_task(task: Task) -> bool:
 
 def dispatch(d: Draft, run: TaskRun) -> TaskRun:
     """Give ``run`` a new attempt and queue it for a worker."""
-    run = d.put(replace(run, attempts=(*run.attempts, Attempt(State.new(d.now)))))
+    run = d.put(run.evolve(attempts=(*run.attempts, Attempt(State.new(d.now)))))
     d.emit(DispatchTask(run.id, run.task_id, len(run.attempts)))
     return run
 
@@ -112,7 +119,7 @@ def _begin(d: Draft, task: Task, run: TaskRun) -> TaskRun:
 
 
 def _with_outputs(run: TaskRun, outputs: dict[str, Any]) -> TaskRun:
-    return replace(run, outputs=outputs)
+    return run.evolve(outputs=outputs)
 
 
 def _begin_switch(d: Draft, task: Switch, run: TaskRun) -> TaskRun:
@@ -124,8 +131,11 @@ def _begin_switch(d: Draft, task: Switch, run: TaskRun) -> TaskRun:
     return run
 
 
+_COMPACT = (",", ":")
+
+
 def each_values(raw: Any) -> list[str]:
-    """ForEach ``values`` as the strings a task run carries (non-strings as JSON)."""
+    """ForEach ``values`` as the distinct strings the task runs carry (non-strings as JSON)."""
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
@@ -135,7 +145,15 @@ def each_values(raw: Any) -> list[str]:
         raw = [{"key": k, "value": v} for k, v in raw.items()]
     if not isinstance(raw, list):
         raise PerchError(f"ForEach values must be a list, got {type(raw).__name__}")
-    return [item if isinstance(item, str) else json.dumps(item, default=str) for item in raw]
+    values: dict[str, None] = {}
+    for item in raw:
+        if item is None:
+            raise PerchError("ForEach values must not contain null")
+        # Compact JSON, as Kestra writes it; repeated values run once (Kestra keeps distinct
+        # values, and a task run is known by its value).
+        text = item if isinstance(item, str) else json.dumps(item, default=str, separators=_COMPACT)
+        values.setdefault(text)
+    return list(values)
 
 
 def _begin_each(d: Draft, task: ForEach | EachSequential, run: TaskRun) -> TaskRun:
@@ -148,8 +166,8 @@ def _begin_each(d: Draft, task: ForEach | EachSequential, run: TaskRun) -> TaskR
 
 
 def _begin_pause(d: Draft, task: Pause, run: TaskRun) -> TaskRun:
-    run = d.move_run(run, StateType.PAUSED)
-    d.saw_paused = True
+    # Everything that can fail to render comes first: a Pause whose duration is broken fails
+    # without ever having been PAUSED (nor pausing the execution).
     duration_text = task.effective_duration
     if duration_text is not None:
         behavior = str(d.render(task.behavior or "RESUME", run)).upper()
@@ -159,8 +177,12 @@ def _begin_pause(d: Draft, task: Pause, run: TaskRun) -> TaskRun:
     else:
         duration_text = task.timeout
         target = fail_state(allow_failure=task.allowFailure, allow_warning=task.allowWarning)
+    duration = None
     if duration_text is not None:
         duration = parse_duration(str(d.render(duration_text, run)))
+    run = d.move_run(run, StateType.PAUSED)
+    d.saw_paused = True
+    if duration is not None:
         d.emit(
             ScheduleTimer(
                 new_id(), d.now + duration, PAUSE_ELAPSED, run.id, {"state": target.value}
@@ -176,9 +198,10 @@ def _begin_subflow(d: Draft, task: Subflow, run: TaskRun) -> TaskRun:
     namespace = d.render_text(task.namespace, run)
     flow_id = d.render_text(task.flowId, run)
     inputs = d.render(dict(task.inputs or {}), run)
-    labels: list[Label] = []
-    if as_bool(d, task.inheritLabels, run):
-        labels.extend(lab for lab in d.labels if not lab.key.startswith("system."))
+    # As in Kestra: the system labels always pass to the child, the others on request (the
+    # child's own system.username and system.correlationId are set when it is created).
+    inherit = as_bool(d, task.inheritLabels, run)
+    labels = [lab for lab in d.labels if inherit or lab.key.startswith("system.")]
     for key, value in (task.labels or {}).items():
         labels.append(Label(key, d.render_text(value, run)))
     wait = as_bool(d, task.wait, run)
@@ -196,6 +219,12 @@ def _begin_subflow(d: Draft, task: Subflow, run: TaskRun) -> TaskRun:
             labels=tuple(labels),
             wait=wait,
             transmit_failed=as_bool(d, task.transmitFailed, run),
+            trigger={
+                "executionId": execution.id,
+                "namespace": execution.namespace,
+                "flowId": execution.flow_id,
+                "flowRevision": execution.flow_revision,
+            },
         )
     )
     run = d.put(_with_outputs(run, {"executionId": child_id}))

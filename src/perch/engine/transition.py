@@ -142,7 +142,9 @@ def _subflow_ended(d: Draft, event: SubflowEnded) -> None:
     state = _CHILD_STATES.get(event.child_state, StateType.FAILED)
     task = d.task(run)
     transmit = as_bool(d, task.transmitFailed, run) if isinstance(task, Subflow) else True
-    if state.is_failed and not transmit:
+    if not transmit or (state is StateType.WARNING and task.allowWarning):
+        # Kestra's guessState: without transmitFailed the task run succeeds whatever the
+        # child did, and allowWarning turns a child's WARNING into SUCCESS.
         state = StateType.SUCCESS
     outputs["state"] = event.child_state.value
     outputs["outputs"] = dict(event.child_outputs or {})

@@ -12,10 +12,17 @@ from typing import Any
 
 from perch.engine.flowindex import flow_index
 from perch.engine.model import Execution, Label, TaskRun
+from perch.engine.states import StateType
 from perch.flows import Flow
 
 FINAL_STATE_KEY = "finalState"
 """Execution metadata: the state an execution ends in, known while ``afterExecution`` runs."""
+_STATE_TEXT = {state: state.value for state in StateType}
+"""State names by state: reading ``.value`` of an enum member is slow, and this runs per task
+run each time a task's variables are built."""
+
+MANUAL_PAUSE_KEY = "manualPause"
+"""Execution metadata: set while the execution is paused by hand (nothing new may start)."""
 
 
 def nested_labels(labels: tuple[Label, ...]) -> dict[str, Any]:
@@ -49,7 +56,7 @@ def base_variables(flow: Flow, execution: Execution) -> dict[str, Any]:
     valued_outputs: dict[str, dict[str, Any]] = {}
     valued_states: dict[str, dict[str, Any]] = {}
     for run in execution.task_runs:
-        state = {"state": run.state.current.value}
+        state = {"state": _STATE_TEXT[run.state.current]}
         if run.value is None:
             states[run.task_id] = state
             if run.outputs is not None:

@@ -9,7 +9,6 @@ a decision that was already written.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from datetime import timedelta
 
 from perch.durations import format_duration, parse_duration
@@ -37,7 +36,7 @@ def _current(d: Draft, task_run_id: str, attempt: int) -> TaskRun:
 
 
 def _with_attempt(d: Draft, run: TaskRun, attempt: Attempt) -> TaskRun:
-    return d.put(replace(run, attempts=(*run.attempts[:-1], attempt)))
+    return d.put(run.evolve(attempts=(*run.attempts[:-1], attempt)))
 
 
 def task_started(d: Draft, event: TaskStarted) -> None:
@@ -55,9 +54,9 @@ def task_started(d: Draft, event: TaskStarted) -> None:
         if last.state.current.is_terminated:
             raise StaleResult()
         run = _with_attempt(
-            d, run, replace(last, state=last.state.with_state(StateType.FAILED, d.now))
+            d, run, Attempt(last.state.with_state(StateType.FAILED, d.now), last.worker_id)
         )
-        run = d.put(replace(run, attempts=(*run.attempts, Attempt(State.new(d.now)))))
+        run = d.put(run.evolve(attempts=(*run.attempts, Attempt(State.new(d.now)))))
     run = _current(d, event.task_run_id, event.attempt)
     last = run.attempts[-1]
     if last.state.current.is_terminated:
@@ -93,7 +92,7 @@ def task_result(d: Draft, event: TaskResult) -> None:
     if task.timeout is not None:
         d.emit(CancelTimers((run.id,)))
     if event.outputs is not None:
-        run = d.put(replace(run, outputs=dict(event.outputs)))
+        run = d.put(run.evolve(outputs=dict(event.outputs)))
     if event.error:
         d.log("ERROR", event.error, run)
     if event.state in _DONE:
@@ -102,6 +101,8 @@ def task_result(d: Draft, event: TaskResult) -> None:
         warn = None if policy is None else policy.warningOnRetry
         if warn is not None and len(run.attempts) > 1 and state is StateType.SUCCESS:
             state = StateType.WARNING if as_bool(d, warn, run) else state
+        if state is StateType.WARNING and task.allowWarning:
+            state = StateType.SUCCESS
         d.move_run(run, state)
         return
     fail_attempt(d, run, task)
@@ -110,7 +111,9 @@ def task_result(d: Draft, event: TaskResult) -> None:
 def fail_attempt(d: Draft, run: TaskRun, task: Task) -> None:
     """The current attempt failed: retry it later if the task's ``retry`` allows, else fail."""
     last = run.attempts[-1]
-    run = _with_attempt(d, run, replace(last, state=last.state.with_state(StateType.FAILED, d.now)))
+    run = _with_attempt(
+        d, run, Attempt(last.state.with_state(StateType.FAILED, d.now), last.worker_id)
+    )
     try:
         delay = retry_delay(d, task, run)
     except PerchError as exc:
@@ -152,7 +155,11 @@ def retry_delay(d: Draft, task: Task, run: TaskRun) -> timedelta | None:
         delay = duration(retry.interval)
     elif isinstance(retry, ExponentialRetry):
         factor = retry.delayFactor if retry.delayFactor is not None else 2.0
-        delay = min(duration(retry.interval) * factor ** (done - 1), duration(retry.maxInterval))
+        ceiling = duration(retry.maxInterval)
+        try:
+            delay = min(duration(retry.interval) * factor ** (done - 1), ceiling)
+        except OverflowError:  # many attempts: the growth left every representable duration
+            delay = ceiling
     else:
         low, high = duration(retry.minInterval), duration(retry.maxInterval)
         # Deterministic "randomness": a transition must give the same answer when replayed.

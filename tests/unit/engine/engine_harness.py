@@ -30,6 +30,7 @@ from perch.engine.effects import (
     SendEvent,
     StartSubflow,
 )
+from perch.engine.errorlogs import error_logs_hook
 from perch.engine.events import (
     Event,
     Kill,
@@ -192,6 +193,7 @@ class Harness:
             parent=effect.parent,
             correlation_id=effect.correlation_id,
             execution_id=effect.execution_id,
+            trigger=effect.trigger,
         )
         self.executions[child.id] = child
         if effect.wait:
@@ -235,8 +237,10 @@ class Harness:
         flow = self.flow_of(execution)
         from perch.engine import find_task
 
+        own_logs = [entry for entry in self.logs if entry.execution_id == execution.id]
         context = RunContext(
             variables=run_variables(flow, execution, run),
+            hooks={"errorLogs": error_logs_hook(own_logs)},
             execution_id=execution.id,
             task_run_id=run.id,
             attempt=job.attempt,

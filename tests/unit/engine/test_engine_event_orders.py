@@ -36,6 +36,49 @@ tasks:
     format: last
 """
 
+BRANCHES = """
+id: racy
+namespace: company.team
+tasks:
+  - id: both
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: left
+        type: io.kestra.plugin.core.flow.Sequential
+        tasks:
+          - id: approve
+            type: io.kestra.plugin.core.flow.Pause
+            pauseDuration: PT1M
+          - id: after_approve
+            type: io.kestra.plugin.core.debug.Return
+            format: ok
+      - id: right
+        type: io.kestra.plugin.core.flow.Sequential
+        tasks:
+          - id: work
+            type: io.kestra.plugin.core.debug.Return
+            format: work
+            retry:
+              type: constant
+              interval: PT1S
+              maxAttempts: 2
+          - id: work2
+            type: io.kestra.plugin.core.debug.Return
+            format: work2
+          - id: approve2
+            type: io.kestra.plugin.core.flow.Pause
+            timeout: PT1M
+  - id: last
+    type: io.kestra.plugin.core.debug.Return
+    format: last
+errors:
+  - id: handler
+    type: io.kestra.plugin.core.debug.Return
+    format: handled
+"""
+"""Two pauses in branches that go on while the other is paused, with errors: the same
+properties must hold."""
+
 ACTIONS = st.sampled_from(
     [
         "resume",
@@ -83,7 +126,17 @@ def _check(execution: Execution, before: Execution) -> None:
 @settings(max_examples=150, deadline=None)
 @given(st.lists(ACTIONS, max_size=25))
 def test_random_event_orders_stay_consistent(actions: list[str]) -> None:
-    h = Harness([FLOW], auto_work=False)
+    _drive(FLOW, actions)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(ACTIONS, max_size=30))
+def test_random_event_orders_with_paused_branches_stay_consistent(actions: list[str]) -> None:
+    _drive(BRANCHES, actions)
+
+
+def _drive(source: str, actions: list[str]) -> None:
+    h = Harness([source], auto_work=False)
     execution_id = h.start("racy").id
     started: dict[tuple[str, int], bool] = {}
     seen: list[ScheduleTimer] = []

@@ -387,7 +387,7 @@ def test_each_parallel_runs_eight_task_runs(h: Harness) -> None:
     done = h.start("each-parallel")
     assert done.state.current is StateType.SUCCESS
     assert len(done.task_runs) == 8
-    assert sorted(h.log_messages(done.id, "l1")) == ["a", "b", '{"c": 1}']
+    assert sorted(h.log_messages(done.id, "l1")) == ["a", "b", '{"c":1}']
 
 
 def test_if_inside_foreach(h: Harness) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from engine_harness import Harness
 
-from perch.engine import find_task, run_variables
-from perch.engine.model import Label
+from perch.engine import error_logs_hook, find_task, run_variables
+from perch.engine.model import Label, LogEntry
 from perch.engine.starting import each_values
 from perch.engine.states import StateType
 from perch.engine.variables import nested_labels
@@ -57,18 +59,19 @@ def test_labels_nest_by_dots_and_skip_collisions() -> None:
 @pytest.mark.parametrize(
     ("raw", "values"),
     [
-        (["a", 1, True, None, {"k": 1}], ["a", "1", "true", "null", '{"k": 1}']),
-        ('["a", 2]', ["a", "2"]),
-        ({"k": "v"}, ['{"key": "k", "value": "v"}']),
+        (["a", 1, True, {"k": 1}], ["a", "1", "true", '{"k":1}']),
+        ('["a", 2, "a", 2, "2"]', ["a", "2"]),
+        ({"k": "v"}, ['{"key":"k","value":"v"}']),
     ],
 )
 def test_each_values_are_strings(raw: object, values: list[str]) -> None:
     assert each_values(raw) == values
 
 
-def test_each_values_must_be_a_list() -> None:
+@pytest.mark.parametrize("raw", ["not json", "3", 3, ["a", None]])
+def test_each_values_must_be_a_list_without_nulls(raw: object) -> None:
     with pytest.raises(PerchError):
-        each_values("not json")
+        each_values(raw)
 
 
 def test_foreach_values_from_an_expression_and_parents() -> None:
@@ -79,7 +82,7 @@ def test_foreach_values_from_an_expression_and_parents() -> None:
     assert echoes == {
         "1": {"value": "1|1|2"},
         "two": {"value": "two|two|2"},
-        '{"three": 3}': {"value": '{"three": 3}|{"three": 3}|2'},
+        '{"three":3}': {"value": '{"three":3}|{"three":3}|2'},
     }
     states = [r.outputs for r in h.runs_of(done.id, "state_of_echo")]
     assert states == [{"value": "SUCCESS 1|1|2"}] * 2
@@ -96,3 +99,18 @@ def test_find_task_reaches_nested_tasks_and_refuses_unknown_ones() -> None:
     assert find_task(flow, "echo").type == "io.kestra.plugin.core.debug.Return"
     with pytest.raises(PerchError, match="nope"):
         find_task(flow, "nope")
+
+
+def test_error_logs_keep_the_error_lines_oldest_first() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    entries = [
+        LogEntry("e1", t0 + timedelta(seconds=2), "ERROR", "second", "r2", "b", 1),
+        LogEntry("e1", t0, "INFO", "chatter", "r1", "a", 1),
+        LogEntry("e1", t0 + timedelta(seconds=1), "error", "first", "r1", "a", 1),
+    ]
+    logs = error_logs_hook(entries)()
+    assert [(e["taskId"], e["message"], e["level"]) for e in logs] == [
+        ("a", "first", "ERROR"),
+        ("b", "second", "ERROR"),
+    ]
+    assert logs[0]["timestamp"] == "2026-01-01T00:00:01+00:00"
