@@ -60,6 +60,10 @@ _COMPARISONS = frozenset({"<", "<=", ">", ">="})
 _BOOLEAN_OPS = frozenset({"or", "and", "==", "equals", "!=", "contains", *_COMPARISONS})
 
 
+def _is_defined(value: object) -> bool:
+    return value is not lookup.UNDEFINED and value is not None
+
+
 @dataclass(slots=True)
 class Binding:
     """A template name bound to a Python local; ``definite`` once surely assigned."""
@@ -313,10 +317,15 @@ class ExpressionCompiler:
 
     def test(self, node: n.Test) -> str:
         if node.name == "defined":
-            if isinstance(node.value, n.Const | n.ListLit | n.MapLit):
-                # A literal is always defined (and 'literal is x' would be a SyntaxWarning).
-                return repr(node.negated is False)
-            return f"({self.soft(node.value)} {'is' if node.negated else 'is not'} _U)"
+            # Pebble's 'defined' is the inverse of its 'null' test: a variable holding null is
+            # not defined, just like a missing one.
+            if isinstance(node.value, n.Const):
+                return repr((node.value.value is not None) != node.negated)
+            if isinstance(node.value, n.ListLit | n.MapLit):
+                return repr(not node.negated)
+            is_defined = self.bind_global("is", "defined", _is_defined)
+            call = f"{is_defined}({self.soft(node.value)})"
+            return f"(not {call})" if node.negated else call
         function = core.TESTS.get(node.name)
         if function is None:
             raise self.error(f"Unknown test '{node.name}'", node)
