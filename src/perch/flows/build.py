@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 from perch.errors import Problem
 from perch.flows.flow import Flow
 from perch.flows.introspect import model_at, property_names
-from perch.flows.paths import Path
+from perch.flows.messages import merge_alternatives, pydantic_message, shown
+from perch.flows.paths import Path, format_path
 from perch.flows.properties import scalar_text
 from perch.flows.registry import Registry
 from perch.flows.tasks.base import ChildShape, Task
@@ -84,9 +85,14 @@ class FlowBuilder:
             messages = by_path.setdefault((*base, *path), [])
             if message not in messages:
                 messages.append(message)
+        # A place the builder already reported (a `tasks` that is not a list, replaced by an
+        # empty one) gets no knock-on message ("must not be empty") from the model.
+        reported = {p.path for p in self.problems}
         for path, messages in by_path.items():
+            if format_path(path) in reported:
+                continue
             # Several messages at one place come from the branches of a union type.
-            self.report(path, "; or ".join(messages))
+            self.report(path, "; or ".join(merge_alternatives(messages)))
 
     def _locate(self, error: Any, data: Any, model: type[BaseModel]) -> tuple[Path, str]:
         loc: tuple[Any, ...] = tuple(error["loc"])
@@ -114,15 +120,29 @@ class FlowBuilder:
         if kind == "extra_forbidden":
             message = f"unknown property '{name}'"
             owner = model_at(model, tuple(real[:-1]), data)
-            if owner is not None:
+            if owner is Flow and self._is_task_property(name):
+                # Usually a task's line that lost its indentation.
+                message += " of the flow; if it belongs to a task, indent it under that task"
+            elif owner is not None:
                 close = difflib.get_close_matches(name, property_names(owner), n=1, cutoff=0.6)
                 if close:
                     message += f" (did you mean '{close[0]}'?)"
             return tuple(real), message
-        message = str(error["msg"])
-        for prefix in ("Value error, ", "Assertion failed, "):
-            message = message.removeprefix(prefix)
+        ctx: dict[str, Any] = error.get("ctx") or {}
+        value = error.get("input")
+        message = pydantic_message(kind, ctx, value, str(error["msg"]))
+        if (
+            kind == "list_type"
+            and isinstance(value, dict)
+            and real[-1:] in (["inputs"], ["onResume"])
+        ):
+            message += "; write each input as a list item: '- id: name' then 'type: STRING'"
         return tuple(real), message
+
+    def _is_task_property(self, name: str) -> bool:
+        return name not in Flow.model_fields and any(
+            name in accepted_keys(m) for m in self.tasks.models()
+        )
 
     @staticmethod
     def _tag_problem(error: Any, where: Path) -> tuple[Path, str]:
@@ -185,7 +205,9 @@ class FlowBuilder:
         """One task (and everything nested in it), or a placeholder if it has problems."""
         placeholder = Task.model_construct(id="<invalid>", type="<invalid>")
         if not isinstance(raw, dict):
-            self.report(path, "must be a task: a mapping with at least 'id' and 'type'")
+            self.report(
+                path, f"must be a task: a mapping with at least 'id' and 'type', got {shown(raw)}"
+            )
             return placeholder
         task_id = scalar_text(raw.get("id"))
         if task_id is not None:
@@ -223,7 +245,9 @@ class FlowBuilder:
             return self.build_task(value, path)
         if shape is ChildShape.MAP:
             if not isinstance(value, dict):
-                self.report(path, "must be a mapping of names to lists of tasks")
+                self.report(
+                    path, f"must be a mapping of names to lists of tasks, got {shown(value)}"
+                )
                 return {}
             return {
                 name: self.build_task_list(tasks, (*path, name)) for name, tasks in value.items()
@@ -233,7 +257,9 @@ class FlowBuilder:
     def build_task_list(self, value: Any, path: Path) -> list[Task]:
         """A list of tasks; a value that is not a list is a problem (and an empty list)."""
         if not isinstance(value, list):
-            self.report(path, "must be a list of tasks")
+            self.report(
+                path, f"must be a list of tasks (items written '- id: …'), got {shown(value)}"
+            )
             return []
         return [self.build_task(item, (*path, index)) for index, item in enumerate(value)]
 
@@ -241,7 +267,10 @@ class FlowBuilder:
         """One trigger, or a placeholder if it has problems."""
         placeholder = Trigger.model_construct(id="<invalid>", type="<invalid>")
         if not isinstance(raw, dict):
-            self.report(path, "must be a trigger: a mapping with at least 'id' and 'type'")
+            self.report(
+                path,
+                f"must be a trigger: a mapping with at least 'id' and 'type', got {shown(raw)}",
+            )
             return placeholder
         type_name = raw.get("type")
         if not isinstance(type_name, str):
@@ -284,7 +313,10 @@ class FlowBuilder:
                 self.build_trigger(item, ("triggers", index)) for index, item in enumerate(triggers)
             ]
         elif triggers is not None:
-            self.report(("triggers",), "must be a list of triggers")
+            self.report(
+                ("triggers",),
+                f"must be a list of triggers (items written '- id: …'), got {shown(triggers)}",
+            )
             data.pop("triggers")
         try:
             return Flow.model_validate(data)

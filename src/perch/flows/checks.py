@@ -208,8 +208,15 @@ def templates(builder: FlowBuilder, data: dict[str, Any]) -> None:
                 line, column = where
                 builder.problems.append(Problem(format_path(path), message, line, column or None))
             continue
-        guarded = guarded_chains(text)
-        for ref in references(text):
+        try:
+            guarded = guarded_chains(text)
+            found = references(text)
+        except (RecursionError, TemplateError):
+            # The syntax check allows chains (`a.b.c…`) longer than the reference walk can
+            # follow; such a template is certainly not what its author meant.
+            builder.report(path, "template error: the expression is nested too deeply")
+            continue
+        for ref in found:
             parts = tuple(str(p) for p in ref.path)
             if is_guarded(parts, guarded):
                 continue

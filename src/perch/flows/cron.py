@@ -48,8 +48,15 @@ def cron_problem(expression: str, *, with_seconds: bool = False) -> str | None:
     fields = text.split()
     expected = 6 if with_seconds else 5
     if len(fields) != expected:
-        hint = "" if with_seconds or len(fields) != 6 else " (set withSeconds: true for seconds)"
-        return f"'{expression}' has {len(fields)} fields, expected {expected}{hint}"
+        names = ("second " if with_seconds else "") + "minute hour day-of-month month day-of-week"
+        if not with_seconds and len(fields) == 6:
+            hint = "; set withSeconds: true to use a seconds field"
+        else:
+            hint = ", such as '0 9 * * *' (every day at 9:00) or a nickname such as @daily"
+        return (
+            f"'{expression}' is not a cron expression: it has {len(fields)} "
+            f"field{'s' if len(fields) != 1 else ''}, expected {expected} ({names}){hint}"
+        )
     if with_seconds:
         # Seconds range like minutes (0-59), so cronsim can check the field in that position.
         reason = _check_five([fields[0], "*", "*", "*", "*"])

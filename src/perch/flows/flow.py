@@ -23,7 +23,14 @@ SETTABLE_SYSTEM_LABELS = ("system.readOnly",)
 class FlowOutput(StrictModel):
     """A flow-level output: ``value`` is rendered when the execution ends."""
 
-    id: Annotated[str, Matches(OUTPUT_ID_PATTERN, "output id")]
+    id: Annotated[
+        str,
+        Matches(
+            OUTPUT_ID_PATTERN,
+            "output id",
+            rule="use letters, digits, '.', '_' and '-', starting with a letter or a digit",
+        ),
+    ]
     type: Text
     value: Any = None
     description: Text | None = None

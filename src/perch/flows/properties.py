@@ -22,6 +22,7 @@ from pydantic_core import core_schema
 
 from perch.durations import parse_duration
 from perch.errors import InvalidDuration
+from perch.flows.messages import shown
 from perch.templating import is_template
 
 EXPRESSION_SCHEMA: dict[str, Any] = {
@@ -66,7 +67,7 @@ def _check_bool(value: object) -> bool | str:
             return value
         if value.lower() in ("true", "false"):
             return value.lower() == "true"
-    raise ValueError("must be true or false, or an expression")
+    raise ValueError(f"must be true or false, or an expression; got {shown(value)}")
 
 
 DynBool = Annotated[
@@ -83,8 +84,11 @@ def _check_int(value: object) -> int | str:
         if _is_expression(value):
             return value
         if re.fullmatch(r"[-+]?[0-9]+", value.strip()):
-            return int(value)
-    raise ValueError("must be a whole number, or an expression")
+            try:
+                return int(value)
+            except ValueError:  # beyond Python's 4300-digit limit for reading numbers
+                raise ValueError("the number is too large") from None
+    raise ValueError(f"must be a whole number, or an expression; got {shown(value)}")
 
 
 DynInt = Annotated[
@@ -100,12 +104,20 @@ def _check_duration(value: object) -> str:
             return value
         try:
             parse_duration(value)
-        except InvalidDuration as exc:
+        except (InvalidDuration, ValueError) as exc:
+            # A plain ValueError: Python refuses to read numbers of more than 4300 digits.
+            reason = str(exc) if isinstance(exc, InvalidDuration) else ""
+            hint = " " + reason[reason.index("(") :] if "(" in reason else ""
             raise ValueError(
-                f"'{value}' is not an ISO-8601 duration such as PT5M or P1DT2H"
+                f"{shown(value)} is not an ISO-8601 duration such as PT5M or P1DT2H{hint}"
             ) from exc
         return value
-    raise ValueError("must be an ISO-8601 duration such as PT5M, or an expression")
+    hint = ""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**9:
+        hint = f" (for {value} seconds write PT{value}S)"
+    raise ValueError(
+        f"must be an ISO-8601 duration such as PT5M, or an expression; got {shown(value)}{hint}"
+    )
 
 
 Duration = Annotated[
@@ -146,7 +158,11 @@ class Choice:
             return value
         allowed = ", ".join(self.values)
         suffix = ", or an expression" if self.dynamic else ""
-        raise ValueError(f"must be one of {allowed}{suffix}")
+        message = f"must be one of {allowed}{suffix}; got {shown(value)}"
+        same = [v for v in self.values if isinstance(value, str) and v.lower() == value.lower()]
+        if same:
+            message += f" (did you mean '{same[0]}'? the case matters)"
+        raise ValueError(message)
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
         return core_schema.no_info_plain_validator_function(self.check)
@@ -159,23 +175,32 @@ class Choice:
 class Matches:
     """Annotation for an identifier: ``Annotated[str, Matches(PATTERN, "id")]``."""
 
-    def __init__(self, pattern: re.Pattern[str], what: str, max_length: int | None = None) -> None:
+    def __init__(
+        self,
+        pattern: re.Pattern[str],
+        what: str,
+        max_length: int | None = None,
+        *,
+        rule: str | None = None,
+    ) -> None:
         self.pattern = pattern
         self.what = what
         self.max_length = max_length
+        self.rule = rule or f"it must match {pattern.pattern}"
 
     def check(self, value: object) -> str:
         """Return ``value`` if it matches, else raise ``ValueError`` saying why."""
         # Jackson reads a YAML number (`id: 1`) into a String field as its text; so does Perch.
         value = _to_text(value)
         if not isinstance(value, str):
-            raise ValueError(f"{self.what} must be a string")
+            raise ValueError(f"expected the {self.what} as text, got {shown(value)}")
         if not self.pattern.match(value):
-            raise ValueError(
-                f"'{value}' is not a valid {self.what}: it must match {self.pattern.pattern}"
-            )
+            raise ValueError(f"{shown(value)} is not a valid {self.what}: {self.rule}")
         if self.max_length is not None and len(value) > self.max_length:
-            raise ValueError(f"{self.what} must be at most {self.max_length} characters long")
+            raise ValueError(
+                f"the {self.what} must be at most {self.max_length} characters long "
+                f"(it has {len(value)})"
+            )
         return value
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
@@ -188,9 +213,25 @@ class Matches:
         return result
 
 
-TaskId = Annotated[str, Matches(TASK_ID_PATTERN, "id")]
-FlowId = Annotated[str, Matches(FLOW_ID_PATTERN, "flow id", 100)]
-Namespace = Annotated[str, Matches(NAMESPACE_PATTERN, "namespace", 150)]
+_START = "starting with a letter or a digit"
+TaskId = Annotated[
+    str, Matches(TASK_ID_PATTERN, "id", rule=f"use letters, digits, '_' and '-', {_START}")
+]
+FlowId = Annotated[
+    str,
+    Matches(
+        FLOW_ID_PATTERN, "flow id", 100, rule=f"use letters, digits, '.', '_' and '-', {_START}"
+    ),
+]
+Namespace = Annotated[
+    str,
+    Matches(
+        NAMESPACE_PATTERN,
+        "namespace",
+        150,
+        rule=f"use lowercase letters, digits, '.', '_' and '-', {_START}",
+    ),
+]
 
 STATES = (
     "CREATED",
@@ -223,7 +264,10 @@ def _labels(value: object) -> object:
         for index, item in enumerate(value):
             if not isinstance(item, dict) or set(item) != {"key", "value"}:
                 raise ValueError(f"item {index} must be a mapping with exactly 'key' and 'value'")
-            result[item["key"]] = item["value"]
+            key = _to_text(item["key"])
+            if not isinstance(key, str):
+                raise ValueError(f"item {index}: expected the key as text, got {shown(key)}")
+            result[key] = item["value"]
         return result
     return value
 

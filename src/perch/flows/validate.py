@@ -39,7 +39,8 @@ def check_flow(
 ) -> FlowResult:
     """Read ``source`` and gather every problem; the flow is returned only when valid."""
     doc = load_yaml(source)
-    if doc.data is None or (doc.problems and not isinstance(doc.data, dict)):
+    # `~` or `null` alone is a well-formed document holding no flow: the builder says so.
+    if doc.problems and not isinstance(doc.data, dict):
         return FlowResult(None, sorted(doc.problems, key=_sort_key), well_formed=False)
     builder = FlowBuilder(
         doc, tasks or default_task_registry(), triggers or default_trigger_registry()

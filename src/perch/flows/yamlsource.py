@@ -10,17 +10,30 @@ parse them later, with their own error messages, and Kestra also keeps them text
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from perch.errors import Problem
+from perch.flows.messages import character_message, yaml_message
 from perch.flows.paths import Path, format_path
 
 _YAML_TAG = "tag:yaml.org,2002:"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+MAX_SOURCE_CHARS = 500_000
+"""The largest flow text read, in characters: real flows are a few kilobytes, and checking
+500,000 characters of expressions already takes seconds."""
+MAX_DEPTH = 100
+"""The deepest nesting of mappings and lists read (a deeply nested real flow uses about 30)."""
+MAX_ALIAS_VALUES = 10_000
+"""How many values aliases may repeat in all; reusing a few task blocks needs hundreds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,13 +124,86 @@ def _scalar(node: ScalarNode) -> Any:
     return value
 
 
+class _TooLarge(Exception):
+    """The document goes beyond a limit; reading stops with this one problem."""
+
+    def __init__(self, message: str, node: Node) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node = node
+
+
+def _is_unquoted_expression(node: MappingNode) -> bool:
+    """Whether a flow mapping is really ``{{ x }}`` written without quotes.
+
+    YAML reads ``message: {{ inputs.x }}`` as a mapping whose only key is the mapping
+    ``{inputs.x: null}``: it is always a forgotten pair of quotes.
+    """
+    if not node.flow_style or len(node.value) != 1:
+        return False
+    key, value = node.value[0]
+    return (
+        isinstance(key, MappingNode)
+        and bool(key.flow_style)
+        and isinstance(value, ScalarNode)
+        and value.tag == _YAML_TAG + "null"
+    )
+
+
 class _Builder:
-    def __init__(self, doc: YamlDocument) -> None:
+    def __init__(self, doc: YamlDocument, source: str) -> None:
         self.doc = doc
+        self.source = source
+        self.built: set[int] = set()
+        self.open: set[int] = set()
+        self.repeated = 0  # values built once more because an alias repeats them
+        self.repeated_chars = 0
+
+    def problem(self, path: Path, message: str, node: Node) -> None:
+        mark = node.start_mark
+        self.doc.problems.append(
+            Problem(format_path(path), message, mark.line + 1, mark.column + 1)
+        )
 
     def build(self, node: Node, path: Path) -> Any:
+        # Aliases share nodes: without these limits `&a [*a]` never ends and a few lines of
+        # nested aliases ("billion laughs") expand to more values than memory holds.
+        if len(path) > MAX_DEPTH:
+            raise _TooLarge(f"the document is nested more than {MAX_DEPTH} levels deep", node)
+        key = id(node)
+        if key in self.open:
+            raise _TooLarge("an alias (*name) refers to a value that contains it", node)
+        if key in self.built:
+            self.repeated += 1
+            if self.repeated > MAX_ALIAS_VALUES:
+                raise _TooLarge(
+                    f"aliases (*name) repeat more than {MAX_ALIAS_VALUES} values in all", node
+                )
+            if isinstance(node, ScalarNode):
+                # Every copy of a long text is checked again (templates), so it counts too.
+                self.repeated_chars += len(node.value)
+                if self.repeated_chars > MAX_SOURCE_CHARS:
+                    raise _TooLarge(
+                        f"aliases (*name) repeat more than {MAX_SOURCE_CHARS:,} characters of "
+                        "text in all",
+                        node,
+                    )
+        self.built.add(key)
+        self.open.add(key)
+        try:
+            return self._build(node, path)
+        finally:
+            self.open.discard(key)
+
+    def _build(self, node: Node, path: Path) -> Any:
         self.doc.values[path] = _mark(node)
         if isinstance(node, MappingNode):
+            if _is_unquoted_expression(node):
+                text = self.source[node.start_mark.index : node.end_mark.index]
+                self.problem(
+                    path, f"an expression must be quoted: write '{text}' or \"{text}\"", node
+                )
+                return text
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
             items = []
@@ -127,41 +213,51 @@ class _Builder:
                 items.append(self.build(item, item_path))
             return items
         assert isinstance(node, ScalarNode)
-        return _scalar(node)
+        value = _scalar(node)
+        return self._text(value, path, node) if isinstance(value, str) else value
+
+    def _text(self, text: str, path: Path, node: Node) -> str:
+        """``text``, with the lone surrogates a ``"\\ud800"`` escape can write replaced: no
+        file, database or terminal can hold them."""
+        if not _SURROGATE.search(text):
+            return text
+        self.problem(path, "a '\\u' escape gives half of a UTF-16 pair, not a character", node)
+        return _SURROGATE.sub("\ufffd", text)
+
+    def _merge(self, value_node: Node, path: Path, into: dict[str, Any]) -> None:
+        own = self.doc.values[path]
+        source = self.build(value_node, path)
+        self.doc.values[path] = own
+        sources = source if isinstance(source, list) else [source]
+        for item in sources:
+            if isinstance(item, dict):
+                for key, value in item.items():
+                    into.setdefault(key, value)
+            else:
+                self.problem(
+                    path, "'<<' (merge) takes an alias to a mapping, or a list of them", value_node
+                )
+                return
 
     def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         result: dict[str, Any] = {}
         merged: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                source = self.build(value_node, path)
-                sources = source if isinstance(source, list) else [source]
-                for item in sources:
-                    if isinstance(item, dict):
-                        merged.update(item)
+                self._merge(value_node, path, merged)
                 continue
             if not isinstance(key_node, ScalarNode):
-                self.doc.problems.append(
-                    Problem(
-                        format_path(path),
-                        "a key must be a plain name, not a list or a mapping",
-                        key_node.start_mark.line + 1,
-                        key_node.start_mark.column + 1,
-                    )
-                )
+                self.problem(path, "a key must be a plain name, not a list or a mapping", key_node)
                 continue
             # Kestra's keys are names; a key such as `1` or `true` is read as its text.
-            key = str(key_node.value)
+            key = self._text(str(key_node.value), path, key_node)
             key_path = (*path, key)
             if key in result:
                 first = self.doc.keys[key_path]
-                self.doc.problems.append(
-                    Problem(
-                        format_path(key_path),
-                        f"duplicate key '{key}' (first defined on line {first.line})",
-                        key_node.start_mark.line + 1,
-                        key_node.start_mark.column + 1,
-                    )
+                self.problem(
+                    key_path,
+                    f"duplicate key '{key}' (first defined on line {first.line})",
+                    key_node,
                 )
                 continue
             self.doc.keys[key_path] = _mark(key_node)
@@ -171,33 +267,81 @@ class _Builder:
         return result
 
 
-def load_yaml(source: str) -> YamlDocument:
-    """Read one YAML document into plain data, positions and well-formedness problems.
+def _line_at(source: str, index: int) -> tuple[int, int]:
+    before = source[:index]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
 
-    Syntax errors and duplicate keys become problems (never exceptions); ``data`` is ``None``
-    when the text is not YAML at all.
-    """
-    doc = YamlDocument(data=None)
+
+def _compose(source: str, doc: YamlDocument) -> Node | None:
+    """The YAML node graph of ``source``, or ``None`` with a problem saying why not."""
     yaml = YAML(typ="safe", pure=True)
+    yaml.max_depth = MAX_DEPTH  # ruamel's composer recurses once per level
     try:
-        node = yaml.compose(source)
+        with warnings.catch_warnings():
+            # A repeated anchor is valid YAML (the later one wins); ruamel only warns.
+            warnings.simplefilter("ignore")
+            node: Node | None = yaml.compose(source)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        message = " ".join(part for part in (exc.context, exc.problem) if part) or str(exc)
+        if "maximum depth" in str(exc.problem):
+            message = f"the document is nested more than {MAX_DEPTH} levels deep"
+        else:
+            message = yaml_message(exc.context, exc.problem)
         doc.problems.append(
             Problem(
                 "",
-                f"invalid YAML: {message}",
-                mark.line + 1 if mark else None,
+                message,
+                mark.line + 1 if mark else 1,
                 mark.column + 1 if mark else None,
             )
         )
-        return doc
+        return None
+    except ReaderError as exc:
+        line, column = _line_at(source, exc.position)
+        doc.problems.append(
+            Problem("", character_message(exc.character, str(exc.reason)), line, column)
+        )
+        return None
     except YAMLError as exc:
-        doc.problems.append(Problem("", f"invalid YAML: {exc}"))
+        doc.problems.append(Problem("", f"invalid YAML: {exc}", 1, None))
+        return None
+    except RecursionError:
+        # Only if the ruamel version at hand has no max_depth.
+        doc.problems.append(
+            Problem("", f"the document is nested more than {MAX_DEPTH} levels deep", 1, None)
+        )
+        return None
+    return node
+
+
+def load_yaml(source: str) -> YamlDocument:
+    """Read one YAML document into plain data, positions and well-formedness problems.
+
+    Syntax errors, duplicate keys and documents beyond Perch's limits (:data:`MAX_SOURCE_CHARS`,
+    :data:`MAX_DEPTH`, :data:`MAX_ALIAS_VALUES`) become problems, never exceptions; ``data`` is
+    ``None`` when the text is not YAML at all or is too large to read.
+    """
+    doc = YamlDocument(data=None)
+    if len(source) > MAX_SOURCE_CHARS:
+        doc.problems.append(
+            Problem(
+                "",
+                f"the flow is too large ({len(source):,} characters; "
+                f"the limit is {MAX_SOURCE_CHARS:,})",
+                1,
+                None,
+            )
+        )
         return doc
+    node = _compose(source, doc)
     if node is None:
-        doc.problems.append(Problem("", "the document is empty", 1, 1))
+        if not doc.problems:
+            doc.problems.append(Problem("", "the document is empty", 1, 1))
         return doc
-    doc.data = _Builder(doc).build(node, ())
+    try:
+        doc.data = _Builder(doc, source).build(node, ())
+    except _TooLarge as exc:
+        mark = exc.node.start_mark
+        doc.data = None
+        doc.problems.append(Problem("", exc.message, mark.line + 1, mark.column + 1))
     return doc

@@ -14,6 +14,7 @@ the reason in Kestra's words ("it must be more than `3`").
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -21,7 +22,7 @@ from pydantic import Field, field_validator, model_validator
 from perch.inputs.parsing import InputType, ValueProblem, parse_value
 from perch.modelbase import StrictModel
 
-__all__ = ["ID_PATTERN", "DependsOn", "InputBase", "is_template"]
+__all__ = ["ID_PATTERN", "DependsOn", "InputBase", "check_pattern", "is_template"]
 
 ID_PATTERN = r"^[a-zA-Z0-9][.a-zA-Z0-9_-]*$"
 
@@ -29,6 +30,19 @@ ID_PATTERN = r"^[a-zA-Z0-9][.a-zA-Z0-9_-]*$"
 def is_template(value: Any) -> bool:
     """Whether a declared value is a Pebble expression to evaluate rather than a literal."""
     return isinstance(value, str) and "{{" in value
+
+
+def check_pattern(pattern: str | None) -> str | None:
+    """``pattern`` if it is a regular expression Python can compile, else ``ValueError``."""
+    if pattern is not None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "possible nested set" and the like
+                re.compile(pattern)
+        except (re.error, RecursionError, OverflowError) as error:
+            reason = "it is nested too deeply" if isinstance(error, RecursionError) else error
+            raise ValueError(f"`{pattern}` is not a valid regular expression: {reason}") from None
+    return pattern
 
 
 class DependsOn(StrictModel):

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
-from perch.inputs.base import InputBase
+from perch.inputs.base import InputBase, check_pattern
 from perch.inputs.parsing import InputType, parse_value
 from perch.inputs.values import serialize_input_value
 
@@ -84,17 +84,8 @@ def _choice_text(value: Any) -> str:
     return str(text)
 
 
-def _compiles(pattern: str | None) -> str | None:
-    if pattern is not None:
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            raise ValueError(f"`{pattern}` is not a valid regular expression: {error}") from None
-    return pattern
-
-
 class _PatternInput(InputBase):
-    validator: Annotated[str | None, AfterValidator(_compiles)] = None
+    validator: Annotated[str | None, AfterValidator(check_pattern)] = None
 
     def constraint_problem(self, value: Any) -> str | None:
         if self.validator is not None and re.fullmatch(self.validator, value) is None:
@@ -283,7 +274,8 @@ class _ChoiceInput(InputBase):
         if self.choices() is not None and self.expression is not None:
             raise ValueError("use either `values` or `expression`, not both")
         if self.choices() is None and self.expression is None:
-            raise ValueError("`values` or `expression` is required")
+            kind = self.input_type.value
+            raise ValueError(f"a {kind} input needs `values` (its choices) or an `expression`")
         if self.choices() == []:
             raise ValueError("`values` must not be empty")
 

@@ -115,6 +115,9 @@ def parse_value(input_type: InputType, raw: Any, *, item_type: InputType | None 
         return _PARSERS[input_type](raw, item_type)
     except ValueProblem:
         raise
+    except RecursionError:
+        # json.loads recurses once per `[`; a value nested that deep is no one's real input.
+        raise ValueProblem(f"the {input_type.value} value is nested too deeply") from None
     except (ValueError, TypeError, OverflowError, InvalidDuration):
         raise ValueProblem(
             f"expected {input_type.value} but received `{describe_value(raw, secret=secret)}`"
@@ -222,23 +225,66 @@ def _duration(raw: Any, _: InputType | None = None) -> timedelta:
 def _json(raw: Any, _: InputType | None = None) -> Any:
     if not isinstance(raw, str):
         return raw
-    return json.loads(raw, parse_constant=_reject_constant)
+    value = json.loads(raw, parse_constant=_reject_constant)
+    _check_size(value)
+    return value
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
+MAX_VALUE_ITEMS = 100_000
+"""The most values (items and keys, counted each time an alias repeats them) a YAML value may
+hold: a few lines of nested aliases ("billion laughs") otherwise expand to more than memory
+holds as soon as the value is stored or shown."""
+MAX_VALUE_DEPTH = 100
+"""The deepest nesting of lists and mappings in a JSON or YAML value."""
+
+
+def _check_size(value: Any) -> None:
+    """Raise :class:`ValueProblem` if ``value`` refers to itself, nests too deeply or expands
+    beyond :data:`MAX_VALUE_ITEMS`. Walks without recursion, and stops at the limit."""
+    count = 0
+    pending: list[tuple[Any, tuple[int, ...]]] = [(value, ())]
+    while pending:
+        item, parents = pending.pop()
+        count += 1
+        if count > MAX_VALUE_ITEMS:
+            raise ValueProblem(f"the value holds more than {MAX_VALUE_ITEMS} items")
+        if not isinstance(item, (list, dict)):
+            continue
+        if id(item) in parents:
+            raise ValueProblem("the value contains itself (through an alias)")
+        if len(parents) >= MAX_VALUE_DEPTH:
+            raise ValueProblem(f"the value is nested more than {MAX_VALUE_DEPTH} levels deep")
+        inner = (*parents, id(item))
+        children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+        pending.extend((child, inner) for child in children)
+
+
 def _yaml(raw: Any, _: InputType | None = None) -> Any:
     if not isinstance(raw, str):
         return raw
+    import warnings
+
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
+    yaml = YAML(typ="safe", pure=True)
+    yaml.max_depth = MAX_VALUE_DEPTH
     try:
-        return YAML(typ="safe", pure=True).load(raw)
-    except YAMLError as error:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a repeated anchor is valid YAML; ruamel warns
+            value = yaml.load(raw)
+    except (YAMLError, RecursionError) as error:
+        if isinstance(error, RecursionError) or "maximum depth" in str(error):
+            raise ValueProblem(
+                f"the value is nested more than {MAX_VALUE_DEPTH} levels deep"
+            ) from None
         raise ValueError(str(error)) from None
+    _check_size(value)
+    return value
 
 
 def _uri(raw: Any, _: InputType | None = None) -> str:

@@ -72,7 +72,7 @@ def test_log_level_must_be_known() -> None:
     assert messages("- {id: l, type: Log, message: hi, level: LOUD}") == [
         (
             "tasks[0].level",
-            "must be one of TRACE, DEBUG, INFO, WARN, ERROR, or an expression",
+            "must be one of TRACE, DEBUG, INFO, WARN, ERROR, or an expression; got 'LOUD'",
             4,
         )
     ]
@@ -225,7 +225,11 @@ def test_pause_on_pause_is_a_single_task() -> None:
         """
     )
     assert found == [
-        ("tasks[0].onPause", "must be a task: a mapping with at least 'id' and 'type'", 6)
+        (
+            "tasks[0].onPause",
+            "must be a task: a mapping with at least 'id' and 'type', got a list",
+            6,
+        )
     ]
 
 

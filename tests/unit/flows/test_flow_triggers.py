@@ -85,7 +85,7 @@ def test_trigger_problems_have_paths_and_lines() -> None:
             11,
             "must be one of CREATED, SUBMITTED, RUNNING, PAUSED, RESTARTED, KILLING, SUCCESS, "
             "WARNING, FAILED, KILLED, CANCELLED, QUEUED, RETRYING, RETRIED, SKIPPED, BREAKPOINT, "
-            "RESUBMITTED",
+            "RESUBMITTED; got 'DONE'",
         ),
         ("triggers[1].preconditions.id", 12, "missing required property 'id'"),
         (

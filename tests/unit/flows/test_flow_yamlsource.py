@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import time
+import warnings
 
 import pytest
 
 from perch.errors import Problem
-from perch.flows.yamlsource import load_yaml
+from perch.flows.yamlsource import MAX_ALIAS_VALUES, MAX_DEPTH, MAX_SOURCE_CHARS, load_yaml
 
 
 def test_scalars_follow_yaml_1_2_and_keep_dates_as_text() -> None:
@@ -80,3 +82,108 @@ def test_empty_documents_are_a_problem(text: str) -> None:
 def test_anchors_and_merge_keys_are_resolved() -> None:
     doc = load_yaml("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\n")
     assert doc.data["other"] == {"x": 1, "y": 3}
+
+
+# --- limits: what a hostile or broken document cannot do ---------------------------------------
+
+LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n"
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def test_a_billion_laughs_stops_quickly_with_a_clear_problem() -> None:
+    started = time.perf_counter()
+    doc = load_yaml(LAUGHS)  # 9**9 values if expanded
+    assert time.perf_counter() - started < 2
+    assert doc.data is None
+    assert [(p.message, p.line) for p in doc.problems] == [
+        (f"aliases (*name) repeat more than {MAX_ALIAS_VALUES} values in all", 1)
+    ]
+
+
+def test_reusing_a_block_through_aliases_is_fine() -> None:
+    doc = load_yaml("base: &b {type: Log, level: INFO}\nt: [*b, *b, *b]\nu:\n  <<: *b\n  id: x\n")
+    assert doc.problems == []
+    assert doc.data["t"] == [{"type": "Log", "level": "INFO"}] * 3
+    assert doc.data["u"] == {"id": "x", "type": "Log", "level": "INFO"}
+
+
+def test_an_alias_inside_its_own_anchor_is_a_problem() -> None:
+    doc = load_yaml("id: a\nvariables: &v\n  again: [*v]\n")
+    assert doc.data is None
+    assert [p.message for p in doc.problems] == [
+        "an alias (*name) refers to a value that contains it"
+    ]
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 400])
+def test_deep_nesting_is_a_problem(depth: int) -> None:
+    doc = load_yaml("a: " + "[" * depth + "]" * depth + "\n")
+    assert doc.data is None
+    assert [p.message for p in doc.problems] == [
+        f"the document is nested more than {MAX_DEPTH} levels deep"
+    ]
+
+
+def test_nesting_up_to_the_limit_is_read() -> None:
+    depth = MAX_DEPTH - 1
+    doc = load_yaml("a: " + "[" * depth + "]" * depth + "\n")
+    assert doc.problems == []
+
+
+def test_deep_nesting_through_aliases_is_a_problem() -> None:
+    half = MAX_DEPTH // 2 + 1
+    nested = "[" * half + "x" + "]" * half
+    doc = load_yaml(f"a: &a {nested}\nb: {'[' * half}*a{']' * half}\n")
+    assert doc.data is None
+    assert "nested more than" in doc.problems[0].message
+
+
+def test_a_too_large_document_is_refused_before_parsing() -> None:
+    doc = load_yaml("a: b\n" * (MAX_SOURCE_CHARS // 5 + 1))
+    assert doc.data is None
+    assert doc.problems[0].message.startswith("the flow is too large")
+    assert doc.problems[0].line == 1
+
+
+def test_a_repeated_anchor_is_valid_and_the_later_one_wins() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        doc = load_yaml("a: &x 1\nb: &x 2\nc: *x\n")
+    assert doc.problems == []
+    assert doc.data == {"a": 1, "b": 2, "c": 2}
+
+
+def test_a_merge_of_something_else_than_a_mapping_is_a_problem() -> None:
+    doc = load_yaml("id: a\n<<: 5\n")
+    assert [(p.message, p.line) for p in doc.problems] == [
+        ("'<<' (merge) takes an alias to a mapping, or a list of them", 2)
+    ]
+
+
+def test_a_forbidden_character_is_located() -> None:
+    doc = load_yaml("id: a\nnamespace: b\x01c\n")
+    assert [(p.message, p.line, p.column) for p in doc.problems] == [
+        ("invalid YAML: the character U+0001 is not allowed in YAML text", 2, 13)
+    ]
+
+
+def test_aliases_cannot_repeat_a_long_text_many_times() -> None:
+    # Each copy of a template is checked again: 5,000 copies of 50 KB would take minutes.
+    text = "{{ x }}" * 7000
+    doc = load_yaml(f"a: &a '{text}'\nb: [{', '.join(['*a'] * 5000)}]\n")
+    assert doc.data is None
+    assert [(p.message, p.line) for p in doc.problems] == [
+        (
+            f"aliases (*name) repeat more than {MAX_SOURCE_CHARS:,} characters of text in all",
+            1,
+        )
+    ]
+
+
+def test_an_escaped_lone_surrogate_is_a_problem_and_is_replaced() -> None:
+    doc = load_yaml('id: "a\\ud800"\n"\\udfff": 1\n')
+    assert [(p.path, p.line) for p in doc.problems] == [("id", 1), ("", 2)]
+    assert all("half of a UTF-16 pair" in p.message for p in doc.problems)
+    assert doc.data == {"id": "a\ufffd", "\ufffd": 1}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -147,13 +148,21 @@ def test_file_keys() -> None:
         ({"id": "x", "type": "DURATION", "min": "PT1H", "max": "PT1M"}, ("DURATION",), "`min`"),
         ({"id": "x", "type": "DURATION", "max": "P1W"}, ("DURATION", "max"), "DURATION"),
         ({"id": "x", "type": "SELECT", "values": []}, ("SELECT",), "must not be empty"),
-        ({"id": "x", "type": "SELECT"}, ("SELECT",), "`values` or `expression`"),
+        (
+            {"id": "x", "type": "SELECT"},
+            ("SELECT",),
+            "needs `values` (its choices) or an `expression`",
+        ),
         (
             {"id": "x", "type": "SELECT", "values": ["a"], "expression": "{{ x }}"},
             ("SELECT",),
             "not both",
         ),
-        ({"id": "x", "type": "MULTISELECT"}, ("MULTISELECT",), "`values` or `expression`"),
+        (
+            {"id": "x", "type": "MULTISELECT"},
+            ("MULTISELECT",),
+            "needs `values` (its choices) or an `expression`",
+        ),
         (
             {"id": "x", "type": "MULTISELECT", "values": ["a"], "options": ["a"]},
             ("MULTISELECT",),
@@ -264,3 +273,27 @@ def test_time_bounds_compare_as_times() -> None:
     assert declaration.constraint_problem(time(7, 59)) == "it must be after `08:00:00`"
     assert declaration.constraint_problem(time(18, 0)) is None
     assert declaration.constraint_problem(time(18, 0, 1)) == "it must be before `18:00:00`"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        ("(" * 1000 + ")" * 1000, "it is nested too deeply"),
+        ("a{99999999999}", "the repetition number is too large"),
+    ],
+)
+def test_validators_python_cannot_compile_are_refused(pattern: str, reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        TypeAdapter(InputDeclaration).validate_python(
+            {"id": "x", "type": "STRING", "validator": pattern}
+        )
+
+
+def test_a_validator_python_warns_about_is_accepted_quietly() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        declaration = TypeAdapter(InputDeclaration).validate_python(
+            {"id": "x", "type": "STRING", "validator": "[[a]"}
+        )
+    assert isinstance(declaration, StringInput)
+    assert declaration.validator == "[[a]"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import warnings
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from perch.inputs import InputType, ValueProblem, parse_value
+from perch.inputs.parsing import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS
 
 T = InputType
 
@@ -183,3 +186,38 @@ def test_yaml_datetime_subclass_becomes_a_plain_utc_datetime() -> None:
     value = parse_value(T.DATETIME, loaded)
     assert type(value) is datetime
     assert value == datetime(2024, 7, 1, 8, 0, tzinfo=UTC)
+
+
+# --- hostile JSON and YAML values: refused, never an exception or a hang -------------------------
+
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n"
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    ("input_type", "raw", "reason"),
+    [
+        (T.JSON, "[" * 100_000 + "]" * 100_000, "the JSON value is nested too deeply"),
+        (T.ARRAY, "[" * 100_000 + "]" * 100_000, "the ARRAY value is nested too deeply"),
+        (T.MULTISELECT, "[" * 100_000 + "]" * 100_000, "the MULTISELECT value is nested too"),
+        (T.JSON, "[" * 150 + "]" * 150, f"nested more than {MAX_VALUE_DEPTH} levels deep"),
+        (T.YAML, "[" * 150 + "]" * 150, f"nested more than {MAX_VALUE_DEPTH} levels deep"),
+        (T.YAML, "a: &a [*a]", "the value contains itself (through an alias)"),
+        (T.YAML, LAUGHS, f"the value holds more than {MAX_VALUE_ITEMS} items"),
+    ],
+)
+def test_hostile_values_are_refused(input_type: InputType, raw: str, reason: str) -> None:
+    with pytest.raises(ValueProblem, match=re.escape(reason)):
+        parse_value(input_type, raw)
+
+
+def test_a_repeated_yaml_anchor_is_read_without_a_warning() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert parse_value(T.YAML, "a: &x 1\nb: &x 2\nc: *x") == {"a": 1, "b": 2, "c": 2}
+
+
+def test_yaml_aliases_that_stay_small_are_fine() -> None:
+    assert parse_value(T.YAML, "a: &a [1, 2]\nb: [*a, *a]") == {"a": [1, 2], "b": [[1, 2], [1, 2]]}

@@ -100,7 +100,7 @@ def _check_values(value: Any) -> Any:
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: `[[[[…` nested thousands deep
             parsed = None
         if isinstance(parsed, list):
             return value
