@@ -41,6 +41,9 @@ _MICROS_PER_SECOND = 1_000_000
 _NANOS_PER_SECOND = 1_000_000_000
 
 
+_MAX_LENGTH = 200
+
+
 def parse_duration(text: str) -> timedelta:
     """Parse an ISO-8601 duration such as ``PT5M``, ``PT1.5S``, ``P1DT2H`` or ``-PT1M``.
 
@@ -63,6 +66,9 @@ def parse_duration(text: str) -> timedelta:
     if match["time"] is not None and match["time"].upper() == "T":
         raise InvalidDuration(f"`{text}` has a 'T' with no hours, minutes or seconds after it")
 
+    if len(text) > _MAX_LENGTH:
+        # Far beyond any timedelta, and int() refuses numbers of thousands of digits anyway.
+        raise InvalidDuration(f"`{text[:40]}…` is too long to be a duration")
     seconds = (
         int(match["days"] or 0) * 86_400
         + int(match["hours"] or 0) * 3_600

@@ -125,3 +125,8 @@ def test_components_add_up(days: int, hours: int, minutes: int, seconds: int, ne
     text = f"{'-' if negate else ''}P{days}DT{hours}H{minutes}M{seconds}S"
     expected = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
     assert parse_duration(text) == (-expected if negate else expected)
+
+
+def test_absurdly_long_numbers_are_an_invalid_duration_not_a_crash() -> None:
+    with pytest.raises(InvalidDuration, match="too long"):
+        parse_duration("PT" + "9" * 5000 + "S")
