@@ -21,9 +21,13 @@ def version() -> None:
 
 
 def _register_subcommands() -> None:
+    from perch.cli.execution import execution_app
     from perch.cli.flow import flow_app
+    from perch.cli.server import server_app
 
     app.add_typer(flow_app, name="flow")
+    app.add_typer(execution_app, name="execution")
+    app.add_typer(server_app, name="server")
 
 
 def main() -> None:

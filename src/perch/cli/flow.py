@@ -1,4 +1,4 @@
-"""``perch flow …`` commands (owned by the flows work)."""
+"""``perch flow …``: validate and schema (flows work), deploy and list (engine work)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from perch.cli.local import DEFAULT_DATA_DIR, DataDirOption, open_data, principal
 from perch.errors import Problem
 from perch.flows import flow_json_schema, validate_flow
 
@@ -93,3 +94,61 @@ def schema(
 ) -> None:
     """Print the JSON Schema (Draft 2020-12) of the flow language, for editors."""
     typer.echo(json.dumps(flow_json_schema(), indent=indent or None, ensure_ascii=False))
+
+
+@flow_app.command("deploy")
+def deploy(
+    files: Annotated[
+        list[Path], typer.Argument(help="Flow YAML files to store.", show_default=False)
+    ],
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+) -> None:
+    """Store flows in the local data folder; a changed source becomes a new revision.
+
+    Exits 1 if a flow is invalid (nothing of that file is stored), 2 if a file cannot be read.
+    """
+    from perch.engine import service
+    from perch.errors import FlowValidationError
+
+    out = _console()
+    failed = 0
+    with open_data(data_dir) as store:
+        for path in files:
+            source = _read(path)
+            if source is None:
+                failed = max(failed, EXIT_UNREADABLE)
+                continue
+            try:
+                stored = service.deploy_flow(store, source, principal())
+            except FlowValidationError as exc:
+                failed = max(failed, EXIT_PROBLEMS)
+                for problem in exc.problems:
+                    out.print(_problem_line(str(path), problem))
+                continue
+            out.print(
+                Text.assemble(
+                    ("✓ ", "green"),
+                    (f"{stored.namespace}.{stored.id}", "bold"),
+                    f" revision {stored.revision}",
+                )
+            )
+    if failed:
+        raise typer.Exit(failed)
+
+
+@flow_app.command("list")
+def list_flows(
+    namespace: Annotated[str | None, typer.Option(help="Namespace prefix.")] = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+) -> None:
+    """List the stored flows (latest revision of each)."""
+    from rich.table import Table
+
+    from perch.engine import service
+
+    with open_data(data_dir) as store:
+        flows = service.list_flows(store, namespace_prefix=namespace)
+    table = Table("namespace", "id", "revision", title=f"{len(flows)} flows")
+    for stored in flows:
+        table.add_row(stored.namespace, stored.id, str(stored.revision))
+    _console().print(table)

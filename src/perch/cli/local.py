@@ -1,0 +1,98 @@
+"""What the CLI commands that touch data share: where the data is, who acts, how to print.
+
+The CLI works on the local data folder (``--data-dir``, ``PERCH_DATA_DIR``, default ``./.perch``)
+or on ``PERCH_DATABASE_URL``, calling the service functions directly. When a ``perch server
+local`` runs on the same folder, every commit nudges it so that it picks the work up at once.
+(``--server URL`` arrives with the REST API.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from perch.engine.ports import Store
+from perch.engine.principal import Principal
+from perch.errors import InputValidationError, PerchError
+
+DEFAULT_DATA_DIR = Path(".perch")
+
+DataDirOption = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        envvar="PERCH_DATA_DIR",
+        help="The local data folder (SQLite database, server files).",
+    ),
+]
+
+
+def console(*, stderr: bool = False) -> Console:
+    return Console(stderr=stderr, soft_wrap=True, highlight=False)
+
+
+def database_url() -> str | None:
+    return os.environ.get("PERCH_DATABASE_URL") or None
+
+
+def principal() -> Principal:
+    """The acting user: ``PERCH_USER``, else the login name."""
+    name = os.environ.get("PERCH_USER")
+    if not name:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):
+            name = "cli"
+    return Principal(name)
+
+
+@contextlib.contextmanager
+def open_data(data_dir: Path) -> Iterator[Store]:
+    """The store of ``data_dir``, bound to a hub that nudges a running server."""
+    from perch.engine.executor import bind
+    from perch.server import cli_hub
+    from perch.store import open_store
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(database_url(), data_dir=data_dir)
+    bind(store, hub=cli_hub(data_dir, store))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def parse_pairs(pairs: list[str] | None, what: str) -> dict[str, Any]:
+    """``["k=v", ...]`` as a dict; a pair without ``=`` is an error."""
+    values: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail(f"{what} '{pair}' must be written KEY=VALUE")
+        values[key] = value
+    return values
+
+
+def fail(message: str) -> None:
+    console(stderr=True).print(Text(f"error: {message}", style="bold red"))
+    raise typer.Exit(1)
+
+
+def report_error(exc: PerchError) -> None:
+    """Print an engine error clearly (every invalid input on its own line) and exit 1."""
+    err = console(stderr=True)
+    if isinstance(exc, InputValidationError):
+        err.print(Text("error: invalid inputs", style="bold red"))
+        for problem in exc.problems:
+            err.print(Text.assemble("  ", (problem.input_id, "bold"), ": ", problem.message))
+        raise typer.Exit(1)
+    err.print(Text(f"error: {exc}", style="bold red"))
+    raise typer.Exit(1)

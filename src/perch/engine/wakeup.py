@@ -1,0 +1,180 @@
+"""Waking the loops when there is work: in-process channels and a cross-process nudge.
+
+A loop (worker, scheduler, executor) sleeps on a *channel* ("jobs", "timers", "events") and a
+committed transition wakes the channels it wrote to. Wake-ups are lossless because each channel
+carries a generation counter: a loop reads the generation *before* it looks at its table, and
+:meth:`WakeHub.wait` returns at once if the generation moved since, so a notification sent
+between "the table is empty" and "go to sleep" is never missed.
+
+Another process on the same data folder (the CLI while ``perch server local`` runs) cannot reach
+those condition variables, so the server also listens on a Unix socket named after the data
+folder; a connection to it wakes every channel (:func:`nudge`). On Linux the socket lives in the
+abstract namespace, so a killed server leaves no stale file and long temporary paths do not hit
+the 108-byte limit of socket paths. The socket carries no data that matters: the loops always
+re-read the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+JOBS = "jobs"
+TIMERS = "timers"
+EVENTS = "events"
+CHANNELS = (JOBS, TIMERS, EVENTS)
+
+SOCKET_NAME = "wake.sock"
+_ABSTRACT = sys.platform.startswith("linux")
+
+
+class WakeHub:
+    """Condition variables, one per channel, plus callbacks for killed executions."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conditions = {name: threading.Condition(self._lock) for name in CHANNELS}
+        self._generations = dict.fromkeys(CHANNELS, 0)
+        self._listeners: list[Callable[[Iterable[str]], None]] = []
+        self._kill_listeners: list[Callable[[str], None]] = []
+
+    def generation(self, channel: str) -> int:
+        """The channel's counter; pass it to :meth:`wait` after checking the table."""
+        with self._lock:
+            return self._generations[channel]
+
+    def notify(self, channels: Iterable[str]) -> None:
+        """Wake every loop sleeping on these channels (and tell the listeners)."""
+        names = [c for c in set(channels) if c in self._conditions]
+        if not names:
+            return
+        with self._lock:
+            for name in names:
+                self._generations[name] += 1
+                self._conditions[name].notify_all()
+        for listener in list(self._listeners):
+            listener(names)
+
+    def notify_some(self, channel: str, count: int) -> None:
+        """Wake up to ``count`` loops sleeping on ``channel`` (the others sleep on; a loop that
+        checks the generation afterwards still sees the change)."""
+        with self._lock:
+            self._generations[channel] += 1
+            self._conditions[channel].notify(count)
+        for listener in list(self._listeners):
+            listener([channel])
+
+    def notify_all(self) -> None:
+        """Wake every channel."""
+        self.notify(CHANNELS)
+
+    def wait(self, channel: str, generation: int, timeout: float | None) -> bool:
+        """Sleep until the channel moves past ``generation`` or ``timeout`` seconds pass.
+
+        Returns True when woken by a notification (or when one came before the call).
+        """
+        with self._lock:
+            return self._conditions[channel].wait_for(
+                lambda: self._generations[channel] != generation, timeout
+            )
+
+    def add_listener(self, listener: Callable[[Iterable[str]], None]) -> None:
+        """Call ``listener(channels)`` after every notification (e.g. to nudge a server)."""
+        self._listeners.append(listener)
+
+    def on_kill(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(execution_id)`` when an execution is being killed in this process."""
+        self._kill_listeners.append(listener)
+
+    def killed(self, execution_id: str) -> None:
+        """Tell the kill listeners (the worker pool cancels that execution's running tasks)."""
+        for listener in list(self._kill_listeners):
+            listener(execution_id)
+
+
+class NudgeListener:
+    """The server side of the cross-process nudge: a Unix socket that wakes every channel."""
+
+    def __init__(self, hub: WakeHub, address: str) -> None:
+        self._hub = hub
+        self.address = address
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        """Bind the socket (replacing a stale one left by a killed server) and start listening."""
+        _remove(self.address)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(self.address)
+        sock.listen(64)
+        self._sock = sock
+        self._thread = threading.Thread(target=self._serve, name="perch-nudge", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        assert self._sock is not None
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with conn, contextlib.suppress(OSError):
+                conn.recv(16)
+            if not self._stopping.is_set():
+                self._hub.notify_all()
+
+    def stop(self) -> None:
+        """Stop listening and remove the socket file."""
+        self._stopping.set()
+        if self._sock is not None:
+            # shutdown() unblocks accept() on Linux; close() alone may not.
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+            self._sock.close()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        _remove(self.address)
+
+
+def _remove(address: str) -> None:
+    if not address.startswith("\0"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(address).unlink()
+
+
+def socket_address(data_dir: Path) -> str:
+    """Where the server of this data folder listens for nudges."""
+    folder = data_dir.resolve()
+    if _ABSTRACT:
+        digest = hashlib.sha256(str(folder).encode()).hexdigest()[:32]
+        return f"\0perch-wake-{digest}"
+    return str(folder / SOCKET_NAME)
+
+
+def nudge(address: str) -> bool:
+    """Wake the server listening on ``address``; False when no server is listening."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(1.0)
+        sock.connect(address)
+        sock.sendall(b"!")
+    except OSError:
+        return False
+    finally:
+        sock.close()
+    return True
+
+
+def nudging_listener(address: str) -> Callable[[Iterable[str]], None]:
+    """A hub listener that nudges the server of another process after each notification."""
+
+    def listener(channels: Iterable[str]) -> None:
+        nudge(address)
+
+    return listener

@@ -1,0 +1,368 @@
+"""Worker threads: claim jobs with a lease, run the task, report the result.
+
+A job is one attempt of one runnable task run. A worker claims a few at a time with a lease that
+a heartbeat keeps extending while they run; a worker that dies stops extending it, and once the
+lease ends another worker claims the job again as a new attempt. The result of a run is applied
+with the attempt it belongs to, so a late result of an abandoned attempt is rejected
+(:class:`perch.errors.StaleResult`) and dropped.
+
+The worker does not know how tasks run: ``perch.tasks`` sits above the engine, so the composition
+root passes a :class:`TaskRunner` in.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from perch.engine.events import TaskResult, TaskStarted
+from perch.engine.executor import MAX_RETRIES, Written, apply_in, context_for, retryable, unit
+from perch.engine.ids import new_id
+from perch.engine.model import Execution, LogEntry
+from perch.engine.ports import Job, Store, Transaction
+from perch.engine.principal import SYSTEM
+from perch.engine.states import StateType
+from perch.engine.wakeup import JOBS
+from perch.errors import ConcurrentUpdate, EngineError, StaleResult
+from perch.flows import Flow, Task
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """Everything a task runner gets besides the task itself."""
+
+    variables: Mapping[str, Any]
+    hooks: Mapping[str, Callable[..., Any]]
+    execution_id: str
+    task_run_id: str
+    attempt: int
+    cancelled: threading.Event
+
+
+class Outcome(Protocol):
+    """What a runner returns (``perch.tasks.TaskOutcome`` has this shape)."""
+
+    @property
+    def state(self) -> StateType: ...
+    @property
+    def outputs(self) -> Mapping[str, Any] | None: ...
+    @property
+    def logs(self) -> tuple[tuple[str, str], ...]: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FailedOutcome:
+    """The outcome of a runner that raised instead of returning (a bug, reported as FAILED)."""
+
+    error: str
+    state: StateType = StateType.FAILED
+    outputs: Mapping[str, Any] | None = None
+    logs: tuple[tuple[str, str], ...] = ()
+
+
+TaskRunner = Callable[[Task, RunRequest], Outcome]
+
+
+@dataclass
+class _Started:
+    job: Job
+    attempt: int
+    flow: Flow
+    execution: Execution
+    task: Task
+
+
+class WorkerPool:
+    """``threads`` worker threads sharing one lease heartbeat."""
+
+    def __init__(
+        self,
+        store: Store,
+        runner: TaskRunner,
+        *,
+        threads: int = 4,
+        lease_seconds: float = 30.0,
+        batch: int = 4,
+        name: str | None = None,
+        inline: Callable[[Task], bool] | None = None,
+        inline_limit: int = 64,
+    ) -> None:
+        """``inline(task)`` tells which tasks do no I/O and finish in microseconds (Log,
+        Return, OutputValues): those run inside the transaction that claims them, so their
+        start and result are one write, and the jobs they make are claimed in that same
+        transaction, up to ``inline_limit`` tasks per transaction."""
+        self._store = store
+        self._inline = inline
+        self._inline_limit = inline_limit
+        self._ctx = context_for(store)
+        self._runner = runner
+        self._threads_wanted = threads
+        self._lease = timedelta(seconds=lease_seconds)
+        self._batch = batch
+        self.name = name or f"worker-{new_id()[:8]}"
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, set[str]] = {}  # worker id -> job ids
+        self._cancels: dict[str, list[threading.Event]] = {}  # execution id -> events
+        self._ctx.hub.on_kill(self._cancel)
+
+    def start(self) -> None:
+        """Start the worker threads and the heartbeat."""
+        for index in range(self._threads_wanted):
+            worker_id = f"{self.name}-{index}"
+            thread = threading.Thread(
+                target=self._run, args=(worker_id,), name=f"perch-{worker_id}", daemon=True
+            )
+            self._threads.append(thread)
+        self._threads.append(
+            threading.Thread(target=self._heartbeat, name=f"perch-{self.name}-lease", daemon=True)
+        )
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Stop claiming; wait a little for running jobs (their leases expire otherwise)."""
+        self._stop.set()
+        self._ctx.hub.notify([JOBS])
+        for cancels in list(self._cancels.values()):
+            for event in cancels:
+                event.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def _cancel(self, execution_id: str) -> None:
+        with self._lock:
+            events = list(self._cancels.get(execution_id, ()))
+        for event in events:
+            event.set()
+
+    def _heartbeat(self) -> None:
+        interval = self._lease.total_seconds() / 3
+        while not self._stop.wait(interval):
+            with self._lock:
+                held = {w: list(ids) for w, ids in self._in_flight.items() if ids}
+            try:
+                with self._store.transaction() as tx:
+                    until = self._ctx.clock.now() + self._lease
+                    for worker_id, job_ids in held.items():
+                        tx.extend_leases(worker_id, job_ids, until)
+            except Exception:
+                log.exception("could not extend job leases")
+
+    def _run(self, worker_id: str) -> None:
+        hub = self._ctx.hub
+        idle = self._lease.total_seconds()
+        while not self._stop.is_set():
+            generation = hub.generation(JOBS)
+            try:
+                started = self.claim_and_start(worker_id)
+                if started:
+                    while started:
+                        started = self.process(worker_id, started)
+                    continue
+            except Exception:
+                log.exception("worker %s failed; continuing", worker_id)
+                self._stop.wait(0.5)
+                continue
+            # Idle: sleep until new jobs are written; the timeout lets an abandoned lease be
+            # noticed (the only thing that changes without a notification).
+            hub.wait(JOBS, generation, idle)
+
+    def claim_and_start(self, worker_id: str) -> list[_Started]:
+        """Claim up to one batch of jobs and start their attempts, in one transaction.
+
+        A job whose task run no longer accepts it (killed, finished) is removed.
+        """
+        for _ in range(MAX_RETRIES):
+            started: list[_Started] = []
+            try:
+                with unit(self._store) as (tx, written):
+                    started = self._claim_in(tx, worker_id, written)
+            except Exception as exc:
+                if not retryable(exc):
+                    raise
+                continue
+            self._ctx.after_commit(written)
+            self._hold(worker_id, started)
+            return started
+        return []
+
+    def _claim_in(self, tx: Transaction, worker_id: str, written: Written) -> list[_Started]:
+        """Claim and start jobs in ``tx``; inline tasks run here and now, the others are
+        returned to run outside the transaction."""
+        started: list[_Started] = []
+        budget = self._inline_limit if self._inline is not None else 0
+        while True:
+            written.flush(tx)  # jobs written so far in this transaction become claimable
+            now = self._ctx.clock.now()
+            jobs = tx.claim_jobs(worker_id, self._batch, now, now + self._lease)
+            # Jobs this transaction wrote and claimed itself need no other worker woken.
+            written.jobs = max(0, written.jobs - len(jobs))
+            ran_inline = 0
+            for job in jobs:
+                item = self._start_in(tx, worker_id, job, written)
+                if item is None:
+                    continue
+                if budget > 0 and self._inline is not None and self._inline(item.task):
+                    self._report_in(tx, worker_id, item, self._run_one(item), written)
+                    budget -= 1
+                    ran_inline += 1
+                else:
+                    started.append(item)
+            if not jobs or started or not ran_inline or budget <= 0:
+                return started
+
+    def _hold(self, worker_id: str, started: list[_Started]) -> None:
+        if started:
+            with self._lock:
+                self._in_flight.setdefault(worker_id, set()).update(i.job.id for i in started)
+
+    def _start_in(
+        self, tx: Transaction, worker_id: str, job: Job, written: Written
+    ) -> _Started | None:
+        current = written.load(tx, job.execution_id)
+        attempt = _attempt_for(job, current)
+        event = TaskStarted(job.task_run_id, attempt, worker_id)
+        try:
+            execution = apply_in(
+                tx, self._ctx, job.execution_id, event, SYSTEM, written=written, loaded=current
+            )
+        except ConcurrentUpdate:
+            raise
+        except EngineError as exc:
+            log.info("dropped job %s: %s", job.id, exc)
+            tx.delete_job(job.id)
+            return None
+        from perch.engine import find_task
+
+        flow = self._ctx.flow_for(tx, execution)
+        return _Started(job, attempt, flow, execution, find_task(flow, job.task_id))
+
+    def process(self, worker_id: str, started: list[_Started]) -> list[_Started]:
+        """Run started jobs, report their results and claim the next jobs, in one transaction
+        (a sequential flow's next job is usually written by that very result)."""
+        try:
+            results = [(item, self._run_one(item)) for item in started]
+            following = self._report_all(worker_id, results, claim=not self._stop.is_set())
+        finally:
+            with self._lock:
+                self._in_flight.get(worker_id, set()).difference_update(
+                    item.job.id for item in started
+                )
+        self._hold(worker_id, following)
+        return following
+
+    def _run_one(self, item: _Started) -> Outcome:
+        from perch.engine import run_variables
+
+        cancelled = threading.Event()
+        execution_id = item.job.execution_id
+        with self._lock:
+            self._cancels.setdefault(execution_id, []).append(cancelled)
+        try:
+            task_run = item.execution.task_run(item.job.task_run_id)
+            task = item.task
+            request = RunRequest(
+                variables=run_variables(item.flow, item.execution, task_run),
+                hooks=self._ctx.hooks or {},
+                execution_id=execution_id,
+                task_run_id=task_run.id,
+                attempt=item.attempt,
+                cancelled=cancelled,
+            )
+            return self._runner(task, request)
+        except Exception as exc:
+            log.exception("task %s of %s raised", item.job.task_id, execution_id)
+            return FailedOutcome(error=f"{type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                events = self._cancels.get(execution_id, [])
+                if cancelled in events:
+                    events.remove(cancelled)
+                if not events:
+                    self._cancels.pop(execution_id, None)
+
+    def _report_all(
+        self, worker_id: str, results: list[tuple[_Started, Outcome]], *, claim: bool
+    ) -> list[_Started]:
+        for _ in range(MAX_RETRIES):
+            following: list[_Started] = []
+            try:
+                with unit(self._store) as (tx, written):
+                    for item, outcome in results:
+                        self._report_in(tx, worker_id, item, outcome, written)
+                    if claim:
+                        following = self._claim_in(tx, worker_id, written)
+            except Exception as exc:
+                if not retryable(exc):
+                    raise
+                continue
+            self._ctx.after_commit(written)
+            return following
+        log.error("gave up reporting %d results after conflicts; leases will expire", len(results))
+        return []
+
+    def _report_in(
+        self, tx: Transaction, worker_id: str, item: _Started, outcome: Outcome, written: Written
+    ) -> None:
+        """Apply one result, write its log lines and remove its job."""
+        job = item.job
+        event = TaskResult(
+            task_run_id=job.task_run_id,
+            attempt=item.attempt,
+            state=outcome.state,
+            outputs=dict(outcome.outputs) if outcome.outputs is not None else None,
+            error=outcome.error,
+            worker_id=worker_id,
+        )
+        try:
+            apply_in(tx, self._ctx, job.execution_id, event, SYSTEM, written=written)
+        except ConcurrentUpdate:
+            raise
+        except StaleResult as exc:
+            # Another worker holds a newer attempt; it will remove the job.
+            log.warning("stale result of job %s dropped: %s", job.id, exc)
+            return
+        except EngineError as exc:
+            log.info("result of job %s dropped: %s", job.id, exc)
+            tx.delete_job(job.id)
+            return
+        now = self._ctx.clock.now()
+        written.add_logs(
+            [
+                LogEntry(
+                    execution_id=job.execution_id,
+                    timestamp=now,
+                    level=level,
+                    message=message,
+                    task_run_id=job.task_run_id,
+                    task_id=job.task_id,
+                    attempt=item.attempt,
+                )
+                for level, message in outcome.logs
+            ]
+        )
+        tx.delete_job(job.id)
+
+
+def _attempt_for(job: Job, execution: Execution | None) -> int:
+    """The attempt this claim runs: a new one when an earlier claim already started the run
+    (its worker died or its lease ran out), else the one the job was queued for."""
+    if execution is None:
+        return job.attempt
+    try:
+        run = execution.task_run(job.task_run_id)
+    except KeyError:
+        return job.attempt
+    if run.state.current is StateType.RUNNING and len(run.attempts) >= job.attempt:
+        return len(run.attempts) + 1
+    return job.attempt

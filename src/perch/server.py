@@ -1,0 +1,307 @@
+"""The composition root: wires the store, the engine loops and the task runners together.
+
+:class:`LocalRuntime` runs the executor (events outbox), the scheduler (timers) and the worker
+threads in this process; ``perch server local`` (:func:`run_local`) adds the cross-process
+nudge socket, a pid file, signal handling and crash recovery. The CLI's one-shot runner uses
+:class:`LocalRuntime` alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from perch.engine.clock import Clock
+from perch.engine.executor import EngineContext, EventLoop, bind, start_in, unit
+from perch.engine.ports import ExecutionQuery, Store
+from perch.engine.scheduler import TimerLoop
+from perch.engine.states import StateType
+from perch.engine.wakeup import NudgeListener, WakeHub, nudging_listener, socket_address
+from perch.engine.worker import Outcome, RunRequest, WorkerPool
+from perch.errors import PerchError
+from perch.flows import Task
+
+log = logging.getLogger("perch.server")
+
+SERVER_FILE = "server.json"
+RECOVERED_WORKER = "recovered"
+
+
+def run_task_in_worker(task: Task, request: RunRequest) -> Outcome:
+    """The worker's task runner: ``perch.tasks.run_task`` with a RunContext."""
+    from perch.tasks import RunContext, run_task
+
+    context = RunContext(
+        variables=request.variables,
+        hooks=request.hooks,
+        execution_id=request.execution_id,
+        task_run_id=request.task_run_id,
+        attempt=request.attempt,
+        cancelled=request.cancelled,
+    )
+    return run_task(task, context)
+
+
+def runs_inline(task: Task) -> bool:
+    """Tasks that only render templates (no I/O): the worker runs them inside the transaction
+    that claims them."""
+    from perch.flows.tasks.core import Log, OutputValues, Return
+
+    return isinstance(task, (Log, Return, OutputValues))
+
+
+class LocalRuntime:
+    """The executor, the scheduler and ``workers`` worker threads, in this process."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        workers: int = 4,
+        lease_seconds: float = 30.0,
+        batch: int = 8,
+        clock: Clock | None = None,
+        hub: WakeHub | None = None,
+        hooks: Mapping[str, Callable[..., Any]] | None = None,
+        runner: Callable[[Task, RunRequest], Outcome] = run_task_in_worker,
+    ) -> None:
+        self.store = store
+        self.context: EngineContext = bind(store, clock=clock, hub=hub, hooks=hooks)
+        self.events = EventLoop(store)
+        self.timers = TimerLoop(store)
+        self.workers = WorkerPool(
+            store,
+            runner,
+            threads=workers,
+            lease_seconds=lease_seconds,
+            batch=batch,
+            inline=runs_inline if runner is run_task_in_worker else None,
+        )
+
+    @property
+    def hub(self) -> WakeHub:
+        return self.context.hub
+
+    def start(self, *, recover: bool = True, release_leases: bool = False) -> None:
+        """Start the loops; ``recover`` first starts what a previous process left CREATED or
+        QUEUED, ``release_leases`` frees jobs leased by a process known to be dead."""
+        if release_leases:
+            release_all_leases(self.store, self.context.clock.now())
+        if recover:
+            start_waiting(self.store, self.context)
+        self.events.start()
+        self.timers.start()
+        self.workers.start()
+
+    def stop(self) -> None:
+        """Stop the loops (running jobs get a few seconds to finish)."""
+        self.workers.stop()
+        self.timers.stop()
+        self.events.stop()
+
+
+def release_all_leases(store: Store, now: datetime) -> int:
+    """Make every leased job claimable at once (only when no other worker can be alive)."""
+    far = now + timedelta(days=36500)
+    expired = now - timedelta(seconds=1)
+    released = 0
+    while True:
+        with store.transaction() as tx:
+            jobs = tx.claim_jobs(RECOVERED_WORKER, 500, far, expired)
+        released += len(jobs)
+        if len(jobs) < 500:
+            return released
+
+
+def start_waiting(store: Store, ctx: EngineContext) -> int:
+    """Start CREATED executions and QUEUED ones whose flow has a free slot, oldest first."""
+    started = 0
+    for state in (StateType.CREATED, StateType.QUEUED):
+        page = 1
+        while True:
+            with store.transaction() as tx:
+                found = tx.search_executions(
+                    ExecutionQuery(states=(state,), page=page, size=500, sort_desc=False)
+                )
+            for execution in found.results:
+                try:
+                    with unit(store) as (tx, written):
+                        current = written.load(tx, execution.id)
+                        if current is not None and current.state.current is state:
+                            start_in(tx, ctx, current, written)
+                            started += 1
+                except PerchError as exc:
+                    log.warning("could not start %s: %s", execution.id, exc)
+                else:
+                    ctx.after_commit(written)
+            if len(found.results) < 500:
+                break
+            page += 1
+    return started
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What ``server.json`` in the data folder says about the running server."""
+
+    pid: int
+    port: int
+    started: str
+    database: str
+
+
+def server_file(data_dir: Path) -> Path:
+    return data_dir / SERVER_FILE
+
+
+def running_server(data_dir: Path) -> ServerInfo | None:
+    """The server running on this data folder, if its process is alive."""
+    try:
+        data = json.loads(server_file(data_dir).read_text(encoding="utf-8"))
+        info = ServerInfo(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+    return info if _alive(info.pid) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _server_file(data_dir: Path, info: ServerInfo) -> Iterator[None]:
+    path = server_file(data_dir)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info.__dict__), encoding="utf-8")
+    tmp.replace(path)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def run_local(
+    data_dir: Path,
+    *,
+    port: int = 8080,
+    workers: int = 4,
+    database_url: str | None = None,
+    on_ready: Callable[[ServerInfo], None] | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Run ``perch server local`` until SIGTERM/SIGINT (or ``stop`` is set).
+
+    ``port`` is reserved for the REST API (it arrives with that issue). On start, work left by a
+    previous process is recovered: leases of a dead local server are released, due timers fire,
+    the outbox drains, and CREATED/QUEUED executions with a free slot start.
+    """
+    from perch.store import open_store
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    existing = running_server(data_dir)
+    if existing is not None and existing.pid != os.getpid():
+        raise PerchError(f"a Perch server is already running on {data_dir} (pid {existing.pid})")
+    store = open_store(database_url, data_dir=data_dir)
+    stop = stop or threading.Event()
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, _stopper(stop))
+    runtime = LocalRuntime(store, workers=workers)
+    listener = NudgeListener(runtime.hub, socket_address(data_dir))
+    bridge = PostgresWakeBridge(store, runtime.hub) if store.dialect == "postgresql" else None
+    try:
+        listener.start()
+        if bridge is not None:
+            bridge.start()
+        # A local SQLite server owns its data folder: no other worker can hold a lease.
+        runtime.start(release_leases=database_url is None)
+        info = ServerInfo(
+            pid=os.getpid(),
+            port=port,
+            started=datetime.now(UTC).isoformat(),
+            database=getattr(store, "dialect", "sqlite"),
+        )
+        with _server_file(data_dir, info):
+            if on_ready is not None:
+                on_ready(info)
+            while not stop.wait(1.0):
+                pass
+    finally:
+        listener.stop()
+        if bridge is not None:
+            bridge.stop()
+        runtime.stop()
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
+        for restored, handler in previous.items():
+            signal.signal(restored, handler)
+
+
+def _stopper(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    return handler
+
+
+PG_CHANNEL = "perch_wake"
+"""The PostgreSQL NOTIFY channel on which other processes wake a server."""
+
+
+class PostgresWakeBridge:
+    """On PostgreSQL, LISTEN for other processes' commits and wake the local loops."""
+
+    def __init__(self, store: Any, hub: WakeHub) -> None:
+        self._store = store
+        self._hub = hub
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="perch-pg-listen", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self._store.listen([PG_CHANNEL]) as listener:
+                    while not self._stop.is_set():
+                        # The timeout only bounds how long stop() waits for this thread.
+                        if listener.wait(timeout=1.0):
+                            self._hub.notify_all()
+            except Exception:
+                log.exception("LISTEN failed; retrying")
+                self._stop.wait(1.0)
+
+
+def cli_hub(data_dir: Path, store: Any = None) -> WakeHub:
+    """A hub for a CLI process: every notification also wakes the server of ``data_dir``
+    (through its socket, or with a PostgreSQL NOTIFY when ``store`` is on PostgreSQL)."""
+    hub = WakeHub()
+    if getattr(store, "dialect", None) == "postgresql":
+        hub.add_listener(lambda channels: store.notify(PG_CHANNEL))
+    else:
+        hub.add_listener(nudging_listener(socket_address(data_dir)))
+    return hub
