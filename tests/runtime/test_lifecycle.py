@@ -268,3 +268,34 @@ def test_replay_from_a_task_run_is_a_new_execution(store: Store, runtime: LocalR
     assert final.state.current is StateType.SUCCESS
     assert task_ids(final) == ["one", "two"]
     assert [e.task_id for e in service.logs(store, final.id)] == ["two"]
+
+
+def test_each_action_is_audited_once_with_its_principal(
+    store: Store, runtime: LocalRuntime
+) -> None:
+    import json
+
+    import sqlalchemy as sa
+
+    from perch.store import SqlStore
+    from perch.store.schema import audit
+
+    deploy(store, TWO_LOGS)
+    original = service.create_execution(store, DEFAULT_TENANT, "company.team", "two", {}, ALICE)
+    wait_until(store, original.id, ended)
+    replayed = service.replay(store, original.id, BOB)
+    wait_until(store, replayed.id, ended)
+
+    assert isinstance(store, SqlStore)
+    with store.transaction() as tx:
+        rows = tx.connection.execute(  # type: ignore[attr-defined]
+            sa.select(audit.c.execution_id, audit.c.action, audit.c.principal_name, audit.c.detail)
+        ).all()
+    by_execution = {(r.execution_id, r.action, r.principal_name) for r in rows}
+    actions = [(r.execution_id, r.action) for r in rows if r.execution_id is not None]
+    assert sorted(actions) == sorted([(original.id, "CREATE"), (replayed.id, "REPLAY")])
+    assert (original.id, "CREATE", "alice") in by_execution
+    assert (replayed.id, "REPLAY", "bob") in by_execution
+    replay_detail = next(r.detail for r in rows if r.action == "REPLAY")
+    assert json.loads(replay_detail)["originalId"] == original.id
+    assert store.verify_audit_chain().ok

@@ -26,7 +26,6 @@ from perch.engine.executor import (
     retryable,
     start_in,
     unit,
-    write_effects,
 )
 from perch.engine.model import DEFAULT_TENANT, Execution, Label, LogEntry
 from perch.engine.ports import ExecutionQuery, Page, Store, StoredFlow, Transaction
@@ -406,16 +405,8 @@ def replay(
                 new = replay_execution(
                     flow, original, now=now, principal=principal, task_run_id=task_run_id
                 )
-                written.insert(new)
-                write_effects(
-                    tx,
-                    ctx,
-                    new,
-                    [Audit("EXECUTION_REPLAYED", principal, {"originalId": execution_id})],
-                    now=now,
-                    written=written,
-                )
-                started = start_in(tx, ctx, new, written)
+                written.insert(new)  # the engine audits the replay when it starts
+                started = start_in(tx, ctx, new, written, principal)
         except Exception as exc:
             if not retryable(exc):
                 raise

@@ -94,14 +94,16 @@ def _start(d: Draft, event: Start) -> None:
     current = d.state.current
     if current not in _STARTABLE:
         raise IllegalState(f"Execution '{d.original.id}' has already started ({current.value})")
-    action = "REPLAY" if d.original.original_id and current is StateType.RESTARTED else "CREATE"
-    if current is StateType.CREATED or action == "REPLAY":
-        detail = {
+    replay = d.original.original_id is not None
+    if current is StateType.CREATED or (replay and current is StateType.RESTARTED):
+        detail: dict[str, str | None] = {
             "executionId": d.original.id,
             "namespace": d.original.namespace,
             "flowId": d.original.flow_id,
         }
-        d.emit(Audit(action, event.principal, detail))
+        if replay:
+            detail["originalId"] = d.original.original_id
+        d.emit(Audit("REPLAY" if replay else "CREATE", event.principal, detail))
     d.set_state(StateType.RUNNING)
 
 
