@@ -12,9 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Validate the bundled example flows (the server arrives with the engine).
+## Validate and deploy the bundled example flows, then start Perch on ./.perch (SQLite).
 run: $(STAMP)
 	$(BIN)/perch flow validate examples/*.yaml
+	$(BIN)/perch flow deploy examples/*.yaml
+	$(BIN)/perch server local
 
 ## Everything CI checks: lint, format, types, layers, then the test suite.
 test: lint typecheck unit

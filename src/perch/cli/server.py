@@ -25,6 +25,8 @@ def local(
     from perch.server import ServerInfo, run_local
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Migration chatter at every start says nothing to an operator; problems still show.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     out = console()
 
     def ready(info: ServerInfo) -> None:
