@@ -9,6 +9,7 @@ nudge socket, a pid file, signal handling and crash recovery. The CLI's one-shot
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perch.engine.clock import Clock
 from perch.engine.executor import EngineContext, EventLoop, bind, start_in, unit
@@ -31,9 +32,13 @@ from perch.engine.worker import Outcome, RunRequest, WorkerPool
 from perch.errors import PerchError
 from perch.flows import Task
 
+if TYPE_CHECKING:
+    from perch.store import SqlStore
+
 log = logging.getLogger("perch.server")
 
 SERVER_FILE = "server.json"
+LOCK_FILE = "server.lock"
 RECOVERED_WORKER = "recovered"
 
 
@@ -165,23 +170,51 @@ def server_file(data_dir: Path) -> Path:
 
 
 def running_server(data_dir: Path) -> ServerInfo | None:
-    """The server running on this data folder, if its process is alive."""
+    """The server running on this data folder, if one holds its lock.
+
+    ``server.json`` alone proves nothing (a killed server leaves it behind and its pid may be
+    reused); the lock on ``server.lock`` is released by the kernel when its holder dies.
+    """
+    if not server_file(data_dir).exists():
+        return None
     try:
         data = json.loads(server_file(data_dir).read_text(encoding="utf-8"))
         info = ServerInfo(**data)
     except (OSError, ValueError, TypeError):
         return None
-    return info if _alive(info.pid) else None
+    return info if folder_locked(data_dir) else None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+def folder_locked(data_dir: Path) -> bool:
+    """Whether a process (a server, or a CLI one-shot runner) holds the data folder's lock."""
+    held = lock_folder(data_dir)
+    if held is None:
         return True
-    return True
+    held.close()
+    return False
+
+
+def lock_folder(data_dir: Path) -> Any | None:
+    """Take the data folder's exclusive lock without waiting: the open lock file (keep it open
+    to hold the lock), or None when another process holds it."""
+    handle = (data_dir / LOCK_FILE).open("a+b")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    except OSError:
+        handle.close()
+        raise
+    return handle
+
+
+def _holder(data_dir: Path) -> str:
+    try:
+        pid = json.loads(server_file(data_dir).read_text(encoding="utf-8"))["pid"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return "another process"
+    return f"pid {pid}"
 
 
 @contextlib.contextmanager
@@ -212,13 +245,28 @@ def run_local(
     previous process is recovered: leases of a dead local server are released, due timers fire,
     the outbox drains, and CREATED/QUEUED executions with a free slot start.
     """
-    from perch.store import open_store
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    existing = running_server(data_dir)
-    if existing is not None and existing.pid != os.getpid():
-        raise PerchError(f"a Perch server is already running on {data_dir} (pid {existing.pid})")
-    store = open_store(database_url, data_dir=data_dir)
+    # One server per data folder: a second one would release the first one's leases and run
+    # its jobs twice. The kernel drops the lock when its holder dies, even by SIGKILL.
+    lock = lock_folder(data_dir)
+    if lock is None:
+        raise PerchError(f"a Perch server is already running on {data_dir} ({_holder(data_dir)})")
+    try:
+        _serve(data_dir, port, workers, database_url, on_ready, stop)
+    finally:
+        lock.close()
+
+
+def _serve(  # noqa: PLR0917 - internal
+    data_dir: Path,
+    port: int,
+    workers: int,
+    database_url: str | None,
+    on_ready: Callable[[ServerInfo], None] | None,
+    stop: threading.Event | None,
+) -> None:
+    store = open_database(database_url, data_dir)
     stop = stop or threading.Event()
     previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
@@ -254,6 +302,39 @@ def run_local(
             close()
         for restored, handler in previous.items():
             signal.signal(restored, handler)
+
+
+def open_database(url: str | None, data_dir: Path) -> SqlStore:
+    """Open the store; any failure to reach the database becomes a :class:`PerchError`."""
+    from perch.store import open_store
+
+    where = _redacted(url) if url else f"SQLite in {data_dir}"
+    try:
+        return open_store(url, data_dir=data_dir)
+    except PerchError:
+        raise
+    except Exception as exc:
+        # Database drivers raise their own trees (sqlite3, psycopg, SQLAlchemy); the user
+        # needs the reason on one line, not the trace.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise PerchError(
+            f"cannot open the database ({where}): {reason[0] if reason else type(exc).__name__}"
+        ) from exc
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, fit for a message."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "PERCH_DATABASE_URL"
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _stopper(stop: threading.Event) -> Callable[[int, FrameType | None], None]:

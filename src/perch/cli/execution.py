@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -15,6 +16,7 @@ from perch.cli.local import (
     DEFAULT_DATA_DIR,
     DataDirOption,
     console,
+    database_url,
     fail,
     open_data,
     parse_pairs,
@@ -24,7 +26,7 @@ from perch.cli.local import (
 from perch.engine.model import DEFAULT_TENANT, Execution, Label
 from perch.engine.ports import ExecutionQuery, Store
 from perch.engine.states import StateType
-from perch.errors import PerchError
+from perch.errors import NotPaused, PerchError
 
 execution_app = typer.Typer(help="Start and act on executions.", no_args_is_help=True)
 
@@ -89,10 +91,18 @@ def start(  # noqa: PLR0917 - typer maps parameters to options
         )
         if not wait:
             return
-        if running_server(data_dir) is None:
-            execution = _run_here(store, execution.id)
-        else:
-            execution = _wait_for(store, execution.id)
+        try:
+            if running_server(data_dir) is None and database_url() is None:
+                execution = _run_here(store, data_dir, execution.id)
+            else:
+                execution = _wait_for(store, execution.id)
+        except KeyboardInterrupt:
+            # Everything committed so far is kept; the next server picks the execution up.
+            typer.echo(
+                f"stopped waiting; execution {execution.id} is kept and continues under a server",
+                err=True,
+            )
+            raise typer.Exit(130) from None
         _show(store, execution)
         if execution.state.current.is_failed:
             raise typer.Exit(1)
@@ -114,16 +124,26 @@ def _wait_for(store: Store, execution_id: str, timeout: float = 3600.0) -> Execu
         time.sleep(0.05)
 
 
-def _run_here(store: Store, execution_id: str) -> Execution:
-    """The one-shot local runner: run the loops in this process until the execution settles."""
-    from perch.server import LocalRuntime
+def _run_here(store: Store, data_dir: Path, execution_id: str) -> Execution:
+    """The one-shot local runner: run the loops in this process until the execution settles.
 
-    runtime = LocalRuntime(store, workers=2)
-    runtime.start(recover=False)
-    try:
+    It holds the data folder's lock meanwhile, so that a server cannot start beside it and
+    take over its leased jobs; if a server got the lock first, that server runs the execution.
+    """
+    from perch.server import LocalRuntime, lock_folder
+
+    lock = lock_folder(data_dir)
+    if lock is None:
         return _wait_for(store, execution_id)
+    try:
+        runtime = LocalRuntime(store, workers=2)
+        runtime.start(recover=False)
+        try:
+            return _wait_for(store, execution_id)
+        finally:
+            runtime.stop()
     finally:
-        runtime.stop()
+        lock.close()
 
 
 @execution_app.command("list")
@@ -177,6 +197,11 @@ def _show(store: Store, execution: Execution) -> None:
     from perch.engine import service
 
     out = console()
+    secrets = service.secret_texts(store, execution)
+
+    def shown(value: Any) -> str:
+        return _json(service.mask_secrets(value, secrets))
+
     out.print(
         Text.assemble(
             ("Execution ", "bold"),
@@ -186,7 +211,7 @@ def _show(store: Store, execution: Execution) -> None:
         )
     )
     if execution.inputs:
-        out.print(f"inputs: {_json(execution.inputs)}")
+        out.print(f"inputs: {shown(execution.inputs)}")
     labels = ", ".join(f"{label.key}={label.value}" for label in execution.labels)
     if labels:
         out.print(f"labels: {labels}")
@@ -197,11 +222,11 @@ def _show(store: Store, execution: Execution) -> None:
             run.value or "",
             _state(run.state.current),
             str(len(run.attempts)),
-            _json(run.outputs) if run.outputs else "",
+            shown(run.outputs) if run.outputs else "",
         )
     out.print(table)
     if execution.outputs:
-        out.print(f"outputs: {_json(execution.outputs)}")
+        out.print(f"outputs: {shown(execution.outputs)}")
     for entry in service.logs(store, execution.id):
         out.print(
             Text.assemble(
@@ -240,6 +265,9 @@ def resume(  # noqa: PLR0917 - typer maps parameters to options
         if execution_id is not None:
             try:
                 execution = service.resume(store, execution_id, values, principal())
+            except NotPaused as exc:
+                _not_paused(store, exc)
+                return
             except PerchError as exc:
                 report_error(exc)
                 return
@@ -255,6 +283,26 @@ def resume(  # noqa: PLR0917 - typer maps parameters to options
             states=tuple(state or (StateType.PAUSED,)), namespace_prefix=namespace, flow_id=flow
         )
         _bulk_resume(store, query, values)
+
+
+def _not_paused(store: Store, exc: NotPaused) -> None:
+    """Say why an execution cannot be resumed: the state it is in, and who moved it there."""
+    from perch.engine import service
+
+    try:
+        execution = service.get_execution(store, exc.execution_id)
+    except PerchError:
+        report_error(exc)
+        return
+    reason = f"it is {execution.state.current.value}"
+    for run in reversed(execution.task_runs):
+        resumed = (run.outputs or {}).get("resumed")
+        if isinstance(resumed, dict) and resumed.get("by"):
+            # A kill ends the pause too, and records its author the same way.
+            verb = "killed" if execution.state.current is StateType.KILLED else "resumed"
+            reason += f", {verb} by {resumed['by']}"
+            break
+    fail(f"execution '{exc.execution_id}' is not paused ({reason}); nothing to resume")
 
 
 def _bulk_resume(store: Store, query: ExecutionQuery, values: dict[str, Any]) -> None:

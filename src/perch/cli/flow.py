@@ -112,7 +112,7 @@ def deploy(
 
     out = _console()
     failed = 0
-    with open_data(data_dir) as store:
+    with open_data(data_dir, create=True) as store:
         for path in files:
             source = _read(path)
             if source is None:

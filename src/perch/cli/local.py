@@ -21,7 +21,7 @@ from rich.text import Text
 
 from perch.engine.ports import Store
 from perch.engine.principal import Principal
-from perch.errors import InputValidationError, PerchError
+from perch.errors import InputValidationError, NotPaused, PerchError
 
 DEFAULT_DATA_DIR = Path(".perch")
 
@@ -55,19 +55,44 @@ def principal() -> Principal:
 
 
 @contextlib.contextmanager
-def open_data(data_dir: Path) -> Iterator[Store]:
-    """The store of ``data_dir``, bound to a hub that nudges a running server."""
-    from perch.engine.executor import bind
-    from perch.server import cli_hub
-    from perch.store import open_store
+def open_data(data_dir: Path, *, create: bool = False) -> Iterator[Store]:
+    """The store of ``data_dir``, bound to a hub that nudges a running server.
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(database_url(), data_dir=data_dir)
+    Without ``create``, a missing data folder is an error (a typo in ``--data-dir`` should not
+    silently show an empty world); a database that cannot be opened is reported, not raised.
+    """
+    from perch.engine.executor import bind
+    from perch.server import cli_hub, open_database
+
+    url = database_url()
+    prepare_data_dir(data_dir, create=create or url is not None)
+    try:
+        store = open_database(url, data_dir)
+    except PerchError as exc:
+        report_error(exc)
+        raise  # unreachable: report_error exits
     bind(store, hub=cli_hub(data_dir, store))
     try:
         yield store
     finally:
         store.close()
+
+
+def prepare_data_dir(data_dir: Path, *, create: bool) -> None:
+    """Check (or create) the data folder; exit 1 with a clear message when it is unusable."""
+    if data_dir.is_dir():
+        return
+    if data_dir.exists():
+        fail(f"data folder {data_dir} is not a folder")
+    if not create:
+        fail(
+            f"no Perch data folder at {data_dir}: deploy a flow first (perch flow deploy), "
+            "or point --data-dir / PERCH_DATA_DIR at an existing one"
+        )
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot create data folder {data_dir}: {exc.strerror or exc}")
 
 
 def parse_pairs(pairs: list[str] | None, what: str) -> dict[str, Any]:
@@ -93,6 +118,15 @@ def report_error(exc: PerchError) -> None:
         err.print(Text("error: invalid inputs", style="bold red"))
         for problem in exc.problems:
             err.print(Text.assemble("  ", (problem.input_id, "bold"), ": ", problem.message))
+        raise typer.Exit(1)
+    if isinstance(exc, NotPaused) and exc.resumed_by:
+        err.print(
+            Text(
+                f"error: execution '{exc.execution_id}' is not paused: "
+                f"it was already resumed by {exc.resumed_by}",
+                style="bold red",
+            )
+        )
         raise typer.Exit(1)
     err.print(Text(f"error: {exc}", style="bold red"))
     raise typer.Exit(1)

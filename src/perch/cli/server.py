@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from perch.cli.local import DEFAULT_DATA_DIR, DataDirOption, console, database_url, report_error
+from perch.cli.local import (
+    DEFAULT_DATA_DIR,
+    DataDirOption,
+    console,
+    database_url,
+    fail,
+    prepare_data_dir,
+    report_error,
+)
 from perch.errors import PerchError
 
 server_app = typer.Typer(help="Run the Perch server.", no_args_is_help=True)
@@ -35,8 +43,11 @@ def local(
             f"{workers} workers)"
         )
 
+    prepare_data_dir(data_dir, create=True)
     try:
         run_local(data_dir, port=port, workers=workers, database_url=database_url(), on_ready=ready)
     except PerchError as exc:
         report_error(exc)
+    except OSError as exc:
+        fail(f"cannot run the server on {data_dir}: {exc.strerror or exc}")
     out.print("Perch server stopped")
