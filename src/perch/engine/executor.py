@@ -220,7 +220,7 @@ class Written:
         """Record ``after`` as the new state of ``before``; it is returned with the version it
         will have once flushed."""
         base = self._base.setdefault(before.id, before.version)
-        staged = replace(after, version=base + 1)
+        staged = after.with_version(base + 1)
         self.seen[before.id] = staged
         if before.id in self._inserts:
             self._inserts[before.id] = staged
@@ -243,7 +243,7 @@ class Written:
         self._inserts.clear()
         for execution_id in sorted(self._dirty):
             staged = self.seen[execution_id]
-            saved = tx.update_execution(replace(staged, version=self._base[execution_id]))
+            saved = tx.update_execution(staged.with_version(self._base[execution_id]))
             self.seen[execution_id] = saved
             self._base[execution_id] = saved.version
         self._dirty.clear()

@@ -115,6 +115,28 @@ class Execution:
     """Engine bookkeeping kept with the execution (e.g. ``attemptNumber``, manual pause flag)."""
     version: int = 0
 
+    def with_version(self, version: int) -> Execution:
+        """A copy at another version: ``dataclasses.replace`` without its cost (the store and
+        the executor re-version every execution they write)."""
+        return Execution(
+            self.id,
+            self.namespace,
+            self.flow_id,
+            self.flow_revision,
+            self.state,
+            self.tenant,
+            self.task_runs,
+            self.inputs,
+            self.outputs,
+            self.labels,
+            self.variables,
+            self.trigger,
+            self.parent,
+            self.original_id,
+            self.metadata,
+            version,
+        )
+
     def task_run(self, task_run_id: str) -> TaskRun:
         """The task run with this id (``KeyError`` when there is none)."""
         for run in self.task_runs:

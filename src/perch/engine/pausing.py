@@ -97,10 +97,19 @@ def resume(d: Draft, event: Resume) -> None:
         "onResume": serialize_input_value(dict(event.inputs)) if declared or event.inputs else None,
         "resumed": resumed_output(d, event.principal, StateType.SUCCESS),
     }
-    d.emit(CancelTimers((run.id,)))
+    if _may_have_timer(task):
+        d.emit(CancelTimers((run.id,)))
     _end_pause(d, run, StateType.RUNNING, outputs)
     d.set_meta(MANUAL_PAUSE_KEY, None)
     _after_pause_ended(d)
+
+
+def _may_have_timer(task: object) -> bool:
+    """Whether a paused task run of ``task`` may hold a timer row: a Pause only schedules one
+    for a ``pauseDuration`` (or ``delay``) or a ``timeout``. Anything else is assumed to."""
+    if isinstance(task, PauseTask):
+        return task.effective_duration is not None or task.timeout is not None
+    return True
 
 
 def _detail(d: Draft, run: TaskRun | None, event: Resume) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import fields, replace
+from dataclasses import fields
 from datetime import datetime
 from typing import Any, get_args
 
@@ -140,6 +140,10 @@ _task_run_texts = _TaskRunTexts(limit=4096)
 
 def execution_to_dict(execution: Execution) -> dict[str, Any]:
     """The execution as a JSON-able dict (without its version)."""
+    return _to_dict(execution, with_runs=True)
+
+
+def _to_dict(execution: Execution, *, with_runs: bool) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "id": execution.id,
         "tenant": execution.tenant,
@@ -148,7 +152,7 @@ def execution_to_dict(execution: Execution) -> dict[str, Any]:
         "revision": execution.flow_revision,
         "state": _encode_state(execution.state),
     }
-    if execution.task_runs:
+    if with_runs and execution.task_runs:
         doc["taskRuns"] = [_encode_task_run(r) for r in execution.task_runs]
     if execution.inputs:
         doc["inputs"] = execution.inputs
@@ -197,7 +201,7 @@ def encode_execution(execution: Execution) -> str:
     """The execution document as compact JSON text (what :func:`execution_to_dict` gives)."""
     if not execution.task_runs:
         return dumps(execution_to_dict(execution))
-    head = dumps(execution_to_dict(replace(execution, task_runs=())))
+    head = dumps(_to_dict(execution, with_runs=False))
     runs = ",".join([_task_run_texts.text(run) for run in execution.task_runs])
     return f'{head[:-1]},"taskRuns":[{runs}]}}'
 

@@ -7,7 +7,6 @@ their compiled form for every call.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from perch.engine.states import StateType
 from perch.errors import ConcurrentUpdate
 from perch.store.cache import ExecutionCache
 from perch.store.codec import decode_execution, encode_execution, labels_map
+from perch.store.prepared import Prepared
 from perch.store.schema import executions
 
 # States that hold a concurrency slot: everything but the terminated states and QUEUED.
@@ -50,6 +50,26 @@ _SAME_FLOW = (
     _c.namespace == bindparam("b_namespace"),
     _c.flow_id == bindparam("b_flow_id"),
 )
+_PREPARED_INSERT = Prepared(
+    _INSERT,
+    (
+        "id",
+        "tenant",
+        "namespace",
+        "flow_id",
+        "flow_revision",
+        "state",
+        "start_date",
+        "end_date",
+        "updated",
+        "version",
+        "labels",
+        "document",
+    ),
+)
+_PREPARED_GET = Prepared(_GET)
+_PREPARED_GET_FOR_UPDATE = Prepared(_GET_FOR_UPDATE)
+_PREPARED_UPDATE = Prepared(_UPDATE)
 _COUNT_ACTIVE = select(func.count()).where(*_SAME_FLOW, _c.state.in_(ACTIVE_STATES))
 _OLDEST_QUEUED = (
     select(_c.id)
@@ -92,15 +112,15 @@ class ExecutionQueries:
             version=execution.version,
         )
         try:
-            self._conn.execute(_INSERT, row)
+            _PREPARED_INSERT.rowcount(self._conn, row)
         except IntegrityError as exc:
             raise ConcurrentUpdate(f"execution '{execution.id}' already exists") from exc
         self.committed.append(execution)
 
     def get_execution(self, execution_id: str, *, for_update: bool = False) -> Execution | None:
         """The execution, or None; ``for_update`` locks its row on PostgreSQL."""
-        statement = _GET_FOR_UPDATE if for_update else _GET
-        row = self._conn.execute(statement, {"b_id": execution_id}).first()
+        statement = _PREPARED_GET_FOR_UPDATE if for_update else _PREPARED_GET
+        row = statement.first(self._conn, {"b_id": execution_id})
         if row is None:
             return None
         return self._decode(execution_id, row[0], row[1], remember=True)
@@ -123,12 +143,11 @@ class ExecutionQueries:
         params = _columns(execution)
         params["b_id"] = execution.id
         params["b_version"] = execution.version
-        result = self._conn.execute(_UPDATE, params)
-        if result.rowcount != 1:
+        if _PREPARED_UPDATE.rowcount(self._conn, params) != 1:
             raise ConcurrentUpdate(
                 f"execution '{execution.id}' is no longer at version {execution.version}"
             )
-        stored = replace(execution, version=execution.version + 1)
+        stored = execution.with_version(execution.version + 1)
         self.committed.append(stored)
         return stored
 

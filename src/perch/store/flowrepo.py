@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from perch.engine.ports import StoredFlow
 from perch.errors import ConcurrentUpdate
+from perch.store.prepared import Prepared
 from perch.store.schema import flows
 
 _COLUMNS = (
@@ -34,6 +35,8 @@ _SAME_FLOW = (
 )
 _LATEST = select(*_COLUMNS).where(*_SAME_FLOW).order_by(flows.c.revision.desc()).limit(1)
 _REVISION = select(*_COLUMNS).where(*_SAME_FLOW, flows.c.revision == bindparam("b_revision"))
+
+_PREPARED_LATEST = Prepared(_LATEST)
 
 
 def _stored(m: RowMapping) -> StoredFlow:
@@ -55,8 +58,8 @@ class FlowQueries:
 
     def _latest_flow(self, tenant: str, namespace: str, flow_id: str) -> StoredFlow | None:
         params = {"b_tenant": tenant, "b_namespace": namespace, "b_id": flow_id}
-        row = self._conn.execute(_LATEST, params).first()
-        return _stored(row._mapping) if row is not None else None
+        row = _PREPARED_LATEST.first(self._conn, params)
+        return StoredFlow(*row) if row is not None else None
 
     def _insert_flow(self, flow: StoredFlow) -> StoredFlow:
         try:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select
 from perch.engine.effects import Audit
 from perch.engine.model import LogEntry
 from perch.store.codec import canonical_json, loads
+from perch.store.prepared import Prepared
 from perch.store.schema import audit, logs
 
 GENESIS_HASH = "0" * 64
@@ -32,7 +33,25 @@ _AUDIT_LOCK = 0x4155444954  # "AUDIT"
 
 _INSERT_LOGS = logs.insert()
 _INSERT_AUDIT = audit.insert()
+_PREPARED_INSERT_AUDIT = Prepared(
+    _INSERT_AUDIT,
+    (
+        "at",
+        "execution_id",
+        "action",
+        "principal_name",
+        "principal_kind",
+        "detail",
+        "prev_hash",
+        "hash",
+    ),
+)
+_PREPARED_INSERT_LOGS = Prepared(
+    _INSERT_LOGS,
+    ("execution_id", "task_run_id", "task_id", "attempt", "timestamp", "level", "message"),
+)
 _LAST_AUDIT_HASH = select(audit.c.hash).order_by(audit.c.seq.desc()).limit(1)
+_PREPARED_LAST_AUDIT_HASH = Prepared(_LAST_AUDIT_HASH)
 
 
 def levels_at_least(level: str) -> tuple[str, ...]:
@@ -116,8 +135,8 @@ class Journal:
         """Write log lines (one batched INSERT)."""
         if not entries:
             return
-        self._conn.execute(
-            _INSERT_LOGS,
+        _PREPARED_INSERT_LOGS.many(
+            self._conn,
             [
                 {
                     "execution_id": e.execution_id,
@@ -161,7 +180,8 @@ class Journal:
         if self._audit_head is None:
             if self.dialect == "postgresql":
                 self._conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_AUDIT_LOCK})")
-            last = self._conn.execute(_LAST_AUDIT_HASH).scalar()
+            row = _PREPARED_LAST_AUDIT_HASH.first(self._conn, {})
+            last = row[0] if row is not None else None
             self._audit_head = last if last is not None else GENESIS_HASH
         return self._audit_head
 
@@ -179,8 +199,8 @@ class Journal:
             principal_kind=principal.kind.value,
             detail=detail,
         )
-        self._conn.execute(
-            _INSERT_AUDIT,
+        _PREPARED_INSERT_AUDIT.rowcount(
+            self._conn,
             {
                 "at": at,
                 "execution_id": execution_id,

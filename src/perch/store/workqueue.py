@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Integer, bindparam, func, or_, select
 from perch.engine.effects import ScheduleTimer
 from perch.engine.ports import Job, QueuedEvent, Timer
 from perch.store.codec import decode_event, dumps, encode_event, loads
+from perch.store.prepared import Prepared
 from perch.store.schema import UtcDateTime, events, jobs, timers
 
 _JOB_COLUMNS = (
@@ -77,8 +78,23 @@ _CLAIM_EVENTS = (
     .returning(events.c.seq, events.c.id, events.c.execution_id, events.c.payload)
 )
 _INSERT_JOB = jobs.insert()
+_EXTEND_LEASES = (
+    jobs.update()
+    .where(
+        jobs.c.id.in_(bindparam("b_ids", expanding=True)),
+        jobs.c.worker_id == bindparam("b_worker"),
+    )
+    .values(lease_until=bindparam("b_lease", type_=UtcDateTime()))
+)
 _DELETE_JOB = jobs.delete().where(jobs.c.id == bindparam("b_id"))
 _INSERT_TIMER = timers.insert()
+_PREPARED_INSERT_JOB = Prepared(_INSERT_JOB, [c.name for c in jobs.c])
+_PREPARED_DELETE_JOB = Prepared(_DELETE_JOB)
+_PREPARED_CLAIM_JOBS = Prepared(_CLAIM_JOBS)
+_DELETE_TIMERS = timers.delete().where(timers.c.execution_id == bindparam("b_execution"))
+_DELETE_RUN_TIMERS = _DELETE_TIMERS.where(
+    timers.c.task_run_id.in_(bindparam("b_runs", expanding=True))
+)
 _INSERT_EVENT = events.insert()
 
 
@@ -93,8 +109,8 @@ class WorkQueue:
         """Queue jobs (one batched INSERT)."""
         if not jobs_:
             return
-        self._conn.execute(
-            _INSERT_JOB,
+        _PREPARED_INSERT_JOB.many(
+            self._conn,
             [
                 {
                     "id": j.id,
@@ -117,7 +133,7 @@ class WorkQueue:
         if limit <= 0:
             return []
         params = {"b_now": now, "b_limit": limit, "b_worker": worker_id, "b_lease": lease_until}
-        claimed = [Job(*row) for row in self._conn.execute(_CLAIM_JOBS, params)]
+        claimed = [Job(*row) for row in _PREPARED_CLAIM_JOBS.rows(self._conn, params)]
         claimed.sort(key=lambda job: job.created)
         return claimed
 
@@ -126,14 +142,12 @@ class WorkQueue:
         if not job_ids:
             return
         self._conn.execute(
-            jobs.update()
-            .where(jobs.c.id.in_(job_ids), jobs.c.worker_id == worker_id)
-            .values(lease_until=lease_until)
+            _EXTEND_LEASES, {"b_ids": list(job_ids), "b_worker": worker_id, "b_lease": lease_until}
         )
 
     def delete_job(self, job_id: str) -> None:
         """Remove a finished (or abandoned) job."""
-        self._conn.execute(_DELETE_JOB, {"b_id": job_id})
+        _PREPARED_DELETE_JOB.rowcount(self._conn, {"b_id": job_id})
 
     # --- timers -----------------------------------------------------------------------------
 
@@ -158,12 +172,12 @@ class WorkQueue:
 
     def delete_timers(self, execution_id: str, task_run_ids: Sequence[str] | None = None) -> None:
         """Cancel the execution's timers (only those of ``task_run_ids`` when given)."""
-        statement = timers.delete().where(timers.c.execution_id == execution_id)
-        if task_run_ids is not None:
-            if not task_run_ids:
-                return
-            statement = statement.where(timers.c.task_run_id.in_(task_run_ids))
-        self._conn.execute(statement)
+        if task_run_ids is None:
+            self._conn.execute(_DELETE_TIMERS, {"b_execution": execution_id})
+        elif task_run_ids:
+            self._conn.execute(
+                _DELETE_RUN_TIMERS, {"b_execution": execution_id, "b_runs": list(task_run_ids)}
+            )
 
     def claim_due_timers(self, now: datetime, limit: int) -> list[Timer]:
         """Remove and return up to ``limit`` timers due at or before ``now``, earliest first."""
