@@ -39,6 +39,7 @@ from perch.engine.effects import (
 )
 from perch.engine.events import Event, Kill, Resume, Start, SubflowEnded
 from perch.engine.ids import new_id
+from perch.engine.loops import BackgroundLoop
 from perch.engine.model import Execution, LogEntry
 from perch.engine.ports import Job, QueuedEvent, Store, Transaction
 from perch.engine.principal import SYSTEM, Principal
@@ -548,38 +549,17 @@ def resumed_by(execution: Execution) -> str | None:
     return None
 
 
-class EventLoop:
+class EventLoop(BackgroundLoop):
     """Consumes the events outbox: each event is applied in the transaction that claims it."""
 
+    channel = EVENTS
+    thread_name = "perch-executor"
+
     def __init__(self, store: Store, *, batch: int = 50) -> None:
-        self._store = store
-        self._ctx = context_for(store)
-        self._batch = batch
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(store, context_for(store), batch=batch)
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="perch-executor", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._ctx.hub.notify([EVENTS])
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        hub = self._ctx.hub
-        while not self._stop.is_set():
-            generation = hub.generation(EVENTS)
-            try:
-                busy = self.drain_once()
-            except Exception:
-                log.exception("the executor failed to apply queued events; retrying")
-                self._stop.wait(0.5)
-                continue
-            if not busy:
-                hub.wait(EVENTS, generation, None)
+    def step(self) -> float | None:
+        return 0.0 if self.drain_once() else None
 
     def drain_once(self) -> bool:
         """Apply up to one batch of queued events; True when there may be more."""

@@ -9,7 +9,6 @@ sleeps exactly until the next due time, or until a transition writes a new timer
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
 
 from perch.engine.events import TimerFired
@@ -22,6 +21,7 @@ from perch.engine.executor import (
     retryable,
     unit,
 )
+from perch.engine.loops import BackgroundLoop
 from perch.engine.ports import Store, Timer, Transaction
 from perch.engine.principal import SYSTEM
 from perch.engine.wakeup import TIMERS
@@ -33,39 +33,19 @@ LONGEST_SLEEP = 3600.0
 """Upper bound of one sleep, so that a wall-clock jump cannot delay timers forever."""
 
 
-class TimerLoop:
+class TimerLoop(BackgroundLoop):
     """One thread that fires due timers."""
 
+    channel = TIMERS
+    thread_name = "perch-scheduler"
+
     def __init__(self, store: Store, *, batch: int = 100) -> None:
-        self._store = store
-        self._ctx = context_for(store)
-        self._batch = batch
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(store, context_for(store), batch=batch)
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="perch-scheduler", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._ctx.hub.notify([TIMERS])
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        hub = self._ctx.hub
-        while not self._stop.is_set():
-            generation = hub.generation(TIMERS)
-            try:
-                while self.fire_due() == self._batch and not self._stop.is_set():
-                    pass
-                delay = self.seconds_to_next()
-            except Exception:
-                log.exception("the scheduler failed to fire timers; retrying")
-                self._stop.wait(0.5)
-                continue
-            hub.wait(TIMERS, generation, delay)
+    def step(self) -> float | None:
+        while self.fire_due() == self._batch and not self._stop.is_set():
+            pass
+        return self.seconds_to_next()
 
     def seconds_to_next(self) -> float:
         """Seconds until the next timer is due (0 when one is due), bounded."""
