@@ -1,0 +1,66 @@
+"""What the bulk actions share: their result, and the ids a query matches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from perch.engine.ports import ExecutionQuery, Store
+from perch.engine.service.executions import search_executions
+from perch.errors import (
+    EngineError,
+    NotPaused,
+)
+
+BULK_BATCH = 100
+"""Executions acted on per transaction by the bulk actions."""
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``, called after each execution of a bulk action."""
+
+
+@dataclass
+class BulkResult:
+    """The outcome of a bulk action: which executions it changed, and why it skipped others."""
+
+    done: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.done)
+
+
+def matching_ids(store: Store, query: ExecutionQuery, *, page_size: int = 1000) -> list[str]:
+    """The ids of every execution matching ``query`` (all pages), collected before acting so
+    that executions leaving the filter while a bulk action runs do not shift the pages."""
+    ids: list[str] = []
+    page = 1
+    while True:
+        found = search_executions(store, replace(query, page=page, size=page_size))
+        ids.extend(e.id for e in found.results)
+        if len(found.results) < page_size or len(ids) >= found.total:
+            return ids
+        page += 1
+
+
+def each(ids: list[str], action: Callable[[str], object], progress: Progress | None) -> BulkResult:
+    result = BulkResult()
+    for index, execution_id in enumerate(ids, start=1):
+        try:
+            action(execution_id)
+        except NotPaused as exc:
+            result.skipped.append((execution_id, not_paused_reason(exc)))
+        except (EngineError, ValueError) as exc:
+            result.skipped.append((execution_id, str(exc)))
+        else:
+            result.done.append(execution_id)
+        if progress is not None:
+            progress(index, len(ids))
+    return result
+
+
+def not_paused_reason(exc: NotPaused) -> str:
+    if exc.resumed_by:
+        return f"not paused (resumed by {exc.resumed_by})"
+    return "not paused"
