@@ -206,3 +206,26 @@ class ConcurrentUpdate(EngineError):
 
 class StaleResult(EngineError):
     """The result belongs to an attempt that is no longer current; it was ignored."""
+
+
+# --- access ----------------------------------------------------------------------------------
+
+
+class AccessError(PerchError):
+    """Access denied."""
+
+
+class Unauthenticated(AccessError):
+    """Credentials are missing or wrong: use HTTP Basic or an API token."""
+
+
+class SetupRequired(Unauthenticated):
+    """Perch has no administrator yet: open the one-time setup link printed by the server."""
+
+
+class Forbidden(AccessError):
+    """You are not allowed to do this."""
+
+
+class InvalidRequest(PerchError):
+    """The request is not valid."""

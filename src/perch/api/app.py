@@ -1,0 +1,70 @@
+"""Building the ASGI application: routers mounted with and without the tenant prefix, the error
+table, the OpenAPI document."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.routing import APIRoute
+
+from perch.api import errors
+from perch.api.auth import Authenticator, authenticated
+from perch.api.context import ApiState, default_tenant, tenant_from_path
+from perch.engine.ports import Store
+
+API_PREFIX = "/api/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """How the API presents itself.
+
+    ``public_url`` is the address people reach Perch at (it goes into the ``url`` of created
+    executions and into setup links); ``None`` means "as the request came in".
+    ``setup_token`` is the one-time token of the setup page, set while no admin exists.
+    """
+
+    public_url: str | None = None
+    setup_token: str | None = None
+    version: str = "0.1.0"
+
+
+def _unique_id(route: APIRoute) -> str:
+    # Every route is mounted twice (with and without the tenant); OpenAPI needs distinct ids.
+    scope = "tenant" if "{tenant}" in route.path_format else "default"
+    return f"{route.name}_{scope}"
+
+
+def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
+    """The REST API over ``store`` (which also holds users and API tokens)."""
+    from perch.api.routes import ROUTERS, public_router
+
+    settings = settings or ApiSettings()
+    app = FastAPI(
+        title="Perch",
+        version=settings.version,
+        summary="Workflows that pause for people: Kestra-compatible REST API.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        generate_unique_id_function=_unique_id,
+    )
+    app.state.perch = ApiState(
+        store=store, settings=settings, authenticator=Authenticator(store, settings)
+    )
+    errors.install(app)
+    app.include_router(public_router)
+    # Default-tenant routes first: `/api/v1/flows/...` must never be read as tenant "flows".
+    for router in ROUTERS:
+        _mount(app, router, API_PREFIX, default_tenant)
+    for router in ROUTERS:
+        _mount(app, router, f"{API_PREFIX}/{{tenant}}", tenant_from_path)
+    return app
+
+
+def _mount(app: FastAPI, router: APIRouter, prefix: str, tenant: Any) -> None:
+    app.include_router(
+        router, prefix=prefix, dependencies=[Depends(tenant), Depends(authenticated)]
+    )

@@ -1,0 +1,105 @@
+"""Engine values to Kestra's JSON shapes (see :mod:`perch.api.shapes`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from perch.engine import service
+from perch.engine.model import Execution, TaskRun
+from perch.engine.ports import Store
+from perch.engine.states import State
+from perch.errors import ExecutionNotFound
+
+
+def iso(moment: datetime) -> str:
+    """An ISO-8601 UTC timestamp with a ``Z``, as Kestra writes them."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def iso_duration(delta: timedelta) -> str:
+    """``PT1.5S``-style, as Java's ``Duration.toString()``."""
+    total = delta.total_seconds()
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = "PT"
+    if hours:
+        text += f"{int(hours)}H"
+    if minutes:
+        text += f"{int(minutes)}M"
+    if seconds or text == "PT":
+        text += f"{seconds:.6f}".rstrip("0").rstrip(".") + "S"
+    return sign + text
+
+
+def state_json(state: State) -> dict[str, Any]:
+    end = state.end_date
+    return {
+        "current": state.current.value,
+        "histories": [{"state": h.state.value, "date": iso(h.date)} for h in state.histories],
+        "startDate": iso(state.start_date),
+        "endDate": iso(end) if end is not None else None,
+        "duration": iso_duration(state.duration),
+    }
+
+
+def task_run_json(execution: Execution, run: TaskRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "executionId": execution.id,
+        "namespace": execution.namespace,
+        "flowId": execution.flow_id,
+        "taskId": run.task_id,
+        "parentTaskRunId": run.parent_task_run_id,
+        "value": run.value,
+        "iteration": run.iteration,
+        "attempts": [{"state": state_json(a.state)} for a in run.attempts] or None,
+        "outputs": dict(run.outputs) if run.outputs is not None else None,
+        "state": state_json(run.state),
+    }
+
+
+def execution_json(execution: Execution) -> dict[str, Any]:
+    """The Execution as Kestra's API shows it (``state.current``, ``taskRunList``, ``labels[]``…).
+
+    SECRET values must be masked by the caller (:func:`perch.engine.service.mask_secrets`).
+    """
+    return {
+        "id": execution.id,
+        "tenantId": execution.tenant,
+        "namespace": execution.namespace,
+        "flowId": execution.flow_id,
+        "flowRevision": execution.flow_revision,
+        "state": state_json(execution.state),
+        "taskRunList": [task_run_json(execution, r) for r in execution.task_runs] or None,
+        "inputs": dict(execution.inputs) if execution.inputs else None,
+        "outputs": dict(execution.outputs) if execution.outputs is not None else None,
+        "labels": [{"key": label.key, "value": label.value} for label in execution.labels],
+        "variables": dict(execution.variables) if execution.variables is not None else None,
+        "trigger": dict(execution.trigger) if execution.trigger is not None else None,
+        "parentId": execution.parent.execution_id if execution.parent is not None else None,
+        "originalId": execution.original_id,
+        "deleted": False,
+        "metadata": dict(execution.metadata) if execution.metadata else None,
+    }
+
+
+def shown_execution(store: Store, execution: Execution) -> dict[str, Any]:
+    """:func:`execution_json` with the execution's SECRET values masked: what responses carry."""
+    shown: dict[str, Any] = service.mask_secrets(
+        execution_json(execution), service.secret_texts(store, execution)
+    )
+    return shown
+
+
+def execution_in(store: Store, tenant: str, execution_id: str) -> Execution:
+    """The execution if it exists in ``tenant``; :class:`ExecutionNotFound` (404) otherwise."""
+    try:
+        execution = service.get_execution(store, execution_id)
+    except ExecutionNotFound:
+        execution = None
+    if execution is None or execution.tenant != tenant:
+        raise ExecutionNotFound(f"Execution '{execution_id}' not found.")
+    return execution

@@ -1,0 +1,119 @@
+"""The one table from Perch's error classes to HTTP status codes, and the JSON error body.
+
+Bodies follow Kestra's: ``{"message": "<prefix>: <text>", "_links": {"self": {"href": path}}}``,
+with ``_embedded.errors[{message, path}]`` listing each bad input or flow problem. A class not
+in the table takes the entry of its nearest listed ancestor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from perch.errors import (
+    AccessError,
+    AlreadyFinished,
+    ConcurrentUpdate,
+    FlowValidationError,
+    Forbidden,
+    IllegalState,
+    InputValidationError,
+    NotFound,
+    NotPaused,
+    NotRunning,
+    PerchError,
+    Unauthenticated,
+)
+
+# class -> (status, message prefix); the most specific class wins.
+STATUS: dict[type[PerchError], tuple[int, str]] = {
+    PerchError: (422, "Illegal argument"),
+    InputValidationError: (422, "Invalid entity"),
+    FlowValidationError: (422, "Invalid entity"),
+    NotFound: (404, "Not Found"),
+    IllegalState: (409, "Illegal state"),
+    NotPaused: (409, "Illegal state"),
+    AlreadyFinished: (409, "Illegal state"),
+    NotRunning: (422, "Illegal argument"),
+    ConcurrentUpdate: (409, "Conflict"),
+    AccessError: (403, "Forbidden"),
+    Unauthenticated: (401, "Unauthorized"),
+    Forbidden: (403, "Forbidden"),
+}
+
+AUTHENTICATE = 'Basic realm="Perch", charset="UTF-8"'
+
+
+def status_of(exc: PerchError) -> tuple[int, str]:
+    """The status code and message prefix of an error, from :data:`STATUS`."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return STATUS[PerchError]
+
+
+def error_body(
+    message: str, path: str, errors: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"message": message, "_links": {"self": {"href": path}}}
+    if errors:
+        body["_embedded"] = {"errors": errors}
+    return body
+
+
+def _details(exc: PerchError) -> list[dict[str, Any]] | None:
+    if isinstance(exc, InputValidationError):
+        return [
+            {"message": p.message, "path": p.input_id, "input": p.input_id} for p in exc.problems
+        ]
+    if isinstance(exc, FlowValidationError):
+        return [
+            {"message": p.message, "path": p.path, "line": p.line, "column": p.column}
+            for p in exc.problems
+        ]
+    return None
+
+
+async def _perch_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PerchError)
+    status, prefix = status_of(exc)
+    body = error_body(f"{prefix}: {exc.message}", request.url.path, _details(exc))
+    if isinstance(exc, NotPaused) and exc.resumed_by:
+        body["resumedBy"] = exc.resumed_by
+    headers = {"WWW-Authenticate": AUTHENTICATE} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "message": str(e.get("msg", "invalid")),
+            "path": ".".join(str(p) for p in e.get("loc", ())),
+        }
+        for e in exc.errors()
+    ]
+    summary = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
+    return JSONResponse(
+        error_body(f"Invalid entity: {summary}", request.url.path, errors), status_code=422
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse(
+        error_body(str(exc.detail), request.url.path),
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn errors into Kestra-shaped JSON bodies."""
+    app.add_exception_handler(PerchError, _perch_error)
+    app.add_exception_handler(RequestValidationError, _request_invalid)
+    app.add_exception_handler(HTTPException, _http_error)

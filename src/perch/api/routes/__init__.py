@@ -1,0 +1,26 @@
+"""The routers, one module per concept. :data:`ROUTERS` are mounted under ``/api/v1`` and
+``/api/v1/{tenant}``; :data:`public_router` (health, configs, setup) is mounted once, without
+credentials.
+
+Order matters: Starlette takes the first route that matches, so routes with literal segments
+(``/executions/resume/by-ids``, ``/executions/{id}/pause``) come before the catch-all
+``POST /executions/{namespace}/{flowId}`` of :mod:`perch.api.routes.executions`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from perch.api.routes import accounts, actions, decisions, executions, flows, logs
+from perch.api.routes.meta import public_router
+
+ROUTERS: list[APIRouter] = [
+    accounts.router,
+    flows.router,
+    logs.router,
+    decisions.router,
+    actions.router,
+    executions.router,
+]
+
+__all__ = ["ROUTERS", "public_router"]

@@ -1,0 +1,26 @@
+"""What answers without credentials: ``/health`` for load balancers and ``/api/v1/configs``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from perch.api.context import StateDep
+
+public_router = APIRouter(tags=["Meta"])
+
+
+@public_router.get("/health", summary="Liveness for load balancers")
+def health() -> dict[str, str]:
+    return {"status": "UP"}
+
+
+@public_router.get("/api/v1/configs", summary="Version and features of this server")
+def configs(state: StateDep) -> dict[str, Any]:
+    return {
+        "version": state.settings.version,
+        "isBasicAuthEnabled": True,
+        "isSetupRequired": not state.authenticator.ready(),
+        "edition": "OSS",
+    }

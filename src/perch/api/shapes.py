@@ -1,0 +1,105 @@
+"""The JSON shapes of the API, as pydantic models: they document the OpenAPI schemas and
+schemathesis checks every response against them. Field names follow Kestra's (camelCase)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from perch.engine.states import StateType
+
+
+class Shape(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+
+class HistoryShape(Shape):
+    state: StateType
+    date: str = Field(description="When the state was entered (ISO-8601, UTC)")
+
+
+class StateShape(Shape):
+    current: StateType
+    histories: list[HistoryShape]
+    startDate: str
+    endDate: str | None = None
+    duration: str = Field(description="ISO-8601 duration, e.g. PT1.5S")
+
+
+class AttemptShape(Shape):
+    state: StateShape
+
+
+class TaskRunShape(Shape):
+    id: str
+    executionId: str
+    namespace: str
+    flowId: str
+    taskId: str
+    parentTaskRunId: str | None = None
+    value: str | None = None
+    iteration: int | None = None
+    attempts: list[AttemptShape] | None = None
+    outputs: dict[str, Any] | None = None
+    state: StateShape
+
+
+class LabelShape(Shape):
+    key: str
+    value: str
+
+
+class ExecutionShape(Shape):
+    id: str
+    tenantId: str
+    namespace: str
+    flowId: str
+    flowRevision: int
+    state: StateShape
+    taskRunList: list[TaskRunShape] | None = None
+    inputs: dict[str, Any] | None = None
+    outputs: dict[str, Any] | None = None
+    labels: list[LabelShape] = Field(default_factory=list)
+    variables: dict[str, Any] | None = None
+    trigger: dict[str, Any] | None = None
+    parentId: str | None = None
+    originalId: str | None = None
+    deleted: bool = False
+    metadata: dict[str, Any] | None = None
+
+
+class ExecutionResponseShape(ExecutionShape):
+    url: str = Field(description="The execution's page in the web UI")
+
+
+class ExecutionPageShape(Shape):
+    results: list[ExecutionShape]
+    total: int
+
+
+class BulkShape(Shape):
+    count: int
+
+
+class InvalidShape(Shape):
+    invalidValue: str
+    message: str
+
+
+class BulkErrorShape(Shape):
+    message: str
+    invalids: list[InvalidShape]
+
+
+class ErrorShape(Shape):
+    message: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorShape, "description": "Credentials missing or wrong"},
+    404: {"model": ErrorShape, "description": "Not found"},
+    409: {"model": ErrorShape, "description": "Conflict with the current state"},
+    422: {"model": ErrorShape, "description": "Invalid request"},
+}
+"""Error responses most routes can give, for the OpenAPI document."""

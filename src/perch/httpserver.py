@@ -1,0 +1,77 @@
+"""Serving the REST API with uvicorn on a background thread, beside the engine's loops."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import uvicorn
+
+from perch.api import ApiSettings, create_app
+from perch.engine.ports import Store
+from perch.errors import PerchError
+
+
+class HttpServer:
+    """uvicorn serving :func:`perch.api.create_app` on ``host:port`` until :meth:`stop`."""
+
+    def __init__(
+        self, store: Store, *, host: str = "127.0.0.1", port: int = 8080, settings: ApiSettings
+    ) -> None:
+        self.app = create_app(store, settings)
+        config = uvicorn.Config(
+            self.app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            loop="uvloop" if _has_uvloop() else "asyncio",
+            http="httptools",
+            timeout_graceful_shutdown=5,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name="perch-http", daemon=True)
+        self._failure: BaseException | None = None
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with port 0)."""
+        for server in getattr(self._server, "servers", []):
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        return int(self._server.config.port)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._server.serve())
+        except BaseException as exc:  # reported by start()
+            self._failure = exc
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Start serving; returns once the socket listens (or raises why it could not)."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if self._failure is not None or not self._thread.is_alive():
+                raise PerchError(
+                    f"the HTTP server could not start on "
+                    f"{self._server.config.host}:{self._server.config.port}"
+                    + (f": {self._failure}" if self._failure else "")
+                )
+            if time.monotonic() > deadline:
+                raise PerchError("the HTTP server did not start in time")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
