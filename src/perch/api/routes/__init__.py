@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from perch.api.routes import accounts, actions, decisions, executions, flows, logs
+from perch.api.routes import accounts, actions, decisions, executions, flows, follow, logs
 from perch.api.routes.meta import public_router
 
 ROUTERS: list[APIRouter] = [
     accounts.router,
     flows.router,
     logs.router,
+    follow.router,
     decisions.router,
     actions.router,
     executions.router,
