@@ -511,6 +511,8 @@ def start_in(
     now = ctx.clock.now()
     current = execution.state.current
     if flow.concurrency is not None and current in (StateType.CREATED, StateType.QUEUED):
+        # Serialised per flow: two creates racing for the last slot must not both take it.
+        tx.lock_flow_slots(execution.tenant, execution.namespace, execution.flow_id)
         written.flush(tx)  # the count below must see this transaction's states
         active = tx.count_active_executions(
             execution.tenant, execution.namespace, execution.flow_id

@@ -67,9 +67,20 @@ class QueuedEvent:
     event: Event
 
 
+SORT_FIELDS = ("start_date", "end_date", "id", "namespace", "flow_id", "state")
+"""What a search can be sorted by (:attr:`ExecutionQuery.sort_field`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ExecutionQuery:
-    """Filters of an execution search; every field is optional. Pages are 1-based."""
+    """Filters of an execution search; every field is optional and all of them must hold.
+    Pages are 1-based.
+
+    ``namespace_prefix`` matches the namespace and its children (``a.b`` matches ``a.b`` and
+    ``a.b.c``, not ``a.bc``); ``namespace_starts_with`` and ``namespace_contains`` compare the
+    text. Date bounds are inclusive below (``*_after``) and exclusive above (``*_before``).
+    ``text`` matches, ignoring case, part of the id, the namespace or the flow id.
+    """
 
     tenant: str = "main"
     states: tuple[StateType, ...] = ()
@@ -82,6 +93,16 @@ class ExecutionQuery:
     page: int = 1
     size: int = 25
     sort_desc: bool = True
+    not_states: tuple[StateType, ...] = ()
+    namespace: str | None = None
+    not_namespace: str | None = None
+    namespace_starts_with: str | None = None
+    namespace_contains: str | None = None
+    not_flow_id: str | None = None
+    end_after: datetime | None = None
+    end_before: datetime | None = None
+    text: str | None = None
+    sort_field: str = "start_date"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +146,21 @@ class Transaction(Protocol):
 
     def search_executions(self, query: ExecutionQuery) -> Page: ...
 
+    def delete_execution(self, execution_id: str) -> bool:
+        """Remove the execution with its logs and pending work items (never its audit records);
+        whether it existed."""
+        ...
+
     def count_active_executions(self, tenant: str, namespace: str, flow_id: str) -> int:
         """Executions of the flow that hold a concurrency slot (not terminated, not QUEUED)."""
         ...
 
     def oldest_queued_execution(self, tenant: str, namespace: str, flow_id: str) -> str | None: ...
+
+    def lock_flow_slots(self, tenant: str, namespace: str, flow_id: str) -> None:
+        """Hold the flow's concurrency slots until the transaction ends, so that two
+        transactions never both count the last free slot as theirs."""
+        ...
 
     # work items
     def add_jobs(self, jobs: Sequence[Job]) -> None: ...

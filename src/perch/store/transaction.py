@@ -34,6 +34,15 @@ class SqlTransaction(FlowQueries, ExecutionQueries, WorkQueue, Journal):
         """The underlying SQLAlchemy connection (for tests and maintenance tools)."""
         return self._conn
 
+    def lock_flow_slots(self, tenant: str, namespace: str, flow_id: str) -> None:
+        """A transaction-scoped advisory lock on PostgreSQL; SQLite needs none (one writer at a
+        time, and a write transaction starts with ``BEGIN IMMEDIATE``)."""
+        if self.dialect == "postgresql":
+            self._conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                {"key": f"perch.slots/{tenant}/{namespace}/{flow_id}"},
+            )
+
     def notify(self, channel: str, payload: str = "") -> None:
         """Send a PostgreSQL NOTIFY when this transaction commits (a no-op on SQLite, where
         wake-ups are in-process)."""
