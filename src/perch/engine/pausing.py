@@ -18,7 +18,8 @@ from perch.engine.flowindex import find_task
 from perch.engine.model import Execution, TaskRun
 from perch.engine.principal import SYSTEM, Principal
 from perch.engine.states import StateType
-from perch.engine.variables import MANUAL_PAUSE_KEY
+from perch.engine.variables import DUE_RETRIES_KEY, MANUAL_PAUSE_KEY
+from perch.engine.work import dispatch_due_retries
 from perch.errors import AlreadyFinished, NotPaused, NotRunning
 from perch.flows import Flow
 from perch.flows.tasks.flowable import Subflow
@@ -89,6 +90,7 @@ def resume(d: Draft, event: Resume) -> None:
     if not paused:
         d.set_meta(MANUAL_PAUSE_KEY, None)
         d.set_state(StateType.RUNNING)
+        dispatch_due_retries(d)
         return
     run = paused[0]
     task = d.task(run)
@@ -177,6 +179,7 @@ def kill(d: Draft, event: Kill) -> None:
     d.set_state(StateType.KILLING)
     _stop_everything(d, event.principal, StateType.KILLED)
     d.set_meta(MANUAL_PAUSE_KEY, None)
+    d.set_meta(DUE_RETRIES_KEY, None)
     d.emit(
         Audit("KILL", event.principal, {"executionId": d.original.id, "to": event.to_state.value})
     )

@@ -24,6 +24,10 @@ run each time a task's variables are built."""
 MANUAL_PAUSE_KEY = "manualPause"
 """Execution metadata: set while the execution is paused by hand (nothing new may start)."""
 
+DUE_RETRIES_KEY = "dueRetries"
+"""Execution metadata: task runs whose retry delay ended while the execution was paused by hand;
+their next attempt starts when it is resumed."""
+
 
 def nested_labels(labels: tuple[Label, ...]) -> dict[str, Any]:
     """Labels as a nested map: ``system.username`` becomes ``{"system": {"username": ...}}``.

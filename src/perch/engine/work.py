@@ -19,6 +19,7 @@ from perch.engine.ids import new_id
 from perch.engine.model import Attempt, TaskRun
 from perch.engine.starting import RETRY, TASK_TIMEOUT, as_bool, as_int, dispatch
 from perch.engine.states import State, StateType, fail_state
+from perch.engine.variables import DUE_RETRIES_KEY, MANUAL_PAUSE_KEY
 from perch.errors import PerchError, StaleResult
 from perch.flows import Task
 from perch.flows.tasks.base import ConstantRetry, ExponentialRetry, Retry
@@ -181,7 +182,23 @@ def timer_retry(d: Draft, event: TimerFired) -> None:
         return
     if event.payload.get("attempt") != len(run.attempts):
         return
+    if d.metadata.get(MANUAL_PAUSE_KEY):
+        # Paused by hand: nothing new starts, a retry included; the resume starts it.
+        due = [*d.metadata.get(DUE_RETRIES_KEY, ()), run.id]
+        d.set_meta(DUE_RETRIES_KEY, due)
+        return
     dispatch(d, run)
+
+
+def dispatch_due_retries(d: Draft) -> None:
+    """Start the retries that fell due while the execution was paused by hand."""
+    due = d.metadata.get(DUE_RETRIES_KEY)
+    if not due:
+        return
+    d.set_meta(DUE_RETRIES_KEY, None)
+    for run_id in due:
+        if d.has_run(run_id) and d.run(run_id).state.current is StateType.RETRYING:
+            dispatch(d, d.run(run_id))
 
 
 def timer_timeout(d: Draft, event: TimerFired) -> None:

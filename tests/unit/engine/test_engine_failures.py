@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from engine_harness import Harness, run_states
+from engine_harness import ALICE, Harness, run_states
 
-from perch.engine.events import TaskResult, TaskStarted
+from perch.engine.events import Resume, TaskResult, TaskStarted
 from perch.engine.states import StateType
 from perch.errors import StaleResult
 from perch.tasks import TaskOutcome
@@ -283,6 +283,37 @@ def test_constant_retry_until_success(h: Harness) -> None:
         StateType.SUCCESS,
     ]
     assert h.get(started.id).state.current is StateType.SUCCESS
+
+
+def test_a_retry_falling_due_during_a_manual_pause_waits_for_the_resume(h: Harness) -> None:
+    h.outcomes["constant"] = lambda attempt: failing() if attempt < 2 else None
+    started = h.start("retry")
+    assert h.run_of(started.id, "constant").state.current is StateType.RETRYING
+    h.pause(started.id)
+    h.advance(timedelta(seconds=30))  # the retry timer fires while paused by hand
+    paused = h.get(started.id)
+    assert paused.state.current is StateType.PAUSED
+    run = h.run_of(started.id, "constant")
+    assert run.state.current is StateType.RETRYING
+    assert len(run.attempts) == 1
+    assert not h.jobs
+    h.apply(started.id, Resume(ALICE))
+    h.run()
+    run = h.run_of(started.id, "constant")
+    assert [a.state.current for a in run.attempts] == [StateType.FAILED, StateType.SUCCESS]
+    assert h.get(started.id).state.current is StateType.SUCCESS
+    assert "dueRetries" not in h.get(started.id).metadata
+
+
+def test_a_kill_during_a_manual_pause_drops_the_due_retries(h: Harness) -> None:
+    h.outcomes["constant"] = lambda attempt: failing()
+    started = h.start("retry")
+    h.pause(started.id)
+    h.advance(timedelta(seconds=30))
+    killed = h.kill(started.id)
+    assert killed.state.current is StateType.KILLED
+    assert "dueRetries" not in killed.metadata
+    assert not h.jobs
 
 
 def test_constant_retry_gives_up_after_max_attempts(h: Harness) -> None:
