@@ -27,7 +27,15 @@ from perch.engine.executor import EngineContext, EventLoop, bind, start_in, unit
 from perch.engine.ports import ExecutionQuery, Store
 from perch.engine.scheduler import TimerLoop
 from perch.engine.states import StateType
-from perch.engine.wakeup import NudgeListener, WakeHub, nudging_listener, socket_address
+from perch.engine.wakeup import (
+    KILL_PREFIX,
+    NudgeListener,
+    WakeHub,
+    killed_ids,
+    nudge,
+    nudging_listener,
+    socket_address,
+)
 from perch.engine.worker import Outcome, RunRequest, WorkerPool
 from perch.errors import PerchError
 from perch.flows import Task
@@ -370,7 +378,11 @@ class PostgresWakeBridge:
                 with self._store.listen([PG_CHANNEL]) as listener:
                     while not self._stop.is_set():
                         # The timeout only bounds how long stop() waits for this thread.
-                        if listener.wait(timeout=1.0):
+                        received = listener.wait(timeout=1.0)
+                        if received:
+                            for _, payload in received:
+                                for execution_id in killed_ids(payload):
+                                    self._hub.killed(execution_id)
                             self._hub.notify_all()
             except Exception:
                 log.exception("LISTEN failed; retrying")
@@ -383,6 +395,14 @@ def cli_hub(data_dir: Path, store: Any = None) -> WakeHub:
     hub = WakeHub()
     if getattr(store, "dialect", None) == "postgresql":
         hub.add_listener(lambda channels: store.notify(PG_CHANNEL))
+        hub.on_kill(lambda execution_id: store.notify(PG_CHANNEL, KILL_PREFIX + execution_id))
     else:
-        hub.add_listener(nudging_listener(socket_address(data_dir)))
+        address = socket_address(data_dir)
+        hub.add_listener(nudging_listener(address))
+        # A task of the killed execution may be running inside the server: tell it to cancel.
+        hub.on_kill(lambda execution_id: _ignore(nudge(address, KILL_PREFIX + execution_id)))
     return hub
+
+
+def _ignore(_: object) -> None:
+    return None

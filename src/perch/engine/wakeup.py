@@ -12,6 +12,11 @@ folder; a connection to it wakes every channel (:func:`nudge`). On Linux the soc
 abstract namespace, so a killed server leaves no stale file and long temporary paths do not hit
 the 108-byte limit of socket paths. The socket carries no data that matters: the loops always
 re-read the database.
+
+Besides the loops' channels, the hub tells *change listeners* which executions a committed
+transaction wrote (their state, or new log lines): the API's live following
+(:mod:`perch.api.watch`) wakes on that instead of polling. A nudge from another process carries
+no ids, so it tells them "anything may have changed" (``None``).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import hashlib
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
 JOBS = "jobs"
@@ -42,6 +47,7 @@ class WakeHub:
         self._generations = dict.fromkeys(CHANNELS, 0)
         self._listeners: list[Callable[[Iterable[str]], None]] = []
         self._kill_listeners: list[Callable[[str], None]] = []
+        self._change_listeners: list[Callable[[Collection[str] | None], None]] = []
 
     def generation(self, channel: str) -> int:
         """The channel's counter; pass it to :meth:`wait` after checking the table."""
@@ -96,6 +102,19 @@ class WakeHub:
         for listener in list(self._kill_listeners):
             listener(execution_id)
 
+    def on_change(self, listener: Callable[[Collection[str] | None], None]) -> None:
+        """Call ``listener(execution_ids)`` after each commit that wrote those executions or
+        their log lines; ``None`` means "any execution may have changed" (another process)."""
+        self._change_listeners.append(listener)
+
+    def changed(self, execution_ids: Collection[str] | None) -> None:
+        """Tell the change listeners; called after the commit, from whichever thread made it.
+
+        Listeners must be quick and must not raise: they run on the engine's threads.
+        """
+        for listener in list(self._change_listeners):
+            listener(execution_ids)
+
 
 class NudgeListener:
     """The server side of the cross-process nudge: a Unix socket that wakes every channel."""
@@ -124,10 +143,20 @@ class NudgeListener:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
+            message = b""
             with conn, contextlib.suppress(OSError):
-                conn.recv(16)
-            if not self._stopping.is_set():
-                self._hub.notify_all()
+                conn.settimeout(1.0)
+                while len(message) < _MAX_MESSAGE:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    message += chunk
+            if self._stopping.is_set():
+                continue
+            for execution_id in killed_ids(message.decode("utf-8", "replace")):
+                self._hub.killed(execution_id)
+            self._hub.notify_all()
+            self._hub.changed(None)  # the other process's writes carry no ids
 
     def stop(self) -> None:
         """Stop listening and remove the socket file."""
@@ -157,13 +186,29 @@ def socket_address(data_dir: Path) -> str:
     return str(folder / SOCKET_NAME)
 
 
-def nudge(address: str) -> bool:
-    """Wake the server listening on ``address``; False when no server is listening."""
+_MAX_MESSAGE = 64 * 1024
+KILL_PREFIX = "kill:"
+"""A nudge (or PostgreSQL NOTIFY payload) ``kill:<id>`` asks the server to cancel the running
+tasks of an execution that another process killed."""
+
+
+def killed_ids(message: str) -> list[str]:
+    """The execution ids of the ``kill:<id>`` lines of a nudge message."""
+    return [
+        line[len(KILL_PREFIX) :].strip()
+        for line in message.splitlines()
+        if line.startswith(KILL_PREFIX) and line[len(KILL_PREFIX) :].strip()
+    ]
+
+
+def nudge(address: str, message: str = "!") -> bool:
+    """Wake the server listening on ``address`` (and pass it ``message``); False when no server
+    is listening."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(1.0)
         sock.connect(address)
-        sock.sendall(b"!")
+        sock.sendall(message.encode())
     except OSError:
         return False
     finally:
