@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from perch.api import errors
 from perch.api.auth import Authenticator, authenticated
 from perch.api.context import ApiState, default_tenant, tenant_from_path
+from perch.api.docs import install_docs
 from perch.engine.ports import Store
 
 API_PREFIX = "/api/v1"
@@ -47,7 +48,7 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
         version=settings.version,
         summary="Workflows that pause for people: Kestra-compatible REST API.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,
         redoc_url=None,
         generate_unique_id_function=_unique_id,
     )
@@ -55,6 +56,7 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
         store=store, settings=settings, authenticator=Authenticator(store, settings)
     )
     errors.install(app)
+    install_docs(app, f"{API_PREFIX}/openapi.json")
     app.include_router(public_router)
     # Default-tenant routes first: `/api/v1/flows/...` must never be read as tenant "flows".
     for router in ROUTERS:
