@@ -200,6 +200,16 @@ class AlreadyFinished(IllegalState):
     """Execution is already finished, can't kill it."""
 
 
+class BulkInvalid(EngineError):
+    """Some executions of a bulk action cannot be acted on; none was."""
+
+    def __init__(self, action: str, invalids: list[tuple[str, str]]) -> None:
+        self.action = action
+        self.invalids = list(invalids)
+        """``(execution id, why)`` for each execution refused."""
+        super().__init__(f"invalid bulk {action}")
+
+
 class ConcurrentUpdate(EngineError):
     """Someone else changed the execution first; reload it and try again."""
 
@@ -229,3 +239,18 @@ class Forbidden(AccessError):
 
 class InvalidRequest(PerchError):
     """The request is not valid."""
+
+
+# --- identity --------------------------------------------------------------------------------
+
+
+class IdentityError(PerchError):
+    """The user, service account or token request is not valid."""
+
+
+class AlreadyExists(IdentityError):
+    """It already exists."""
+
+
+class WeakPassword(IdentityError):
+    """The password is too short: use at least 8 characters."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import threading
 import time
 
@@ -34,6 +36,7 @@ class HttpServer:
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="perch-http", daemon=True)
         self._failure: BaseException | None = None
+        self._socket: socket.socket | None = None
 
     @property
     def port(self) -> int:
@@ -45,12 +48,22 @@ class HttpServer:
 
     def _run(self) -> None:
         try:
-            asyncio.run(self._server.serve())
+            asyncio.run(self._server.serve(sockets=[self._socket] if self._socket else None))
         except BaseException as exc:  # reported by start()
             self._failure = exc
 
     def start(self, timeout: float = 15.0) -> None:
         """Start serving; returns once the socket listens (or raises why it could not)."""
+        host, port = self._server.config.host, self._server.config.port
+        try:
+            # Bound here rather than by uvicorn, which logs a bind failure and exits the
+            # thread: a taken port must become one clear error for the caller.
+            self._socket = socket.create_server(
+                (host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET
+            )
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise PerchError(f"cannot listen on {host}:{port}: {reason}") from exc
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -66,7 +79,10 @@ class HttpServer:
 
     def stop(self) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()
 
 
 def _has_uvloop() -> bool:

@@ -13,10 +13,12 @@ import fcntl
 import json
 import logging
 import os
+import secrets
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -37,7 +39,7 @@ from perch.engine.wakeup import (
     socket_address,
 )
 from perch.engine.worker import Outcome, RunRequest, WorkerPool
-from perch.errors import PerchError
+from perch.errors import AlreadyExists, PerchError
 from perch.flows import Task
 
 if TYPE_CHECKING:
@@ -169,8 +171,64 @@ class ServerInfo:
 
     pid: int
     port: int
+    """The port the REST API listens on (the real one, also when asked for port 0)."""
     started: str
     database: str
+    host: str = "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        """Where this machine reaches the API's server."""
+        return f"http://{_reachable(self.host)}:{self.port}"
+
+
+def _reachable(host: str) -> str:
+    # A server listening on every interface is reached locally through loopback.
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+@dataclass(frozen=True)
+class AdminAccount:
+    """The administrator to create on the first start (``PERCH_ADMIN_USERNAME``,
+    ``PERCH_ADMIN_PASSWORD`` and optionally ``PERCH_ADMIN_EMAIL``)."""
+
+    username: str
+    password: str = field(repr=False)
+    email: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> AdminAccount | None:
+        """The account the environment names, or None when it names none."""
+        username = environ.get("PERCH_ADMIN_USERNAME", "").strip()
+        password = environ.get("PERCH_ADMIN_PASSWORD", "")
+        if not username or not password:
+            return None
+        return cls(username, password, environ.get("PERCH_ADMIN_EMAIL", "").strip() or None)
+
+
+def prepare_admin(store: Store, admin: AdminAccount | None) -> str | None:
+    """Make sure Perch can be signed in to: None when an administrator exists (or was just
+    created from ``admin``), else a new one-time setup token for the setup page."""
+    from perch import identity
+
+    if identity.has_superadmin(store):
+        return None
+    if admin is not None:
+        try:
+            identity.create_user(
+                store, admin.username, admin.password, email=admin.email, superadmin=True
+            )
+        except AlreadyExists:
+            # Another server on the same database created it first; a mere user of that
+            # name is not an administrator, though.
+            if not identity.has_superadmin(store):
+                raise
+        return None
+    return secrets.token_urlsafe(24)
 
 
 def server_file(data_dir: Path) -> Path:
@@ -242,16 +300,21 @@ def run_local(
     data_dir: Path,
     *,
     port: int = 8080,
+    host: str = "127.0.0.1",
     workers: int = 4,
     database_url: str | None = None,
+    admin: AdminAccount | None = None,
     on_ready: Callable[[ServerInfo], None] | None = None,
     stop: threading.Event | None = None,
 ) -> None:
-    """Run ``perch server local`` until SIGTERM/SIGINT (or ``stop`` is set).
+    """Run ``perch server local`` until SIGTERM/SIGINT (or ``stop`` is set): the engine's
+    loops and the REST API on ``host:port`` (port 0 picks a free one; ``server.json`` and
+    ``on_ready`` get the real one).
 
-    ``port`` is reserved for the REST API (it arrives with that issue). On start, work left by a
-    previous process is recovered: leases of a dead local server are released, due timers fire,
-    the outbox drains, and CREATED/QUEUED executions with a free slot start.
+    On start, work left by a previous process is recovered: leases of a dead local server are
+    released, due timers fire, the outbox drains, and CREATED/QUEUED executions with a free slot
+    start. Without an administrator, ``admin`` is created; without ``admin`` either, a one-time
+    setup link is printed on stderr and the API answers 401 until it has been used.
     """
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -261,20 +324,32 @@ def run_local(
     if lock is None:
         raise PerchError(f"a Perch server is already running on {data_dir} ({_holder(data_dir)})")
     try:
-        _serve(data_dir, port, workers, database_url, on_ready, stop)
+        _serve(data_dir, (host, port), workers, database_url, admin, on_ready, stop)
     finally:
         lock.close()
 
 
 def _serve(  # noqa: PLR0917 - internal
     data_dir: Path,
-    port: int,
+    address: tuple[str, int],
     workers: int,
     database_url: str | None,
+    admin: AdminAccount | None,
     on_ready: Callable[[ServerInfo], None] | None,
     stop: threading.Event | None,
 ) -> None:
+    from perch.api import ApiSettings
+    from perch.httpserver import HttpServer
+
     store = open_database(database_url, data_dir)
+    try:
+        setup_token = prepare_admin(store, admin)
+    except PerchError as exc:
+        store.close()
+        raise PerchError(
+            f"cannot create the administrator {admin.username if admin else ''}: {exc}"
+        ) from exc
+    host, port = address
     stop = stop or threading.Event()
     previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
@@ -283,24 +358,36 @@ def _serve(  # noqa: PLR0917 - internal
     runtime = LocalRuntime(store, workers=workers)
     listener = NudgeListener(runtime.hub, socket_address(data_dir))
     bridge = PostgresWakeBridge(store, runtime.hub) if store.dialect == "postgresql" else None
+    http = HttpServer(store, host=host, port=port, settings=ApiSettings(setup_token=setup_token))
     try:
         listener.start()
         if bridge is not None:
             bridge.start()
         # A local SQLite server owns its data folder: no other worker can hold a lease.
         runtime.start(release_leases=database_url is None)
+        http.start()
         info = ServerInfo(
             pid=os.getpid(),
-            port=port,
+            port=http.port,
             started=datetime.now(UTC).isoformat(),
             database=getattr(store, "dialect", "sqlite"),
+            host=host,
         )
+        if setup_token is not None:
+            print(
+                f"Perch is not set up yet: open {info.url}/setup?token={setup_token} "
+                "to create the administrator",
+                file=sys.stderr,
+                flush=True,
+            )
         with _server_file(data_dir, info):
             if on_ready is not None:
                 on_ready(info)
             while not stop.wait(1.0):
                 pass
     finally:
+        # The API first: no new request may reach loops that are stopping.
+        http.stop()
         listener.stop()
         if bridge is not None:
             bridge.stop()

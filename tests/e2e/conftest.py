@@ -18,16 +18,27 @@ from perch.engine import service
 from perch.engine.model import Execution
 from perch.engine.ports import Store
 
+ADMIN = ("admin", "admin-password-1")
+"""The administrator every test server is started with (PERCH_ADMIN_USERNAME/PASSWORD)."""
+
 
 class Server:
-    """One ``perch server local`` process; restartable after a SIGKILL."""
+    """One ``perch server local`` process; restartable after a SIGKILL. Its REST API listens
+    on a free port (``url``), with the administrator :data:`ADMIN` unless ``admin`` is False."""
 
-    def __init__(self, data_dir: Path, log_path: Path) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, *, admin: bool = True) -> None:
         self.data_dir = data_dir
         self.log_path = log_path
+        self.admin = admin
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> None:
+    @property
+    def url(self) -> str:
+        """The API's base URL, from ``server.json`` (the port is chosen at each start)."""
+        info = json.loads((self.data_dir / "server.json").read_text())
+        return f"http://127.0.0.1:{info['port']}"
+
+    def start(self, timeout: float = 90.0) -> None:
         server_file = self.data_dir / "server.json"
         with self.log_path.open("ab") as log:
             self.process = self._spawn(log)
@@ -55,11 +66,21 @@ class Server:
                 str(self.data_dir),
                 "--workers",
                 "2",
+                "--port",
+                "0",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PERCH_DATABASE_URL": ""},
+            env=self._env(),
         )
+
+    def _env(self) -> dict[str, str]:
+        env = {**os.environ, "PERCH_DATABASE_URL": ""}
+        env.pop("PERCH_ADMIN_USERNAME", None)
+        env.pop("PERCH_ADMIN_PASSWORD", None)
+        if self.admin:
+            env["PERCH_ADMIN_USERNAME"], env["PERCH_ADMIN_PASSWORD"] = ADMIN
+        return env
 
     def stop(self) -> int:
         """SIGTERM and wait: the exit code."""

@@ -84,3 +84,30 @@ def test_list_flows_returns_latest_revisions_under_a_namespace(store: SqlStore) 
     # "_" is a LIKE wildcard: it must match itself only.
     with store.transaction() as tx:
         assert [f.id for f in tx.list_flows("main", "company_team")] == ["d"]
+
+
+def test_list_flow_revisions_is_oldest_first_with_deletion_markers(store: SqlStore) -> None:
+    with store.transaction() as tx:
+        tx.save_flow(flow(SOURCE))
+        tx.save_flow(flow(SOURCE + "# v2\n"))
+        tx.save_flow(flow(SOURCE, flow_id="other"))
+        tx.save_flow(StoredFlow("other-tenant", "company.team", "hello", 0, "x\n"))
+        tx.delete_flow("main", "company.team", "hello")
+        tx.save_flow(flow(SOURCE + "# v4\n"))
+    with store.transaction() as tx:
+        revisions = tx.list_flow_revisions("main", "company.team", "hello")
+        none = tx.list_flow_revisions("main", "company.team", "nope")
+    assert [(r.revision, r.deleted) for r in revisions] == [
+        (1, False),
+        (2, False),
+        (3, True),
+        (4, False),
+    ]
+    assert [r.source for r in revisions] == [
+        SOURCE,
+        SOURCE + "# v2\n",
+        SOURCE + "# v2\n",
+        SOURCE + "# v4\n",
+    ]
+    assert all(r.updated is not None for r in revisions)
+    assert none == []

@@ -4,9 +4,10 @@ table, the OpenAPI document."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from perch.api import errors
@@ -14,8 +15,10 @@ from perch.api.auth import Authenticator, authenticated
 from perch.api.context import ApiState, default_tenant, tenant_from_path
 from perch.api.docs import install_docs
 from perch.engine.ports import Store
+from perch.engine.principal import Principal
 
 API_PREFIX = "/api/v1"
+OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +37,10 @@ class ApiSettings:
 
 def _unique_id(route: APIRoute) -> str:
     # Every route is mounted twice (with and without the tenant); OpenAPI needs distinct ids.
+    # Two modules may name their endpoints alike (flows.search, executions.search).
     scope = "tenant" if "{tenant}" in route.path_format else "default"
-    return f"{route.name}_{scope}"
+    concept = route.endpoint.__module__.rpartition(".")[2]
+    return f"{concept}_{route.name}_{scope}"
 
 
 def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
@@ -47,7 +52,9 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
         title="Perch",
         version=settings.version,
         summary="Workflows that pause for people: Kestra-compatible REST API.",
-        openapi_url=f"{API_PREFIX}/openapi.json",
+        # Served by an authenticated route below: nothing but health, configs and setup is
+        # public, and the browser sends the docs page's credentials on to the document.
+        openapi_url=None,
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=_unique_id,
@@ -56,7 +63,8 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
         store=store, settings=settings, authenticator=Authenticator(store, settings)
     )
     errors.install(app)
-    install_docs(app, f"{API_PREFIX}/openapi.json")
+    install_docs(app, OPENAPI_PATH)
+    _serve_openapi(app)
     app.include_router(public_router)
     # Default-tenant routes first: `/api/v1/flows/...` must never be read as tenant "flows".
     for router in ROUTERS:
@@ -64,6 +72,13 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
     for router in ROUTERS:
         _mount(app, router, f"{API_PREFIX}/{{tenant}}", tenant_from_path)
     return app
+
+
+def _serve_openapi(app: FastAPI) -> None:
+    def openapi(_: Annotated[Principal, Depends(authenticated)]) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    app.add_api_route(OPENAPI_PATH, openapi, methods=["GET"], include_in_schema=False)
 
 
 def _mount(app: FastAPI, router: APIRouter, prefix: str, tenant: Any) -> None:

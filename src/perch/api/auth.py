@@ -3,11 +3,17 @@ with an API token. Every route but ``/health`` and ``/api/v1/configs`` depends o
 :func:`authenticated`; until an administrator exists, nothing but the setup page answers.
 
 Checking a password costs tens of milliseconds by design (argon2), so a successful Basic check
-is remembered for a short while, keyed by a digest of the header, never by the password.
+is remembered for a short while, keyed by a SHA-256 digest of login and password (the password
+itself is never kept).
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
@@ -18,9 +24,10 @@ from fastapi.security import (
     HTTPBearer,
 )
 
+from perch import identity
 from perch.engine.ports import Store
-from perch.engine.principal import Principal
-from perch.errors import SetupRequired, Unauthenticated
+from perch.engine.principal import Principal, PrincipalKind
+from perch.errors import AlreadyExists, Forbidden, SetupRequired, Unauthenticated
 
 if TYPE_CHECKING:
     from perch.api.app import ApiSettings
@@ -32,21 +39,86 @@ _bearer = HTTPBearer(auto_error=False, description="An API token of a service ac
 
 
 class Authenticator:
-    """Turns credentials into a :class:`Principal` (implemented with :mod:`perch.identity`)."""
+    """Turns credentials into a :class:`Principal` with :mod:`perch.identity`.
+
+    Remembers what is safe to remember: that an administrator exists (once true, always true),
+    and successful Basic checks for :data:`BASIC_TTL` seconds, keyed by a digest of the login
+    and password. Failures are never remembered, and tokens are looked up on every request so
+    a revocation takes effect at once (one indexed read; cheap next to argon2).
+    """
+
+    BASIC_TTL = 60.0
+    TOUCH_EVERY = timedelta(minutes=1)
+    _MAX_CACHED = 10_000
 
     def __init__(self, store: Store, settings: ApiSettings) -> None:
         self.store = store
         self.settings = settings
+        self._ready = False
+        self._lock = threading.Lock()
+        # Serializes setup attempts, so two forms sent at once create one administrator.
+        self._setup_lock = threading.Lock()
+        self._basic: dict[bytes, tuple[float, Principal]] = {}
+        self._touched: dict[str, datetime] = {}
+        self._setup_token = settings.setup_token
 
     def from_basic(self, login: str, password: str) -> Principal:
-        raise NotImplementedError  # filled in by the identity work
+        """The user with this username (or e-mail) and password; :class:`Unauthenticated`
+        otherwise."""
+        key = hashlib.sha256(f"{len(login)}:{login}:{password}".encode()).digest()
+        now = time.monotonic()
+        cached = self._basic.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        principal = identity.verify_password(self.store, login, password)
+        with self._lock:
+            if len(self._basic) >= self._MAX_CACHED:
+                self._basic = {k: v for k, v in self._basic.items() if v[0] > now}
+                if len(self._basic) >= self._MAX_CACHED:
+                    self._basic.clear()
+            self._basic[key] = (now + self.BASIC_TTL, principal)
+        return principal
 
     def from_token(self, token: str) -> Principal:
-        raise NotImplementedError
+        """The service account owning this API token; :class:`Unauthenticated` when the token
+        is unknown, expired or revoked."""
+        now = datetime.now(UTC)
+        principal, stored = identity.verify_token(self.store, token, now)
+        last = self._touched.get(stored.id) or stored.last_used
+        # Writing last_used on every request would turn each read into a write.
+        if last is None or now - last >= self.TOUCH_EVERY:
+            self._touched[stored.id] = now
+            identity.record_token_use(self.store, stored.id, now)
+        return principal
 
     def ready(self) -> bool:
         """Whether an administrator exists (before that, only the setup page answers)."""
-        raise NotImplementedError
+        if not self._ready:
+            self._ready = identity.has_superadmin(self.store)
+        return self._ready
+
+    def create_admin(
+        self, token: str, username: str, password: str, email: str | None = None
+    ) -> Principal:
+        """Create the first administrator with the one-time setup token, which then stops
+        working. :class:`Forbidden` for a wrong token, :class:`AlreadyExists` once set up."""
+        with self._setup_lock:
+            if self.ready():
+                raise AlreadyExists("Perch already has an administrator: sign in instead")
+            expected = self._setup_token
+            if expected is None or not secrets.compare_digest(token.encode(), expected.encode()):
+                raise Forbidden("the setup token is not valid (see the server's output)")
+            user = identity.create_user(
+                store=self.store, username=username, password=password, email=email, superadmin=True
+            )
+            self._setup_token = None
+            self._ready = True
+        return Principal(user.username, PrincipalKind.USER)
+
+    def forget(self) -> None:
+        """Drop remembered Basic checks (after a password change or a user is disabled)."""
+        with self._lock:
+            self._basic.clear()
 
 
 def authenticated(

@@ -16,7 +16,9 @@ from starlette.exceptions import HTTPException
 
 from perch.errors import (
     AccessError,
+    AlreadyExists,
     AlreadyFinished,
+    BulkInvalid,
     ConcurrentUpdate,
     FlowValidationError,
     Forbidden,
@@ -40,6 +42,8 @@ STATUS: dict[type[PerchError], tuple[int, str]] = {
     AlreadyFinished: (409, "Illegal state"),
     NotRunning: (422, "Illegal argument"),
     ConcurrentUpdate: (409, "Conflict"),
+    BulkInvalid: (400, ""),
+    AlreadyExists: (409, "Conflict"),
     AccessError: (403, "Forbidden"),
     Unauthenticated: (401, "Unauthorized"),
     Forbidden: (403, "Forbidden"),
@@ -82,6 +86,10 @@ async def _perch_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PerchError)
     status, prefix = status_of(exc)
     body = error_body(f"{prefix}: {exc.message}", request.url.path, _details(exc))
+    if isinstance(exc, BulkInvalid):
+        # Kestra's BulkErrorResponse: the bare message and each refused id with why.
+        body["message"] = exc.message
+        body["invalids"] = [{"invalidValue": i, "message": why} for i, why in exc.invalids]
     if isinstance(exc, NotPaused) and exc.resumed_by:
         body["resumedBy"] = exc.resumed_by
     headers = {"WWW-Authenticate": AUTHENTICATE} if status == 401 else None
@@ -105,11 +113,18 @@ async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    status, message = exc.status_code, str(exc.detail)
+    if status == 400 and message == _UNREADABLE_BODY:
+        # FastAPI's answer to a body that is not even text; Kestra answers bad JSON with 422.
+        status, message = 422, "Invalid json: the body cannot be read"
     return JSONResponse(
-        error_body(str(exc.detail), request.url.path),
-        status_code=exc.status_code,
+        error_body(message, request.url.path),
+        status_code=status,
         headers=exc.headers,
     )
+
+
+_UNREADABLE_BODY = "There was an error parsing the body"
 
 
 def install(app: FastAPI) -> None:

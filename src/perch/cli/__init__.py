@@ -24,10 +24,14 @@ def _register_subcommands() -> None:
     from perch.cli.execution import execution_app
     from perch.cli.flow import flow_app
     from perch.cli.server import server_app
+    from perch.cli.token import token_app
+    from perch.cli.user import user_app
 
     app.add_typer(flow_app, name="flow")
     app.add_typer(execution_app, name="execution")
     app.add_typer(server_app, name="server")
+    app.add_typer(token_app, name="token")
+    app.add_typer(user_app, name="user")
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Annotated
 
 import typer
@@ -24,13 +25,22 @@ server_app = typer.Typer(help="Run the Perch server.", no_args_is_help=True)
 @server_app.command("local")
 def local(
     port: Annotated[
-        int, typer.Option(help="Port reserved for the REST API (it arrives with the API).")
+        int, typer.Option(min=0, max=65535, help="Port of the REST API (0: any free port).")
     ] = 8080,
+    host: Annotated[
+        str,
+        typer.Option(help="Address the REST API listens on (0.0.0.0: every interface)."),
+    ] = "127.0.0.1",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     workers: Annotated[int, typer.Option(min=1, help="Worker threads running tasks.")] = 4,
 ) -> None:
-    """Run the executor, scheduler and workers on the local data folder until stopped."""
-    from perch.server import ServerInfo, run_local
+    """Run the executor, scheduler, workers and the REST API on the local data folder until
+    stopped.
+
+    On the first start, PERCH_ADMIN_USERNAME and PERCH_ADMIN_PASSWORD (and PERCH_ADMIN_EMAIL)
+    name the administrator to create; without them, a one-time setup link is printed.
+    """
+    from perch.server import AdminAccount, ServerInfo, run_local
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # Migration chatter at every start says nothing to an operator; problems still show.
@@ -42,10 +52,19 @@ def local(
             f"Perch server ready (pid {info.pid}, {info.database}, data in {data_dir}, "
             f"{workers} workers)"
         )
+        out.print(f"Perch is serving {info.url} (API: /api/v1, docs: /api/v1/docs)", markup=False)
 
     prepare_data_dir(data_dir, create=True)
     try:
-        run_local(data_dir, port=port, workers=workers, database_url=database_url(), on_ready=ready)
+        run_local(
+            data_dir,
+            port=port,
+            host=host,
+            workers=workers,
+            database_url=database_url(),
+            admin=AdminAccount.from_env(os.environ),
+            on_ready=ready,
+        )
     except PerchError as exc:
         report_error(exc)
     except OSError as exc:

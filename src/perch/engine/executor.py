@@ -132,7 +132,10 @@ class EngineContext:
                 self._flows.popitem(last=False)
 
     def after_commit(self, written: Written) -> None:
-        """Wake the loops with new work and cancel the running tasks of killed executions."""
+        """Wake the loops with new work, cancel the running tasks of killed executions and
+        tell the change listeners (live following in the API) which executions were written."""
+        if written.touched:
+            self.hub.changed(written.touched)
         channels = written.channels - {JOBS}
         if channels:
             self.hub.notify(channels)
@@ -197,6 +200,8 @@ class Written:
     """Jobs written and not claimed by the writer itself (how many workers to wake)."""
     seen: dict[str, Execution] = field(default_factory=dict)
     """Executions as they are now in this transaction (flushed or not)."""
+    touched: set[str] = field(default_factory=set)
+    """Executions written (state or log lines) in this transaction, for the change listeners."""
     _base: dict[str, int] = field(default_factory=dict)
     _dirty: set[str] = field(default_factory=set)
     _inserts: dict[str, Execution] = field(default_factory=dict)
@@ -216,6 +221,7 @@ class Written:
         """A new execution: inserted at the flush, in its latest staged state (one write)."""
         self._inserts[execution.id] = execution
         self.seen[execution.id] = execution
+        self.touched.add(execution.id)
 
     def stage(self, before: Execution, after: Execution) -> Execution:
         """Record ``after`` as the new state of ``before``; it is returned with the version it
@@ -223,6 +229,7 @@ class Written:
         base = self._base.setdefault(before.id, before.version)
         staged = after.with_version(base + 1)
         self.seen[before.id] = staged
+        self.touched.add(before.id)
         if before.id in self._inserts:
             self._inserts[before.id] = staged
         else:
@@ -235,6 +242,7 @@ class Written:
 
     def add_logs(self, entries: list[LogEntry]) -> None:
         self._logs.extend(entries)
+        self.touched.update(entry.execution_id for entry in entries)
 
     def flush(self, tx: Transaction) -> None:
         """Write the staged executions (compare-and-set) and the pending rows."""

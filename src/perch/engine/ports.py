@@ -129,6 +129,10 @@ class Transaction(Protocol):
 
     def list_flows(self, tenant: str, namespace_prefix: str | None = None) -> list[StoredFlow]: ...
 
+    def list_flow_revisions(self, tenant: str, namespace: str, flow_id: str) -> list[StoredFlow]:
+        """Every revision of a flow, deletion markers included, oldest first."""
+        ...
+
     def delete_flow(self, tenant: str, namespace: str, flow_id: str) -> bool: ...
 
     # executions
@@ -147,9 +151,14 @@ class Transaction(Protocol):
     def search_executions(self, query: ExecutionQuery) -> Page: ...
 
     def delete_execution(self, execution_id: str) -> bool:
-        """Remove the execution with its logs and pending work items (never its audit records);
-        whether it existed."""
+        """Remove the execution with its logs, files and pending work items (never its audit
+        records); whether it existed."""
         ...
+
+    # files (uploaded FILE inputs)
+    def put_file(self, key: str, execution_id: str, content: bytes, created: datetime) -> None: ...
+
+    def get_file(self, key: str) -> bytes | None: ...
 
     def count_active_executions(self, tenant: str, namespace: str, flow_id: str) -> int:
         """Executions of the flow that hold a concurrency slot (not terminated, not QUEUED)."""

@@ -10,7 +10,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, exists, func, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
@@ -21,7 +30,7 @@ from perch.errors import ConcurrentUpdate
 from perch.store.cache import ExecutionCache
 from perch.store.codec import decode_execution, encode_execution, labels_map
 from perch.store.prepared import Prepared
-from perch.store.schema import executions
+from perch.store.schema import events, executions, files, jobs, logs, timers
 
 # States that hold a concurrency slot: everything but the terminated states and QUEUED.
 ACTIVE_STATES = tuple(
@@ -77,6 +86,30 @@ _OLDEST_QUEUED = (
     .order_by(_c.start_date, _c.id)
     .limit(1)
 )
+
+
+_SORT_COLUMNS: dict[str, Any] = {
+    "start_date": _c.start_date,
+    "end_date": _c.end_date,
+    "id": _c.id,
+    "namespace": _c.namespace,
+    "flow_id": _c.flow_id,
+    "state": _c.state,
+}
+_TEXT_COLUMNS = (_c.id, _c.namespace, _c.flow_id)
+
+
+def _date_conditions(query: ExecutionQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if query.start_after is not None:
+        conditions.append(_c.start_date >= query.start_after)
+    if query.start_before is not None:
+        conditions.append(_c.start_date < query.start_before)
+    if query.end_after is not None:
+        conditions.append(_c.end_date >= query.end_after)
+    if query.end_before is not None:
+        conditions.append(_c.end_date < query.end_before)
+    return conditions
 
 
 def _columns(execution: Execution) -> dict[str, Any]:
@@ -158,31 +191,18 @@ class ExecutionQueries:
         return exists().where(pairs.c.key == key, pairs.c.value == value)
 
     def search_executions(self, query: ExecutionQuery) -> Page:
-        """A page of the executions matching every filter, by start date, and the total count."""
-        conditions: list[ColumnElement[bool]] = [_c.tenant == query.tenant]
-        if query.states:
-            conditions.append(_c.state.in_([s.value for s in query.states]))
-        if query.namespace_prefix is not None:
-            prefix = query.namespace_prefix
-            conditions.append(
-                (_c.namespace == prefix) | _c.namespace.startswith(prefix + ".", autoescape=True)
-            )
-        if query.flow_id is not None:
-            conditions.append(_c.flow_id == query.flow_id)
-        for key, value in query.labels:
-            conditions.append(self._label_filter(key, value))
-        if query.start_after is not None:
-            conditions.append(_c.start_date >= query.start_after)
-        if query.start_before is not None:
-            conditions.append(_c.start_date < query.start_before)
-        if query.ids:
-            conditions.append(_c.id.in_(query.ids))
+        """A page of the executions matching every filter, in the asked order, and the total
+        count of matches."""
+        conditions = self._conditions(query)
         total = self._conn.execute(select(func.count()).where(*conditions)).scalar_one()
-        order = (
-            (_c.start_date.desc(), _c.id.desc())
-            if query.sort_desc
-            else (_c.start_date.asc(), _c.id.asc())
+        column = _SORT_COLUMNS[query.sort_field]
+        # The id breaks ties, so pages never overlap nor skip rows sharing a sort value.
+        order: tuple[Any, ...] = (
+            (column.desc(), _c.id.desc()) if query.sort_desc else (column.asc(), _c.id.asc())
         )
+        if query.sort_field == "end_date":
+            # Running executions have no end: keep them last either way, as both databases agree.
+            order = (_c.end_date.is_(None), *order)
         size = max(query.size, 0)
         rows = self._conn.execute(
             select(_c.id, _c.document, _c.version)
@@ -193,6 +213,48 @@ class ExecutionQueries:
         )
         # Search results are not remembered: a big page would evict the executions in use.
         return Page([self._decode(*row) for row in rows], total)
+
+    def _conditions(self, query: ExecutionQuery) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [_c.tenant == query.tenant]
+        if query.states:
+            conditions.append(_c.state.in_([s.value for s in query.states]))
+        if query.not_states:
+            conditions.append(_c.state.not_in([s.value for s in query.not_states]))
+        if query.namespace_prefix is not None:
+            prefix = query.namespace_prefix
+            conditions.append(
+                (_c.namespace == prefix) | _c.namespace.startswith(prefix + ".", autoescape=True)
+            )
+        if query.namespace is not None:
+            conditions.append(_c.namespace == query.namespace)
+        if query.not_namespace is not None:
+            conditions.append(_c.namespace != query.not_namespace)
+        if query.namespace_starts_with is not None:
+            conditions.append(_c.namespace.startswith(query.namespace_starts_with, autoescape=True))
+        if query.namespace_contains is not None:
+            conditions.append(_c.namespace.contains(query.namespace_contains, autoescape=True))
+        if query.flow_id is not None:
+            conditions.append(_c.flow_id == query.flow_id)
+        if query.not_flow_id is not None:
+            conditions.append(_c.flow_id != query.not_flow_id)
+        for key, value in query.labels:
+            conditions.append(self._label_filter(key, value))
+        conditions.extend(_date_conditions(query))
+        if query.ids:
+            conditions.append(_c.id.in_(query.ids))
+        if query.text:
+            conditions.append(
+                or_(*(c.icontains(query.text, autoescape=True) for c in _TEXT_COLUMNS))
+            )
+        return conditions
+
+    def delete_execution(self, execution_id: str) -> bool:
+        """Remove the execution, its logs, its files and any work items still pointing at it;
+        the audit trail keeps its records (it is append-only). Whether the execution existed."""
+        for table in (logs, jobs, timers, events, files):
+            self._conn.execute(table.delete().where(table.c.execution_id == execution_id))
+        deleted = self._conn.execute(executions.delete().where(_c.id == execution_id)).rowcount
+        return bool(deleted)
 
     def count_active_executions(self, tenant: str, namespace: str, flow_id: str) -> int:
         """Executions of the flow that hold a concurrency slot (not terminated, not QUEUED)."""

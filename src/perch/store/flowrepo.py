@@ -35,6 +35,7 @@ _SAME_FLOW = (
 )
 _LATEST = select(*_COLUMNS).where(*_SAME_FLOW).order_by(flows.c.revision.desc()).limit(1)
 _REVISION = select(*_COLUMNS).where(*_SAME_FLOW, flows.c.revision == bindparam("b_revision"))
+_REVISIONS = select(*_COLUMNS).where(*_SAME_FLOW).order_by(flows.c.revision)
 
 _PREPARED_LATEST = Prepared(_LATEST)
 
@@ -107,6 +108,11 @@ class FlowQueries:
         }
         row = self._conn.execute(_REVISION, params).first()
         return _stored(row._mapping) if row is not None else None
+
+    def list_flow_revisions(self, tenant: str, namespace: str, flow_id: str) -> list[StoredFlow]:
+        """Every revision of a flow, deletion markers included, oldest first."""
+        params = {"b_tenant": tenant, "b_namespace": namespace, "b_id": flow_id}
+        return [_stored(row._mapping) for row in self._conn.execute(_REVISIONS, params)]
 
     def list_flows(self, tenant: str, namespace_prefix: str | None = None) -> list[StoredFlow]:
         """The latest revision of every flow that is not deleted, by namespace and id."""

@@ -19,11 +19,13 @@ from sqlalchemy import (
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -170,4 +172,61 @@ audit = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index("ix_audit_execution_id", "execution_id"),
+)
+
+# --- identity: people and machines that call the API (see perch.identity) ----------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("username", String(255), nullable=False, unique=True),
+    # Stored lower-case so an e-mail login matches whatever case it is typed in.
+    Column("email", String(255), nullable=True, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("superadmin", Boolean, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("created", UtcDateTime, nullable=False),
+)
+
+service_accounts = Table(
+    "service_accounts",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("tenant", String(ID), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("created", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant", "name"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("service_account_id", String(ID), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("prefix", String(32), nullable=False),
+    # SHA-256 hex of the whole token: every bearer request looks its token up by this.
+    Column("token_hash", String(64), nullable=False),
+    Column("created", UtcDateTime, nullable=False),
+    Column("expires", UtcDateTime, nullable=True),
+    Column("revoked", UtcDateTime, nullable=True),
+    Column("last_used", UtcDateTime, nullable=True),
+    Index("ix_api_tokens_token_hash", "token_hash", unique=True),
+    Index("ix_api_tokens_service_account_id", "service_account_id"),
+)
+
+# --- files: uploaded FILE inputs, addressed by their kestra:/// URI ------------------------------
+
+files = Table(
+    "files",
+    metadata,
+    Column("key", String(1024), primary_key=True),
+    # The execution the file belongs to: deleting the execution deletes its files.
+    Column("execution_id", String(ID), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("created", UtcDateTime, nullable=False),
+    Index("ix_files_execution_id", "execution_id"),
 )

@@ -7,13 +7,17 @@ from sqlalchemy import Connection, text
 from perch.engine.model import Execution
 from perch.store.cache import ExecutionCache
 from perch.store.executionrepo import ExecutionQueries
+from perch.store.filerepo import FileQueries
 from perch.store.flowrepo import FlowQueries
+from perch.store.identityrepo import IdentityQueries
 from perch.store.journal import Journal
 from perch.store.notifications import check_channel
 from perch.store.workqueue import WorkQueue
 
 
-class SqlTransaction(FlowQueries, ExecutionQueries, WorkQueue, Journal):
+class SqlTransaction(
+    FlowQueries, ExecutionQueries, WorkQueue, Journal, IdentityQueries, FileQueries
+):
     """Reads and writes inside one open transaction of ``connection``.
 
     Handed out by :meth:`perch.store.SqlStore.transaction`, which commits or rolls back; it must

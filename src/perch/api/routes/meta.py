@@ -1,4 +1,5 @@
-"""What answers without credentials: ``/health`` for load balancers and ``/api/v1/configs``."""
+"""What answers without credentials: ``/health`` for load balancers, ``/api/v1/configs``, and
+the one-time setup page (:mod:`perch.api.routes.setup`)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from perch.api.context import StateDep
+from perch.api.routes import setup
 
 public_router = APIRouter(tags=["Meta"])
+public_router.include_router(setup.router)
 
 
 @public_router.get("/health", summary="Liveness for load balancers")

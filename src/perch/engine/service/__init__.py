@@ -9,23 +9,60 @@ validated here against their declarations before they reach the engine, and neve
 
 from __future__ import annotations
 
-from perch.engine.service.actions import kill, kill_by_ids, kill_by_query, pause, replay, restart
+from perch.engine.service.actions import (
+    KILL,
+    PAUSE,
+    RESTART,
+    RESUME,
+    BulkRule,
+    check_all,
+    kill,
+    kill_by_ids,
+    kill_by_query,
+    pause,
+    pause_by_ids,
+    pause_by_query,
+    replay,
+    restart,
+    restart_by_ids,
+    restart_by_query,
+)
 from perch.engine.service.bulk import BULK_BATCH, BulkResult, Progress, matching_ids
-from perch.engine.service.decisions import resume, resume_by_ids, resume_by_query
+from perch.engine.service.decisions import (
+    ResumeValidation,
+    resume,
+    resume_by_ids,
+    resume_by_query,
+    validate_resume,
+)
 from perch.engine.service.executions import (
+    CreateValidation,
     create_execution,
+    delete_execution,
+    delete_executions,
     get_execution,
     logs,
     search_executions,
+    validate_create_inputs,
 )
 from perch.engine.service.flows import deploy_flow, get_flow, list_flows
 from perch.engine.service.secrets import mask_secrets, secret_texts
 
 __all__ = [
     "BULK_BATCH",
+    "KILL",
+    "PAUSE",
+    "RESTART",
+    "RESUME",
     "BulkResult",
+    "BulkRule",
+    "CreateValidation",
     "Progress",
+    "ResumeValidation",
+    "check_all",
     "create_execution",
+    "delete_execution",
+    "delete_executions",
     "deploy_flow",
     "get_execution",
     "get_flow",
@@ -37,11 +74,17 @@ __all__ = [
     "mask_secrets",
     "matching_ids",
     "pause",
+    "pause_by_ids",
+    "pause_by_query",
     "replay",
     "restart",
+    "restart_by_ids",
+    "restart_by_query",
     "resume",
     "resume_by_ids",
     "resume_by_query",
     "search_executions",
     "secret_texts",
+    "validate_create_inputs",
+    "validate_resume",
 ]

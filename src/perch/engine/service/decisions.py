@@ -4,6 +4,7 @@ against the Pause's ``onResume`` declarations here, and never rendered."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from perch.engine.events import Resume
@@ -13,29 +14,24 @@ from perch.engine.executor import (
     Written,
     apply_in,
     context_for,
-    resumed_by,
+    reading,
     retryable,
     unit,
 )
 from perch.engine.model import Execution
 from perch.engine.ports import ExecutionQuery, Store, Transaction
 from perch.engine.principal import Principal
-from perch.engine.service.bulk import (
-    BULK_BATCH,
-    BulkResult,
-    Progress,
-    each,
-    matching_ids,
-    not_paused_reason,
+from perch.engine.service.actions import (
+    RESUME,
+    act_in_batches,
+    counting_refused,
+    load_in,
+    partition,
 )
-from perch.errors import (
-    ConcurrentUpdate,
-    EngineError,
-    ExecutionNotFound,
-    NotPaused,
-    PerchError,
-)
-from perch.inputs import resolve_inputs, serialize_input_value
+from perch.engine.service.bulk import BULK_BATCH, BulkResult, Progress
+from perch.errors import ConcurrentUpdate, ExecutionNotFound
+from perch.flows import Flow
+from perch.inputs import InputBase, InputCheck, check_inputs, resolve_inputs, serialize_input_value
 from perch.templating import default_environment
 
 
@@ -46,18 +42,22 @@ def resume(
     principal: Principal,
     *,
     task_run_id: str | None = None,
+    tenant: str | None = None,
 ) -> Execution:
     """Resume a PAUSED execution with values for its Pause's ``onResume`` inputs.
 
     Bad values raise :class:`perch.errors.InputValidationError` (one problem per input) and the
     execution stays PAUSED; an execution that is not paused raises
-    :class:`perch.errors.NotPaused` (naming who resumed it, when someone did).
+    :class:`perch.errors.NotPaused` (naming who resumed it, when someone did). With ``tenant``,
+    an execution of another tenant is :class:`perch.errors.ExecutionNotFound` (checked in the
+    same transaction, so the latency-critical path reads the execution once).
     """
     ctx = context_for(store)
     for _ in range(MAX_RETRIES):
         try:
             with unit(store) as (tx, written):
-                saved = _resume_in(tx, ctx, execution_id, inputs, principal, task_run_id, written)
+                execution = load_in(tx, written, execution_id, tenant)
+                saved = _resume_in(tx, ctx, execution, inputs, principal, task_run_id, written)
         except Exception as exc:
             if not retryable(exc):
                 raise
@@ -70,7 +70,7 @@ def resume(
 def _resume_in(  # noqa: PLR0917 - internal
     tx: Transaction,
     ctx: EngineContext,
-    execution_id: str,
+    execution: Execution,
     inputs: Mapping[str, Any],
     principal: Principal,
     task_run_id: str | None,
@@ -79,12 +79,8 @@ def _resume_in(  # noqa: PLR0917 - internal
     """Validate and apply a resume inside ``tx``, against the execution as locked there."""
     from perch.engine import resume_declarations, run_variables
 
-    execution = written.load(tx, execution_id)
-    if execution is None:
-        raise ExecutionNotFound(f"Execution '{execution_id}' not found")
-    if not execution.state.current.is_paused:
-        raise NotPaused(execution_id, resumed_by(execution))
     flow = ctx.flow_for(tx, execution)
+    # Raises NotPaused (with who resumed it) before anything is validated.
     declarations = resume_declarations(flow, execution, task_run_id)
     values: Mapping[str, Any] = {}
     if declarations:
@@ -96,7 +92,46 @@ def _resume_in(  # noqa: PLR0917 - internal
         )
         values = serialize_input_value(resolved)
     event = Resume(principal=principal, inputs=values, task_run_id=task_run_id)
-    return apply_in(tx, ctx, execution_id, event, principal, written=written, loaded=execution)
+    return apply_in(tx, ctx, execution.id, event, principal, written=written, loaded=execution)
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeValidation:
+    """What a resume with some values would make of them, without resuming."""
+
+    execution: Execution
+    flow: Flow
+    declarations: list[InputBase]
+    checks: list[InputCheck]
+
+
+def validate_resume(
+    store: Store,
+    execution_id: str,
+    inputs: Mapping[str, Any],
+    *,
+    task_run_id: str | None = None,
+    tenant: str | None = None,
+) -> ResumeValidation:
+    """Check ``inputs`` against the paused task run's ``onResume`` declarations, one
+    :class:`perch.inputs.InputCheck` per input; nothing changes. Raises
+    :class:`perch.errors.NotPaused` when the execution is not paused."""
+    from perch.engine import resume_declarations, run_variables
+
+    ctx = context_for(store)
+    with reading(store) as tx:
+        execution = tx.get_execution(execution_id)
+        if execution is None or (tenant is not None and execution.tenant != tenant):
+            raise ExecutionNotFound(f"Execution '{execution_id}' not found.")
+        flow = ctx.flow_for(tx, execution)
+    declarations = resume_declarations(flow, execution, task_run_id)
+    checks = check_inputs(
+        declarations,
+        inputs,
+        variables=run_variables(flow, execution),
+        environment=default_environment(),
+    )
+    return ResumeValidation(execution, flow, declarations, checks)
 
 
 def resume_by_ids(
@@ -105,6 +140,7 @@ def resume_by_ids(
     principal: Principal,
     inputs: Mapping[str, Any] | None = None,
     *,
+    tenant: str | None = None,
     progress: Progress | None = None,
     batch: int = BULK_BATCH,
 ) -> BulkResult:
@@ -113,41 +149,12 @@ def resume_by_ids(
     Executions are resumed ``batch`` per transaction; each is still checked, validated and
     compare-and-set on its own, and one that cannot be resumed does not hold back the others.
     """
-    ctx = context_for(store)
-    pending = list(ids)
-    result = BulkResult()
-    for first in range(0, len(pending), batch):
-        chunk = pending[first : first + batch]
-        for _ in range(MAX_RETRIES):
-            part = BulkResult()
-            try:
-                with unit(store) as (tx, written):
-                    for execution_id in chunk:
-                        try:
-                            _resume_in(
-                                tx, ctx, execution_id, inputs or {}, principal, None, written
-                            )
-                        except ConcurrentUpdate:
-                            raise
-                        except NotPaused as exc:
-                            part.skipped.append((execution_id, not_paused_reason(exc)))
-                        except (EngineError, PerchError, ValueError) as exc:
-                            part.skipped.append((execution_id, str(exc)))
-                        else:
-                            part.done.append(execution_id)
-            except Exception as exc:
-                if not retryable(exc):
-                    raise
-                continue
-            ctx.after_commit(written)
-            break
-        else:
-            part = each(chunk, lambda i: resume(store, i, inputs or {}, principal), None)
-        result.done.extend(part.done)
-        result.skipped.extend(part.skipped)
-        if progress is not None:
-            progress(min(first + batch, len(pending)), len(pending))
-    return result
+    values = inputs or {}
+
+    def act(tx: Transaction, ctx: EngineContext, execution: Execution, written: Written) -> object:
+        return _resume_in(tx, ctx, execution, values, principal, None, written)
+
+    return act_in_batches(store, ids, act, tenant=tenant, progress=progress, batch=batch)
 
 
 def resume_by_query(
@@ -158,5 +165,10 @@ def resume_by_query(
     *,
     progress: Progress | None = None,
 ) -> BulkResult:
-    """Resume every PAUSED execution matching ``query``; other matches are reported."""
-    return resume_by_ids(store, matching_ids(store, query), principal, inputs, progress=progress)
+    """Resume every PAUSED execution matching ``query``; the other matches are reported."""
+    accepted, result = partition(store, query, RESUME)
+    inner = counting_refused(progress, len(result.skipped), len(accepted))
+    done = resume_by_ids(store, accepted, principal, inputs, tenant=query.tenant, progress=inner)
+    result.done.extend(done.done)
+    result.skipped.extend(done.skipped)
+    return result
