@@ -471,6 +471,8 @@ class PostgresWakeBridge:
                                 for execution_id in killed_ids(payload):
                                     self._hub.killed(execution_id)
                             self._hub.notify_all()
+                            # Followers (SSE, wait=true) of executions another process wrote.
+                            self._hub.changed(None)
             except Exception:
                 log.exception("LISTEN failed; retrying")
                 self._stop.wait(1.0)

@@ -7,12 +7,15 @@ in the table takes the entry of its nearest listed ancestor.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from perch.errors import (
     AccessError,
@@ -117,11 +120,55 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if status == 400 and message == _UNREADABLE_BODY:
         # FastAPI's answer to a body that is not even text; Kestra answers bad JSON with 422.
         status, message = 422, "Invalid json: the body cannot be read"
-    return JSONResponse(
-        error_body(message, request.url.path),
-        status_code=status,
-        headers=exc.headers,
+    headers = dict(exc.headers or {})
+    if status == 405:
+        headers["Allow"] = allowed_methods(request)
+    return JSONResponse(error_body(message, request.url.path), status_code=status, headers=headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the API documents at this path.
+
+    Starlette's 405 names only the methods of the first route whose path matched, while a path
+    such as ``/flows/{namespace}/{id}`` is served by three routes (GET, PUT, DELETE). The table
+    is built once from the OpenAPI document, which lists every route with its methods.
+    """
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        request.app.state, "allow_table", None
     )
+    if table is None:
+        table = []
+        for path, operations in request.app.openapi().get("paths", {}).items():
+            regex, _, _ = compile_path(path)
+            table.append((regex, {m.upper() for m in operations if m != "parameters"}))
+        request.app.state.allow_table = table
+    methods: set[str] = set()
+    for regex, served in table:
+        if regex.match(request.url.path):
+            methods |= served
+    return ", ".join(sorted(methods))
+
+
+class RejectNul:
+    """Answer 422 to a path or query holding a NUL character, before any route reads it.
+
+    PostgreSQL refuses NUL in text values; without this, any route passing one on to the store
+    would fail with a 500 instead of saying what is wrong with the request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query: bytes = scope.get("query_string", b"")
+            if "\x00" in scope["path"] or b"\x00" in query or b"%00" in query.lower():
+                body = error_body(
+                    "Illegal argument: the request holds a NUL character", scope["path"]
+                )
+                await JSONResponse(body, status_code=422)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 _UNREADABLE_BODY = "There was an error parsing the body"
@@ -132,3 +179,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PerchError, _perch_error)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_middleware(RejectNul)
