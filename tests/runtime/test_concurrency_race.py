@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+from tests.runtime.conftest import ALICE, deploy, settled, wait_until
+
 from perch.engine import service
 from perch.engine.ports import Store
 from perch.server import LocalRuntime
-from tests.runtime.conftest import ALICE, deploy, settled, wait_until
 
 FLOW = """
 id: one_at_a_time

@@ -102,6 +102,8 @@ class WorkerPool:
         self._store = store
         self._inline = inline
         self._inline_limit = inline_limit
+        self._claimed = 0
+        """Counts claims that found jobs: a worker that ran inline jobs claims again at once."""
         self._ctx = context_for(store)
         self._runner = runner
         self._threads_wanted = threads
@@ -164,10 +166,15 @@ class WorkerPool:
         while not self._stop.is_set():
             generation = hub.generation(JOBS)
             try:
+                claimed = self._claimed
                 started = self.claim_and_start(worker_id)
                 if started:
                     while started:
                         started = self.process(worker_id, started)
+                    continue
+                if self._claimed != claimed:
+                    # Inline jobs ran until their budget ran out: more may be waiting, and
+                    # their notification may have come before this loop read the generation.
                     continue
             except Exception:
                 log.exception("worker %s failed; continuing", worker_id)
@@ -205,6 +212,8 @@ class WorkerPool:
             written.flush(tx)  # jobs written so far in this transaction become claimable
             now = self._ctx.clock.now()
             jobs = tx.claim_jobs(worker_id, self._batch, now, now + self._lease)
+            if jobs:
+                self._claimed += 1  # only compared for change, so races between threads are fine
             # Jobs this transaction wrote and claimed itself need no other worker woken.
             written.jobs = max(0, written.jobs - len(jobs))
             ran_inline = 0
