@@ -1,16 +1,18 @@
-"""``perch execution …``: start, list, show, resume and kill executions."""
+"""``perch execution …``: start, list, show, resume and kill executions.
+
+Each command works on the local data folder, or with ``--server URL`` on a running server
+through its REST API (:mod:`perch.cli.remote`); both print the same screens
+(:mod:`perch.cli.views`).
+"""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
 
 from perch.cli.local import (
     DEFAULT_DATA_DIR,
@@ -22,6 +24,18 @@ from perch.cli.local import (
     parse_pairs,
     principal,
     report_error,
+)
+from perch.cli.remote import Remote, ServerOption, TenantOption, TokenOption, connect
+from perch.cli.views import (
+    execution_view,
+    execution_view_of_json,
+    log_view,
+    log_view_of_json,
+    not_paused_reason,
+    print_bulk_result,
+    print_execution,
+    print_execution_list,
+    print_headline,
 )
 from perch.engine.model import DEFAULT_TENANT, Execution, Label
 from perch.engine.ports import ExecutionQuery, Store
@@ -36,19 +50,6 @@ InputOption = Annotated[
         "--input", "-i", help="An input value, KEY=VALUE (repeatable).", show_default=False
     ),
 ]
-STATE_STYLES = {
-    "SUCCESS": "green",
-    "WARNING": "yellow",
-    "FAILED": "red",
-    "KILLED": "red",
-    "CANCELLED": "red",
-    "PAUSED": "magenta",
-    "RUNNING": "cyan",
-}
-
-
-def _state(state: StateType) -> Text:
-    return Text(state.value, style=STATE_STYLES.get(state.value, ""))
 
 
 @execution_app.command("start")
@@ -64,31 +65,39 @@ def start(  # noqa: PLR0917 - typer maps parameters to options
         bool, typer.Option(help="Wait until the execution pauses or ends, and show it.")
     ] = False,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    server: ServerOption = None,
+    tenant: TenantOption = DEFAULT_TENANT,
+    token: TokenOption = None,
 ) -> None:
     """Start an execution of the latest revision of a flow.
 
     Without a running server, --wait runs the execution in this process until it pauses or
     ends; without --wait it stays queued for the next ``perch server local``.
     """
+    values = parse_pairs(inputs, "input")
+    label_values = parse_pairs(labels, "label")
+    if server:
+        with connect(server, tenant, token) as remote:
+            _start_remote(remote, namespace, flow_id, values, label_values, wait=wait)
+        return
     from perch.engine import service
     from perch.server import running_server
 
-    values = parse_pairs(inputs, "input")
-    label_values = [Label(k, str(v)) for k, v in parse_pairs(labels, "label").items()]
     with open_data(data_dir) as store:
         try:
             execution = service.create_execution(
-                store, DEFAULT_TENANT, namespace, flow_id, values, principal(), label_values
+                store,
+                tenant,
+                namespace,
+                flow_id,
+                values,
+                principal(),
+                [Label(k, str(v)) for k, v in label_values.items()],
             )
         except PerchError as exc:
             report_error(exc)
             return
-        out = console()
-        out.print(
-            Text.assemble(
-                "Execution ", (execution.id, "bold"), " ", _state(execution.state.current)
-            )
-        )
+        print_headline("Execution", execution_view(store, execution))
         if not wait:
             return
         try:
@@ -97,15 +106,44 @@ def start(  # noqa: PLR0917 - typer maps parameters to options
             else:
                 execution = _wait_for(store, execution.id)
         except KeyboardInterrupt:
-            # Everything committed so far is kept; the next server picks the execution up.
-            typer.echo(
-                f"stopped waiting; execution {execution.id} is kept and continues under a server",
-                err=True,
-            )
-            raise typer.Exit(130) from None
+            _stopped_waiting(execution.id)
         _show(store, execution)
         if execution.state.current.is_failed:
             raise typer.Exit(1)
+
+
+def _start_remote(
+    remote: Remote,
+    namespace: str,
+    flow_id: str,
+    values: dict[str, Any],
+    labels: dict[str, Any],
+    *,
+    wait: bool,
+) -> None:
+    body = remote.create_execution(namespace, flow_id, values, labels, wait=wait)
+    view = execution_view_of_json(body)
+    print_headline("Execution", view)
+    if not wait:
+        return
+    try:
+        # The server may answer `wait=true` before the execution settles (at a time limit).
+        body = body if view.settled else remote.wait_settled(view.id)
+    except KeyboardInterrupt:
+        _stopped_waiting(view.id)
+    view = execution_view_of_json(body)
+    print_execution(view, [log_view_of_json(e) for e in remote.logs(view.id)])
+    if view.failed:
+        raise typer.Exit(1)
+
+
+def _stopped_waiting(execution_id: str) -> None:
+    # Everything committed so far is kept; the next server picks the execution up.
+    typer.echo(
+        f"stopped waiting; execution {execution_id} is kept and continues under a server",
+        err=True,
+    )
+    raise typer.Exit(130) from None
 
 
 def _settled(execution: Execution) -> bool:
@@ -147,7 +185,7 @@ def _run_here(store: Store, data_dir: Path, execution_id: str) -> Execution:
 
 
 @execution_app.command("list")
-def list_(
+def list_(  # noqa: PLR0917 - typer maps parameters to options
     state: Annotated[
         list[StateType] | None, typer.Option(help="Only executions in this state (repeatable).")
     ] = None,
@@ -155,33 +193,47 @@ def list_(
     flow: Annotated[str | None, typer.Option(help="Flow id.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many to show.")] = 50,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    server: ServerOption = None,
+    tenant: TenantOption = DEFAULT_TENANT,
+    token: TokenOption = None,
 ) -> None:
     """List executions, newest first."""
+    if server:
+        with connect(server, tenant, token) as remote:
+            states = [s.value for s in state or ()]
+            results, total = remote.search_executions(states, namespace, flow, limit)
+        print_execution_list([execution_view_of_json(body) for body in results], total)
+        return
     from perch.engine import service
 
     query = ExecutionQuery(
-        states=tuple(state or ()), namespace_prefix=namespace, flow_id=flow, size=limit
+        tenant=tenant,
+        states=tuple(state or ()),
+        namespace_prefix=namespace,
+        flow_id=flow,
+        size=limit,
     )
     with open_data(data_dir) as store:
         page = service.search_executions(store, query)
-    table = Table("id", "namespace", "flow", "state", "started", title=f"{page.total} executions")
-    for execution in page.results:
-        table.add_row(
-            execution.id,
-            execution.namespace,
-            execution.flow_id,
-            _state(execution.state.current),
-            execution.state.start_date.strftime("%Y-%m-%d %H:%M:%S"),
-        )
-    console().print(table)
+        views = [execution_view(store, execution) for execution in page.results]
+    print_execution_list(views, page.total)
 
 
 @execution_app.command("show")
 def show(
     execution_id: Annotated[str, typer.Argument(help="The execution's id.")],
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    server: ServerOption = None,
+    tenant: TenantOption = DEFAULT_TENANT,
+    token: TokenOption = None,
 ) -> None:
     """Show an execution: its state, task runs with outputs, and logs."""
+    if server:
+        with connect(server, tenant, token) as remote:
+            view = execution_view_of_json(remote.get_execution(execution_id))
+            logs = [log_view_of_json(entry) for entry in remote.logs(execution_id)]
+        print_execution(view, logs)
+        return
     from perch.engine import service
 
     with open_data(data_dir) as store:
@@ -196,51 +248,8 @@ def show(
 def _show(store: Store, execution: Execution) -> None:
     from perch.engine import service
 
-    out = console()
-    secrets = service.secret_texts(store, execution)
-
-    def shown(value: Any) -> str:
-        return _json(service.mask_secrets(value, secrets))
-
-    out.print(
-        Text.assemble(
-            ("Execution ", "bold"),
-            (execution.id, "bold"),
-            f"  {execution.namespace}.{execution.flow_id} rev {execution.flow_revision}  ",
-            _state(execution.state.current),
-        )
-    )
-    if execution.inputs:
-        out.print(f"inputs: {shown(execution.inputs)}")
-    labels = ", ".join(f"{label.key}={label.value}" for label in execution.labels)
-    if labels:
-        out.print(f"labels: {labels}")
-    table = Table("task", "value", "state", "attempts", "outputs")
-    for run in execution.task_runs:
-        table.add_row(
-            run.task_id,
-            run.value or "",
-            _state(run.state.current),
-            str(len(run.attempts)),
-            shown(run.outputs) if run.outputs else "",
-        )
-    out.print(table)
-    if execution.outputs:
-        out.print(f"outputs: {shown(execution.outputs)}")
-    for entry in service.logs(store, execution.id):
-        out.print(
-            Text.assemble(
-                (entry.timestamp.strftime("%H:%M:%S.%f")[:-3], "dim"),
-                f" {entry.level:<5} ",
-                (entry.task_id or "", "bold"),
-                " ",
-                entry.message,
-            )
-        )
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    logs = [log_view(entry) for entry in service.logs(store, execution.id)]
+    print_execution(execution_view(store, execution), logs)
 
 
 @execution_app.command("resume")
@@ -256,11 +265,24 @@ def resume(  # noqa: PLR0917 - typer maps parameters to options
     namespace: Annotated[str | None, typer.Option(help="Bulk: namespace prefix.")] = None,
     flow: Annotated[str | None, typer.Option(help="Bulk: flow id.")] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    server: ServerOption = None,
+    tenant: TenantOption = DEFAULT_TENANT,
+    token: TokenOption = None,
 ) -> None:
     """Resume a paused execution with its onResume inputs, or every match of a query."""
+    values = parse_pairs(inputs, "input")
+    if execution_id is None and not (state or namespace or flow):
+        fail("give an execution id, or --state/--namespace/--flow for a bulk resume")
+    states = tuple(state or (StateType.PAUSED,))
+    if server:
+        with connect(server, tenant, token) as remote:
+            if execution_id is not None:
+                _resume_remote(remote, execution_id, values)
+            else:
+                _bulk_resume_remote(remote, [s.value for s in states], namespace, flow, values)
+        return
     from perch.engine import service
 
-    values = parse_pairs(inputs, "input")
     with open_data(data_dir) as store:
         if execution_id is not None:
             try:
@@ -271,16 +293,10 @@ def resume(  # noqa: PLR0917 - typer maps parameters to options
             except PerchError as exc:
                 report_error(exc)
                 return
-            console().print(
-                Text.assemble(
-                    "Resumed ", (execution.id, "bold"), " ", _state(execution.state.current)
-                )
-            )
+            print_headline("Resumed", execution_view(store, execution))
             return
-        if not (state or namespace or flow):
-            fail("give an execution id, or --state/--namespace/--flow for a bulk resume")
         query = ExecutionQuery(
-            states=tuple(state or (StateType.PAUSED,)), namespace_prefix=namespace, flow_id=flow
+            tenant=tenant, states=states, namespace_prefix=namespace, flow_id=flow
         )
         _bulk_resume(store, query, values)
 
@@ -294,15 +310,22 @@ def _not_paused(store: Store, exc: NotPaused) -> None:
     except PerchError:
         report_error(exc)
         return
-    reason = f"it is {execution.state.current.value}"
-    for run in reversed(execution.task_runs):
-        resumed = (run.outputs or {}).get("resumed")
-        if isinstance(resumed, dict) and resumed.get("by"):
-            # A kill ends the pause too, and records its author the same way.
-            verb = "killed" if execution.state.current is StateType.KILLED else "resumed"
-            reason += f", {verb} by {resumed['by']}"
-            break
+    reason = not_paused_reason(execution_view(store, execution))
     fail(f"execution '{exc.execution_id}' is not paused ({reason}); nothing to resume")
+
+
+def _resume_remote(remote: Remote, execution_id: str, values: dict[str, Any]) -> None:
+    from perch.cli.remote import RemoteError
+
+    try:
+        remote.resume(execution_id, values)
+    except RemoteError as exc:
+        if exc.status != 409:
+            raise
+        reason = not_paused_reason(execution_view_of_json(remote.get_execution(execution_id)))
+        fail(f"execution '{execution_id}' is not paused ({reason}); nothing to resume")
+    # 204 says nothing of the state; show the one it is in now, as the local mode does.
+    print_headline("Resumed", execution_view_of_json(remote.get_execution(execution_id)))
 
 
 def _bulk_resume(store: Store, query: ExecutionQuery, values: dict[str, Any]) -> None:
@@ -321,17 +344,38 @@ def _bulk_resume(store: Store, query: ExecutionQuery, values: dict[str, Any]) ->
             values,
             progress=lambda done, _: bar.update(task, completed=done),
         )
-    out.print(f"resumed {result.count} of {len(ids)}")
-    for skipped_id, reason in result.skipped:
-        out.print(Text.assemble("  skipped ", (skipped_id, "bold"), f": {reason}"))
+    print_bulk_result(result.count, len(ids), result.skipped)
+
+
+def _bulk_resume_remote(
+    remote: Remote,
+    states: list[str],
+    namespace: str | None,
+    flow: str | None,
+    values: dict[str, Any],
+) -> None:
+    if values:
+        # Kestra's bulk resume takes no onResume values; resume one by one to give them.
+        fail("--input is not supported with a bulk resume over --server; resume each by id")
+    count, skipped = remote.resume_by_query(states, namespace, flow)
+    print_bulk_result(count, count + len(skipped), skipped)
 
 
 @execution_app.command("kill")
 def kill(
     execution_id: Annotated[str, typer.Argument(help="The execution's id.")],
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    server: ServerOption = None,
+    tenant: TenantOption = DEFAULT_TENANT,
+    token: TokenOption = None,
 ) -> None:
     """Kill an execution: running tasks are cancelled, a paused one ends KILLED."""
+    if server:
+        with connect(server, tenant, token) as remote:
+            remote.kill(execution_id)
+            view = execution_view_of_json(remote.get_execution(execution_id))
+        print_headline("Killed", view)
+        return
     from perch.engine import service
 
     with open_data(data_dir) as store:
@@ -340,6 +384,5 @@ def kill(
         except PerchError as exc:
             report_error(exc)
             return
-    console().print(
-        Text.assemble("Killed ", (execution.id, "bold"), " ", _state(execution.state.current))
-    )
+        view = execution_view(store, execution)
+    print_headline("Killed", view)

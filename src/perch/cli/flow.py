@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.text import Text
 
 from perch.cli.local import DEFAULT_DATA_DIR, DataDirOption, open_data, principal
+from perch.cli.remote import Remote, RemoteError, ServerOption, TenantOption, TokenOption, connect
+from perch.engine.model import DEFAULT_TENANT
 from perch.errors import Problem
 from perch.flows import flow_json_schema, validate_flow
 
@@ -102,8 +104,12 @@ def deploy(
         list[Path], typer.Argument(help="Flow YAML files to store.", show_default=False)
     ],
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    server: ServerOption = None,
+    tenant: TenantOption = DEFAULT_TENANT,
+    token: TokenOption = None,
 ) -> None:
-    """Store flows in the local data folder; a changed source becomes a new revision.
+    """Store flows in the local data folder (or on --server); a changed source becomes a new
+    revision.
 
     Exits 1 if a flow is invalid (nothing of that file is stored), 2 if a file cannot be read.
     """
@@ -112,43 +118,82 @@ def deploy(
 
     out = _console()
     failed = 0
+    sources = [(path, _read(path)) for path in files]
+    if any(source is None for _, source in sources):
+        failed = EXIT_UNREADABLE
+    readable = [(path, source) for path, source in sources if source is not None]
+    if server:
+        with connect(server, tenant, token) as remote:
+            for path, source in readable:
+                if not _deploy_remote(remote, path, source):
+                    failed = max(failed, EXIT_PROBLEMS)
+        if failed:
+            raise typer.Exit(failed)
+        return
     with open_data(data_dir, create=True) as store:
-        for path in files:
-            source = _read(path)
-            if source is None:
-                failed = max(failed, EXIT_UNREADABLE)
-                continue
+        for path, source in readable:
             try:
-                stored = service.deploy_flow(store, source, principal())
+                stored = service.deploy_flow(store, source, principal(), tenant=tenant)
             except FlowValidationError as exc:
                 failed = max(failed, EXIT_PROBLEMS)
                 for problem in exc.problems:
                     out.print(_problem_line(str(path), problem))
                 continue
-            out.print(
-                Text.assemble(
-                    ("✓ ", "green"),
-                    (f"{stored.namespace}.{stored.id}", "bold"),
-                    f" revision {stored.revision}",
-                )
-            )
+            _deployed(out, stored.namespace, stored.id, stored.revision)
     if failed:
         raise typer.Exit(failed)
+
+
+def _deployed(out: Console, namespace: str, flow_id: str, revision: int) -> None:
+    out.print(
+        Text.assemble(("✓ ", "green"), (f"{namespace}.{flow_id}", "bold"), f" revision {revision}")
+    )
+
+
+def _deploy_remote(remote: Remote, path: Path, source: str) -> bool:
+    """Create or update one flow on the server; print its problems and say False if invalid."""
+    try:
+        body = remote.create_flow(source)
+    except RemoteError as exc:
+        if exc.status != 422:
+            raise
+        out = _console()
+        for error in exc.errors or [{"message": exc.message}]:
+            problem = Problem(
+                message=str(error.get("message") or ""),
+                path=str(error.get("path") or ""),
+                line=error.get("line"),
+                column=error.get("column"),
+            )
+            out.print(_problem_line(str(path), problem))
+        return False
+    _deployed(_console(), body["namespace"], body["id"], int(body.get("revision") or 0))
+    return True
 
 
 @flow_app.command("list")
 def list_flows(
     namespace: Annotated[str | None, typer.Option(help="Namespace prefix.")] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    server: ServerOption = None,
+    tenant: TenantOption = DEFAULT_TENANT,
+    token: TokenOption = None,
 ) -> None:
     """List the stored flows (latest revision of each)."""
     from rich.table import Table
 
-    from perch.engine import service
+    rows: list[tuple[str, str, int]]
+    if server:
+        with connect(server, tenant, token) as remote:
+            found = remote.search_flows(namespace)
+        rows = [(body["namespace"], body["id"], int(body.get("revision") or 0)) for body in found]
+    else:
+        from perch.engine import service
 
-    with open_data(data_dir) as store:
-        flows = service.list_flows(store, namespace_prefix=namespace)
-    table = Table("namespace", "id", "revision", title=f"{len(flows)} flows")
-    for stored in flows:
-        table.add_row(stored.namespace, stored.id, str(stored.revision))
+        with open_data(data_dir) as store:
+            flows = service.list_flows(store, tenant=tenant, namespace_prefix=namespace)
+        rows = [(stored.namespace, stored.id, stored.revision) for stored in flows]
+    table = Table("namespace", "id", "revision", title=f"{len(rows)} flows")
+    for flow_namespace, flow_id, revision in rows:
+        table.add_row(flow_namespace, flow_id, str(revision))
     _console().print(table)
