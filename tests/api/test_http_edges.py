@@ -35,3 +35,12 @@ def test_a_nul_character_is_refused_with_422(api: Api, path: str) -> None:
     response = api.client.get(path)
     assert response.status_code == 422, response.text
     assert "NUL" in response.json()["message"]
+
+
+@pytest.mark.parametrize("header", ["Basic !!notbase64", "Basic Zm9v", "Basic"])
+def test_malformed_basic_credentials_get_the_usual_401(sqlite_api: Api, header: str) -> None:
+    with sqlite_api.anonymous() as anonymous:
+        response = anonymous.get("/api/v1/flows/search", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.json()["message"].startswith("Unauthorized:")
+    assert response.headers["www-authenticate"].startswith('Basic realm="Perch"')

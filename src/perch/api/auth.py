@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import (
     HTTPAuthorizationCredentials,
     HTTPBasic,
@@ -32,7 +32,19 @@ from perch.errors import AlreadyExists, Forbidden, SetupRequired, Unauthenticate
 if TYPE_CHECKING:
     from perch.api.app import ApiSettings
 
-_basic = HTTPBasic(
+
+class _LenientBasic(HTTPBasic):
+    """HTTP Basic whose malformed headers (bad base64, no colon) are one more wrong credential:
+    the same 401 body and challenge as a wrong password, not FastAPI's own answer."""
+
+    async def __call__(self, request: Request) -> HTTPBasicCredentials | None:  # type: ignore[override]
+        try:
+            return await super().__call__(request)
+        except HTTPException as exc:
+            raise Unauthenticated("Malformed Basic credentials") from exc
+
+
+_basic = _LenientBasic(
     auto_error=False, realm="Perch", description="A user's username (or e-mail) and password"
 )
 _bearer = HTTPBearer(auto_error=False, description="An API token of a service account")

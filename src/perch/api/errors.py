@@ -133,18 +133,24 @@ def allowed_methods(request: Request) -> str:
     such as ``/flows/{namespace}/{id}`` is served by three routes (GET, PUT, DELETE). The table
     is built once from the OpenAPI document, which lists every route with its methods.
     """
-    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+    table: list[tuple[re.Pattern[str], int, set[str]]] | None = getattr(
         request.app.state, "allow_table", None
     )
     if table is None:
         table = []
         for path, operations in request.app.openapi().get("paths", {}).items():
-            regex, _, _ = compile_path(path)
-            table.append((regex, {m.upper() for m in operations if m != "parameters"}))
+            regex, _, converters = compile_path(path)
+            served = {m.upper() for m in operations if m != "parameters"}
+            table.append((regex, len(converters), served))
         request.app.state.allow_table = table
+    # The most literal templates win, as in routing: `/flows/validate` is not `/flows/{ns}`.
+    matching = [
+        (params, served) for regex, params, served in table if regex.match(request.url.path)
+    ]
+    fewest = min((params for params, _ in matching), default=0)
     methods: set[str] = set()
-    for regex, served in table:
-        if regex.match(request.url.path):
+    for params, served in matching:
+        if params == fewest:
             methods |= served
     return ", ".join(sorted(methods))
 
