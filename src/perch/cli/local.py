@@ -3,7 +3,7 @@
 The CLI works on the local data folder (``--data-dir``, ``PERCH_DATA_DIR``, default ``./.perch``)
 or on ``PERCH_DATABASE_URL``, calling the service functions directly. When a ``perch server
 local`` runs on the same folder, every commit nudges it so that it picks the work up at once.
-(``--server URL`` arrives with the REST API.)
+With ``--server URL`` the commands talk to a running server instead (:mod:`perch.cli.remote`).
 """
 
 from __future__ import annotations
