@@ -7,10 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from perch.engine.ports import ExecutionQuery, Store
 from perch.engine.service.executions import search_executions
-from perch.errors import (
-    EngineError,
-    NotPaused,
-)
+from perch.errors import NotPaused
 
 BULK_BATCH = 100
 """Executions acted on per transaction by the bulk actions."""
@@ -42,22 +39,6 @@ def matching_ids(store: Store, query: ExecutionQuery, *, page_size: int = 1000) 
         if len(found.results) < page_size or len(ids) >= found.total:
             return ids
         page += 1
-
-
-def each(ids: list[str], action: Callable[[str], object], progress: Progress | None) -> BulkResult:
-    result = BulkResult()
-    for index, execution_id in enumerate(ids, start=1):
-        try:
-            action(execution_id)
-        except NotPaused as exc:
-            result.skipped.append((execution_id, not_paused_reason(exc)))
-        except (EngineError, ValueError) as exc:
-            result.skipped.append((execution_id, str(exc)))
-        else:
-            result.done.append(execution_id)
-        if progress is not None:
-            progress(index, len(ids))
-    return result
 
 
 def not_paused_reason(exc: NotPaused) -> str:
