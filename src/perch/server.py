@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from perch.engine.clock import Clock
 from perch.engine.executor import EngineContext, EventLoop, bind, start_in, unit
 from perch.engine.ports import ExecutionQuery, Store
+from perch.engine.running import InlineRunner
 from perch.engine.scheduler import TimerLoop
 from perch.engine.states import StateType
 from perch.engine.wakeup import (
@@ -68,8 +69,9 @@ def run_task_in_worker(task: Task, request: RunRequest) -> Outcome:
 
 
 def runs_inline(task: Task) -> bool:
-    """Tasks that only render templates (no I/O): the worker runs them inside the transaction
-    that claims them."""
+    """Tasks that only render templates (no I/O): the executor runs them inside the
+    transaction that dispatches them (and a worker inside the one that claims them, for jobs
+    left over)."""
     from perch.flows.tasks.core import Log, OutputValues, Return
 
     return isinstance(task, (Log, Return, OutputValues))
@@ -91,16 +93,19 @@ class LocalRuntime:
         runner: Callable[[Task, RunRequest], Outcome] = run_task_in_worker,
     ) -> None:
         self.store = store
-        self.context: EngineContext = bind(store, clock=clock, hub=hub, hooks=hooks)
+        # Only the real runner's tasks are known to do no I/O (a test's runner may block).
+        inline = runs_inline if runner is run_task_in_worker else None
+        self.context: EngineContext = bind(
+            store,
+            clock=clock,
+            hub=hub,
+            hooks=hooks,
+            inline=InlineRunner(runner, inline) if inline is not None else None,
+        )
         self.events = EventLoop(store)
         self.timers = TimerLoop(store)
         self.workers = WorkerPool(
-            store,
-            runner,
-            threads=workers,
-            lease_seconds=lease_seconds,
-            batch=batch,
-            inline=runs_inline if runner is run_task_in_worker else None,
+            store, runner, threads=workers, lease_seconds=lease_seconds, batch=batch, inline=inline
         )
 
     @property

@@ -78,11 +78,22 @@ def test_the_api_with_basic_auth_survives_a_crash(server: Server) -> None:
     assert server.stop() == 0
 
 
+def _log_once_it_says(server: Server, text: str, timeout: float = 30.0) -> str:
+    """The server's log once ``text`` is in it: the server writes ``server.json`` (which
+    ``start`` waits for) a moment before it prints its banner."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = server.log_path.read_text()
+        if text in log or time.monotonic() > deadline:
+            return log
+        time.sleep(0.05)
+
+
 def test_without_an_admin_the_server_prints_a_setup_link(data_dir: Path, tmp_path: Path) -> None:
     server = Server(data_dir, tmp_path / "server.log", admin=False)
     server.start()
     try:
-        found = SETUP_LINE.search(server.log_path.read_text())
+        found = SETUP_LINE.search(_log_once_it_says(server, "setup?token="))
         assert found is not None, server.log_path.read_text()
         url, setup_token = found.groups()
         assert url == server.url
@@ -103,8 +114,8 @@ def test_without_an_admin_the_server_prints_a_setup_link(data_dir: Path, tmp_pat
         # Set up for good: the next start prints no setup link.
         server.log_path.write_text("")
         server.start()
-        assert "not set up" not in server.log_path.read_text()
-        assert "Perch is serving http://127.0.0.1:" in server.log_path.read_text()
+        log = _log_once_it_says(server, "Perch is serving http://127.0.0.1:")
+        assert "not set up" not in log
     finally:
         if server.process is not None and server.process.poll() is None:
             server.process.kill()

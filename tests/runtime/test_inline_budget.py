@@ -28,6 +28,8 @@ tasks:
 
 def test_inline_jobs_beyond_the_budget_run_without_a_new_notification(store: Store) -> None:
     runtime = LocalRuntime(store, workers=1, lease_seconds=120)
+    # The worker's own inline runs are under test: the executor leaves every dispatch a job.
+    runtime.context.inline = None
     # A budget of exactly one claim batch: the claim ends with nothing left to hand over.
     runtime.workers._inline_limit = 8
     runtime.start()

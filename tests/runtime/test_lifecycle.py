@@ -183,6 +183,8 @@ tasks:
 def test_an_abandoned_lease_is_reclaimed_as_a_new_attempt(store: Store) -> None:
     deploy(store, LOG_THEN_PAUSE)
     runtime = LocalRuntime(store, workers=1, lease_seconds=1.0)
+    # The Log must become a job (the executor would otherwise run it at the creation).
+    runtime.context.inline = None
     execution = service.create_execution(store, DEFAULT_TENANT, "company.team", "leased", {}, ALICE)
     # A worker that claims the job, starts attempt 1 and dies.
     now = context_for(store).clock.now()

@@ -5,7 +5,9 @@ pure :func:`perch.engine.transition`, writes the new state with a compare-and-se
 and writes every effect (jobs, timers, child executions, outbox events, logs, audit) in the same
 transaction; after the commit it wakes the loops that have new work. :func:`apply_in` is the
 same inside a transaction the caller already holds (the worker adds its logs and removes its
-job, the scheduler removes the timers it fired, in that same transaction).
+job, the scheduler removes the timers it fired, in that same transaction). With an inline runner
+bound (:mod:`perch.engine.running`), the tasks that only render templates run in the
+transaction of the transition that dispatches them, instead of becoming jobs.
 
 :class:`EventLoop` consumes the events outbox (``SendEvent``, queued starts).
 """
@@ -22,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from perch.engine.clock import Clock, SystemClock
 from perch.engine.effects import (
@@ -84,10 +86,22 @@ def retryable(exc: BaseException) -> bool:
 FLOW_CACHE_SIZE = 512
 
 
+class InlineRuns(Protocol):
+    """Runs dispatched tasks in the transaction that dispatched them
+    (:class:`perch.engine.running.InlineRunner`)."""
+
+    def run_dispatched(self, tx: Transaction, ctx: EngineContext, written: Written) -> None:
+        """Run or turn into jobs every dispatch ``written`` holds (and those the runs make)."""
+        ...
+
+
 class EngineContext:
     """What the loops and service functions share for one store: the clock, the wake-up hub,
-    template hooks, and parsed flow revisions (a revision never changes, and parsing costs
-    milliseconds, so each is parsed once)."""
+    template hooks, the runner of inline tasks, and parsed flow revisions (a revision never
+    changes, and parsing costs milliseconds, so each is parsed once).
+
+    With ``inline``, the tasks it accepts run in the transaction of the transition that
+    dispatched them instead of becoming jobs; without it every dispatch is a job."""
 
     def __init__(
         self,
@@ -95,10 +109,12 @@ class EngineContext:
         clock: Clock | None = None,
         hub: WakeHub | None = None,
         hooks: Mapping[str, Callable[..., Any]] | None = None,
+        inline: InlineRuns | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.hub = hub or WakeHub()
         self.hooks = hooks
+        self.inline = inline
         self._flows: OrderedDict[tuple[str, str, str, int], Flow] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -175,9 +191,11 @@ def bind(
     clock: Clock | None = None,
     hub: WakeHub | None = None,
     hooks: Mapping[str, Callable[..., Any]] | None = None,
+    inline: InlineRuns | None = None,
 ) -> EngineContext:
-    """Give ``store`` its own clock, hub and hooks (the server and tests call this first)."""
-    ctx = EngineContext(clock=clock, hub=hub, hooks=hooks)
+    """Give ``store`` its own clock, hub, hooks and inline runner (the server and tests call
+    this first)."""
+    ctx = EngineContext(clock=clock, hub=hub, hooks=hooks, inline=inline)
     with _contexts_lock:
         _contexts[store] = ctx
     return ctx
@@ -207,6 +225,11 @@ class Written:
     _inserts: dict[str, Execution] = field(default_factory=dict)
     _jobs: list[Job] = field(default_factory=list)
     _logs: list[LogEntry] = field(default_factory=list)
+    _dispatched: list[Job] = field(default_factory=list)
+    """Dispatches the inline runner has yet to run or turn into jobs."""
+    _applying: bool = False
+    """An :func:`apply_in` with an inline runner is under way (its nested applies add to
+    ``_dispatched``, the outermost one runs them)."""
 
     def load(self, tx: Transaction, execution_id: str) -> Execution | None:
         """The execution as this transaction sees it (read and locked on first use)."""
@@ -240,6 +263,14 @@ class Written:
         self._jobs.extend(jobs)
         self.jobs += len(jobs)
 
+    def dispatch(self, jobs: list[Job]) -> None:
+        """Dispatches for the inline runner to run, or to write as jobs."""
+        self._dispatched.extend(jobs)
+
+    def take_dispatched(self) -> list[Job]:
+        taken, self._dispatched = self._dispatched, []
+        return taken
+
     def add_logs(self, entries: list[LogEntry]) -> None:
         self._logs.extend(entries)
         self.touched.update(entry.execution_id for entry in entries)
@@ -256,6 +287,9 @@ class Written:
             self.seen[execution_id] = saved
             self._base[execution_id] = saved.version
         self._dirty.clear()
+        if self._dispatched:
+            # Left over by an apply that failed after dispatching: jobs, as without a runner.
+            self.add_jobs(self.take_dispatched())
         if self._jobs:
             tx.add_jobs(self._jobs)
             self._jobs = []
@@ -311,7 +345,29 @@ def apply_in(
     """Apply ``event`` inside ``tx``; record in ``written`` what to wake after the commit.
 
     ``loaded`` is the execution as already read (locked) in this transaction, to skip a read.
+    With an inline runner in ``ctx``, the tasks it accepts that the transition (and what
+    follows from it) dispatches run here too; the execution returned is as the event left it.
     """
+    if ctx.inline is None or written._applying:
+        return _apply_in(tx, ctx, execution_id, event, principal, written, loaded)
+    written._applying = True
+    try:
+        saved = _apply_in(tx, ctx, execution_id, event, principal, written, loaded)
+        ctx.inline.run_dispatched(tx, ctx, written)
+    finally:
+        written._applying = False
+    return saved
+
+
+def _apply_in(  # noqa: PLR0917 - internal
+    tx: Transaction,
+    ctx: EngineContext,
+    execution_id: str,
+    event: Event,
+    principal: Principal,
+    written: Written,
+    loaded: Execution | None,
+) -> Execution:
     from perch.engine import transition
 
     execution = loaded or written.load(tx, execution_id)
@@ -378,7 +434,10 @@ def write_effects(
         elif isinstance(effect, ExecutionEnded):
             events.extend(ended_events(tx, ctx, execution, written))
     if jobs:
-        written.add_jobs(jobs)
+        if ctx.inline is not None:
+            written.dispatch(jobs)
+        else:
+            written.add_jobs(jobs)
     if timers:
         tx.add_timers(execution.id, timers)
         written.channels.add(TIMERS)

@@ -7,77 +7,50 @@ with the attempt it belongs to, so a late result of an abandoned attempt is reje
 (:class:`perch.errors.StaleResult`) and dropped.
 
 The worker does not know how tasks run: ``perch.tasks`` sits above the engine, so the composition
-root passes a :class:`TaskRunner` in.
+root passes a :class:`TaskRunner` in. Starting, running and reporting an attempt go through
+:mod:`perch.engine.running`, as for the tasks the executor runs inline.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
 
-from perch.engine.events import TaskResult, TaskStarted
-from perch.engine.executor import MAX_RETRIES, Written, apply_in, context_for, retryable, unit
+from perch.engine.executor import MAX_RETRIES, Written, context_for, retryable, unit
 from perch.engine.ids import new_id
-from perch.engine.model import Execution, LogEntry
+from perch.engine.model import Execution
 from perch.engine.ports import Job, Store, Transaction
-from perch.engine.principal import SYSTEM
+from perch.engine.running import (
+    FailedOutcome,
+    Outcome,
+    RunRequest,
+    Started,
+    TaskRunner,
+    report_in,
+    run_started,
+    start_in,
+)
 from perch.engine.states import StateType
 from perch.engine.wakeup import JOBS
 from perch.errors import ConcurrentUpdate, EngineError, StaleResult
-from perch.flows import Flow, Task
+from perch.flows import Task
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class RunRequest:
-    """Everything a task runner gets besides the task itself."""
-
-    variables: Mapping[str, Any]
-    hooks: Mapping[str, Callable[..., Any]]
-    execution_id: str
-    task_run_id: str
-    attempt: int
-    cancelled: threading.Event
-
-
-class Outcome(Protocol):
-    """What a runner returns (``perch.tasks.TaskOutcome`` has this shape)."""
-
-    @property
-    def state(self) -> StateType: ...
-    @property
-    def outputs(self) -> Mapping[str, Any] | None: ...
-    @property
-    def logs(self) -> tuple[tuple[str, str], ...]: ...
-    @property
-    def error(self) -> str | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class FailedOutcome:
-    """The outcome of a runner that raised instead of returning (a bug, reported as FAILED)."""
-
-    error: str
-    state: StateType = StateType.FAILED
-    outputs: Mapping[str, Any] | None = None
-    logs: tuple[tuple[str, str], ...] = ()
-
-
-TaskRunner = Callable[[Task, RunRequest], Outcome]
+__all__ = ["FailedOutcome", "Outcome", "RunRequest", "TaskRunner", "WorkerPool"]
 
 
 @dataclass
 class _Started:
     job: Job
-    attempt: int
-    flow: Flow
-    execution: Execution
-    task: Task
+    run: Started
+
+    @property
+    def task(self) -> Task:
+        return self.run.task
 
 
 class WorkerPool:
@@ -240,21 +213,15 @@ class WorkerPool:
     ) -> _Started | None:
         current = written.load(tx, job.execution_id)
         attempt = _attempt_for(job, current)
-        event = TaskStarted(job.task_run_id, attempt, worker_id)
         try:
-            execution = apply_in(
-                tx, self._ctx, job.execution_id, event, SYSTEM, written=written, loaded=current
-            )
+            started = start_in(tx, self._ctx, job, attempt, worker_id, written, loaded=current)
         except ConcurrentUpdate:
             raise
         except EngineError as exc:
             log.info("dropped job %s: %s", job.id, exc)
             tx.delete_job(job.id)
             return None
-        from perch.engine import find_task
-
-        flow = self._ctx.flow_for(tx, execution)
-        return _Started(job, attempt, flow, execution, find_task(flow, job.task_id))
+        return _Started(job, started)
 
     def process(self, worker_id: str, started: list[_Started]) -> list[_Started]:
         """Run started jobs, report their results and claim the next jobs, in one transaction
@@ -271,27 +238,12 @@ class WorkerPool:
         return following
 
     def _run_one(self, item: _Started) -> Outcome:
-        from perch.engine import run_variables
-
         cancelled = threading.Event()
         execution_id = item.job.execution_id
         with self._lock:
             self._cancels.setdefault(execution_id, []).append(cancelled)
         try:
-            task_run = item.execution.task_run(item.job.task_run_id)
-            task = item.task
-            request = RunRequest(
-                variables=run_variables(item.flow, item.execution, task_run),
-                hooks=self._ctx.hooks or {},
-                execution_id=execution_id,
-                task_run_id=task_run.id,
-                attempt=item.attempt,
-                cancelled=cancelled,
-            )
-            return self._runner(task, request)
-        except Exception as exc:
-            log.exception("task %s of %s raised", item.job.task_id, execution_id)
-            return FailedOutcome(error=f"{type(exc).__name__}: {exc}")
+            return run_started(self._ctx, self._runner, item.run, cancelled)
         finally:
             with self._lock:
                 events = self._cancels.get(execution_id, [])
@@ -325,16 +277,8 @@ class WorkerPool:
     ) -> None:
         """Apply one result, write its log lines and remove its job."""
         job = item.job
-        event = TaskResult(
-            task_run_id=job.task_run_id,
-            attempt=item.attempt,
-            state=outcome.state,
-            outputs=dict(outcome.outputs) if outcome.outputs is not None else None,
-            error=outcome.error,
-            worker_id=worker_id,
-        )
         try:
-            apply_in(tx, self._ctx, job.execution_id, event, SYSTEM, written=written)
+            report_in(tx, self._ctx, item.run, outcome, worker_id, written)
         except ConcurrentUpdate:
             raise
         except StaleResult as exc:
@@ -343,23 +287,6 @@ class WorkerPool:
             return
         except EngineError as exc:
             log.info("result of job %s dropped: %s", job.id, exc)
-            tx.delete_job(job.id)
-            return
-        now = self._ctx.clock.now()
-        written.add_logs(
-            [
-                LogEntry(
-                    execution_id=job.execution_id,
-                    timestamp=now,
-                    level=level,
-                    message=message,
-                    task_run_id=job.task_run_id,
-                    task_id=job.task_id,
-                    attempt=item.attempt,
-                )
-                for level, message in outcome.logs
-            ]
-        )
         tx.delete_job(job.id)
 
 
