@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def create_sqlite_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         # The busy timeout first: switching to WAL needs a lock another process may hold.
         cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -75,6 +76,26 @@ def create_sqlite_engine(url: str) -> Engine:
             raise DBAPIError.instance(statement, (), exc, sqlite3.Error) from exc
 
     return engine
+
+
+def _use_wal(cursor: Any, patience: float = 60.0) -> None:
+    """Put the file in WAL mode (once set, it stays with the file).
+
+    Switching needs the file to itself: while another process migrates a new database, the
+    switch can fail at once with "database is locked" rather than wait for the busy timeout, so
+    it is retried for a while. A file already in WAL mode needs no switch at all.
+    """
+    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def create_postgres_engine(url: str, schema: str | None) -> Engine:
