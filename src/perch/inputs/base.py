@@ -14,13 +14,13 @@ the reason in Kestra's words ("it must be more than `3`").
 from __future__ import annotations
 
 import re
-import warnings
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
 from perch.inputs.parsing import InputType, ValueProblem, parse_value
 from perch.modelbase import StrictModel
+from perch.patterns import PatternError, compile_pattern
 
 __all__ = ["ID_PATTERN", "DependsOn", "InputBase", "check_pattern", "is_template"]
 
@@ -33,15 +33,12 @@ def is_template(value: Any) -> bool:
 
 
 def check_pattern(pattern: str | None) -> str | None:
-    """``pattern`` if it is a regular expression Python can compile, else ``ValueError``."""
+    """``pattern`` if RE2 can run it (see :mod:`perch.patterns`), else ``ValueError``."""
     if pattern is not None:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "possible nested set" and the like
-                re.compile(pattern)
-        except (re.error, RecursionError, OverflowError) as error:
-            reason = "it is nested too deeply" if isinstance(error, RecursionError) else error
-            raise ValueError(f"`{pattern}` is not a valid regular expression: {reason}") from None
+            compile_pattern(pattern)
+        except PatternError as error:
+            raise ValueError(error.message) from None
     return pattern
 
 

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, field_validator, mo
 from perch.inputs.base import InputBase, check_pattern
 from perch.inputs.parsing import InputType, parse_value
 from perch.inputs.values import serialize_input_value
+from perch.patterns import compile_pattern
 
 __all__ = [
     "ArrayInput",
@@ -88,7 +89,7 @@ class _PatternInput(InputBase):
     validator: Annotated[str | None, AfterValidator(check_pattern)] = None
 
     def constraint_problem(self, value: Any) -> str | None:
-        if self.validator is not None and re.fullmatch(self.validator, value) is None:
+        if self.validator is not None and compile_pattern(self.validator).fullmatch(value) is None:
             return f"it must match the pattern `{self.validator}`"
         return None
 

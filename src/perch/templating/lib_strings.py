@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 from perch.errors import TemplateRenderError
+from perch.patterns import Pattern, PatternError, compile_pattern
 from perch.templating.lib_registry import require_int, require_str, to_text, type_name
 
 # Java's String.trim() removes every code point up to and including the space.
@@ -157,11 +158,13 @@ def _java_literal_replace(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-def _compile_regex(pattern: str) -> re.Pattern[str]:
+def _compile_regex(pattern: str) -> Pattern:
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise TemplateRenderError(f"Invalid regular expression '{pattern}': {exc}") from None
+        return compile_pattern(pattern)
+    except PatternError as error:
+        raise TemplateRenderError(
+            f"Invalid regular expression '{pattern}': {error.reason}"
+        ) from None
 
 
 def split(value: Any, delimiter: Any = None, limit: Any = None) -> list[str] | None:
