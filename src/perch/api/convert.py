@@ -64,7 +64,7 @@ def task_run_json(execution: Execution, run: TaskRun) -> dict[str, Any]:
 def execution_json(execution: Execution) -> dict[str, Any]:
     """The Execution as Kestra's API shows it (``state.current``, ``taskRunList``, ``labels[]``…).
 
-    SECRET values must be masked by the caller (:func:`perch.engine.service.mask_secrets`).
+    SECRET values must be masked by the caller (:func:`shown_execution`).
     """
     return {
         "id": execution.id,
@@ -88,9 +88,8 @@ def execution_json(execution: Execution) -> dict[str, Any]:
 
 def shown_execution(store: Store, execution: Execution) -> dict[str, Any]:
     """:func:`execution_json` with the execution's SECRET values masked: what responses carry."""
-    shown: dict[str, Any] = service.mask_secrets(
-        execution_json(execution), service.secret_texts(store, execution)
-    )
+    del store  # the marks travel with the values: nothing to look up
+    shown: dict[str, Any] = service.mask_secrets(execution_json(execution))
     return shown
 
 

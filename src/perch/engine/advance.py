@@ -33,6 +33,7 @@ from perch.flows.tasks.flowable import (
 )
 from perch.flows.tasks.pause import Pause
 from perch.inputs import InputType, ValueProblem, parse_value, serialize_input_value
+from perch.templating.taint import holds_secret, mark
 
 Status = StateType | None
 """A terminated state, or ``None`` while work is still going."""
@@ -331,10 +332,13 @@ def _typed_output(d: Draft, output: FlowOutput) -> Any:
         input_type = InputType(output.type.upper())
     except ValueError:
         return rendered
+    secret = holds_secret(rendered)
     try:
-        return serialize_input_value(parse_value(input_type, rendered))
+        typed = serialize_input_value(parse_value(input_type, rendered))
     except ValueProblem as exc:
-        raise ValueProblem(f"output '{output.id}': {exc}") from None
+        reason = "the value is not valid" if secret else exc
+        raise ValueProblem(f"output '{output.id}': {reason}") from None
+    return mark(typed) if secret else typed
 
 
 def _render_tree(d: Draft, value: Any) -> Any:

@@ -26,10 +26,11 @@ from urllib.parse import urlsplit
 
 from perch.durations import parse_duration
 from perch.errors import InvalidDuration
+from perch.templating import taint
 
 __all__ = ["MASK", "InputType", "ValueProblem", "describe_value", "parse_value"]
 
-MASK = "******"
+MASK = taint.MASK
 """What is shown instead of a SECRET value, in messages and masked output."""
 
 

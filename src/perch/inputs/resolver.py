@@ -31,6 +31,7 @@ from perch.inputs.base import InputBase, is_template
 from perch.inputs.declarations import MultiselectInput, SelectInput
 from perch.inputs.parsing import TEXT_TYPES, ValueProblem
 from perch.inputs.values import Secret, nest_values
+from perch.templating.taint import holds_secret, mark
 
 __all__ = ["Evaluator", "InputCheck", "check_inputs", "resolve_inputs"]
 
@@ -167,19 +168,25 @@ class _Resolution:
                 return _failed(input_id, f"Missing required input: {input_id}")
             return InputCheck(input_id, None, enabled=True, is_default=False)
 
+        # A value derived from a secret (a subflow input rendered from one) stays a secret,
+        # whatever the input's type.
+        secret = declaration.is_secret or holds_secret(raw)
         try:
             value = declaration.typed_value(raw)
         except ValueProblem as problem:
-            shown = None if declaration.is_secret else raw
+            shown = None if secret else raw
+            reason = "the value is not valid" if secret and not declaration.is_secret else problem
             return InputCheck(
                 input_id,
                 shown,
                 True,
                 is_default,
-                [f"Invalid value for input `{input_id}`: {problem}"],
+                [f"Invalid value for input `{input_id}`: {reason}"],
             )
         if declaration.is_secret:
             value = Secret(value)
+        elif secret:
+            value = mark(value)
         return InputCheck(input_id, value, enabled=True, is_default=is_default)
 
     def _fallback(self, declaration: InputBase, context: Mapping[str, Any]) -> Any:

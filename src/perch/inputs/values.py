@@ -1,8 +1,7 @@
 """Typed input values on their way out: SECRET values, and the JSON form kept in storage.
 
-A SECRET input's value is a :class:`Secret`: a ``str`` in every way that matters to a template
-or a task (comparison, concatenation, ``json.dumps``), whose ``repr`` is masked so that it does
-not leak into a log line or a traceback that prints a dict of inputs. ``str(secret)`` and
+A SECRET input's value is a :class:`Secret` (see :mod:`perch.templating.taint`): a ``str`` in
+every way that matters to a template or a task, whose ``repr`` is masked. ``str(secret)`` and
 f-strings still give the real text on purpose: that is how a task uses it. Encryption at rest is
 the store's job; :func:`serialize_input_value` can mask secrets for anything meant to be shown.
 """
@@ -15,28 +14,20 @@ from typing import Any
 
 from perch.durations import format_duration
 from perch.inputs.parsing import MASK
+from perch.templating.taint import Secret
 
 __all__ = ["Secret", "nest_values", "serialize_input_value"]
-
-
-class Secret(str):
-    """The text of a SECRET input; its ``repr`` never shows it."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return f"Secret('{MASK}')"
 
 
 def serialize_input_value(value: Any, *, mask_secrets: bool = False) -> Any:
     """A JSON-able form of a typed input value, the inverse of reading it back by type.
 
     Dates, times and datetimes become ISO-8601 text (a datetime in UTC ends in ``Z``, like
-    Java's ``Instant``), durations become ``PT…`` text, secrets become plain strings (or
-    ``******`` with ``mask_secrets``); lists and mappings are converted item by item.
+    Java's ``Instant``), durations become ``PT…`` text, secrets stay marked (the store encrypts
+    them; ``mask_secrets`` gives ``******``); lists and mappings are converted item by item.
     """
     if isinstance(value, Secret):
-        return MASK if mask_secrets else str.__str__(value)
+        return MASK if mask_secrets else value
     if isinstance(value, datetime):
         return _instant_text(value)
     if isinstance(value, (date, time)):

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select
 from perch.engine.effects import Audit
 from perch.engine.model import LogEntry
 from perch.store.codec import canonical_json, loads
+from perch.templating.taint import MASK, Secret
 from perch.store.prepared import Prepared
 from perch.store.schema import audit, logs
 
@@ -145,7 +146,8 @@ class Journal:
                     "attempt": e.attempt,
                     "timestamp": e.timestamp,
                     "level": _LEVEL_ALIASES.get(e.level.upper(), e.level.upper()),
-                    "message": e.message,
+                    # A line rendered from a secret is never needed as it was: kept masked.
+                    "message": MASK if isinstance(e.message, Secret) else e.message,
                 }
                 for e in entries
             ],

@@ -15,8 +15,15 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Final
 
-from perch.errors import PerchError, TemplateError, TemplateRenderError, TemplateSyntaxError
-from perch.templating import core
+from perch.errors import (
+    PerchError,
+    TemplateError,
+    TemplateRenderError,
+    TemplateSecurityError,
+    TemplateSyntaxError,
+    UndefinedVariableError,
+)
+from perch.templating import core, taint
 from perch.templating.calls import CallContext
 from perch.templating.codegen import CodeGenerator, Compiled
 from perch.templating.nodes import Node
@@ -77,28 +84,52 @@ class Template:
         return error
 
     def render(self, variables: Mapping[str, Any], *, hooks: Hooks | None = None) -> str:
-        """Render to a string."""
-        try:
-            return str(self._render(variables, _NO_HOOKS if hooks is None else hooks))
-        except PerchError as exc:
-            if isinstance(exc, TemplateError):
-                raise self._fail(exc) from None
-            raise
-        except Exception as exc:
-            raise self._fail(exc) from exc
+        """Render to a string (a :class:`perch.templating.taint.Secret` when it read one)."""
+        return self._run(self._render, variables, hooks, text=True)  # type: ignore[no-any-return]
 
     def evaluate(self, variables: Mapping[str, Any], *, hooks: Hooks | None = None) -> Any:
         """The value of a single-expression template; the rendered string otherwise."""
         if self._value is None:
             return self.render(variables, hooks=hooks)
+        return self._run(self._value, variables, hooks, text=False)
+
+    def _run(
+        self, function: _RenderFn, variables: Mapping[str, Any], hooks: Hooks | None, *, text: bool
+    ) -> Any:
+        # The secret flag of this rendering: raised by any lookup that reads a secret, it marks
+        # the whole value (see perch.templating.taint).
+        token = taint.begin()
         try:
-            return self._value(variables, _NO_HOOKS if hooks is None else hooks)
+            result = function(variables, _NO_HOOKS if hooks is None else hooks)
+            if text:
+                result = str(result)
         except PerchError as exc:
+            secret = taint.end(token)
             if isinstance(exc, TemplateError):
-                raise self._fail(exc) from None
+                raise _hidden(self._fail(exc), secret) from None
             raise
         except Exception as exc:
-            raise self._fail(exc) from exc
+            secret = taint.end(token)
+            raise _hidden(self._fail(exc), secret) from (None if secret else exc)
+        if taint.end(token):
+            return taint.mark(result)
+        return result
+
+
+def _hidden(error: TemplateError, secret: bool) -> TemplateError:
+    """``error``, its message replaced when the rendering had read a secret: a message about a
+    value (``cannot parse 'hunter2' as a number``) would show it. Messages that only name
+    template text (an undefined variable, a forbidden name) stay as they are."""
+    if not secret or isinstance(
+        error, UndefinedVariableError | TemplateSecurityError | TemplateSyntaxError
+    ):
+        return error
+    return TemplateRenderError(
+        "the message is hidden because the expression reads a SECRET value",
+        line=error.line,
+        column=error.column,
+        source=error.source,
+    )
 
 
 class Environment:

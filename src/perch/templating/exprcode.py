@@ -17,7 +17,7 @@ from keyword import iskeyword
 from typing import Any
 
 from perch.errors import TemplateSecurityError, TemplateSyntaxError, UndefinedVariableError
-from perch.templating import core, lookup, values
+from perch.templating import core, lookup, taint, values
 from perch.templating import nodes as n
 
 UNSET = object()
@@ -54,6 +54,7 @@ RUNTIME: dict[str, Any] = {
     "_iter": values.iterate,
     "_iter2": values.iterate_pairs,
     "_default": core.default_filter,
+    "_n": taint.note,
 }
 _ARITHMETIC = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod"}
 _COMPARISONS = frozenset({"<", "<=", ">", ">="})
@@ -255,7 +256,8 @@ class ExpressionCompiler:
                 raise self.error(f"Unknown function '{node.name}'", node)
             pyname = self.bind_global("fn", node.name, function)
             args = self.arguments(node.args)
-            return f"{pyname}(_ctx(v, h){', ' + args if args else ''})"
+            # A function may hand out a secret it did not get through a lookup (secret()).
+            return f"_n({pyname}(_ctx(v, h){', ' + args if args else ''}))"
         raise self.error(f"Cannot compile {type(node).__name__}", node)  # pragma: no cover
 
     def binary(self, node: n.Binary) -> str:

@@ -7,6 +7,9 @@ starting with ``_`` on a host object (a string, a number, a date); other lookups
 find nothing. Strict lookups raise :class:`UndefinedVariableError` with the dotted name that
 failed and its position; :func:`chain_soft` returns :data:`UNDEFINED` instead, for the
 operators that handle undefined values (``??``, ``???``, ``is defined``, ``default``).
+
+Every value a lookup returns is shown to :func:`perch.templating.taint.note`, so a rendering that
+reads a SECRET value (or a map or list holding one) comes out marked.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from perch.errors import TemplateSecurityError, UndefinedVariableError
+from perch.templating.taint import note
 
 
 class _Undefined:
@@ -86,7 +90,10 @@ def chain(obj: Any, keys: tuple[Any, ...], prefix: str, line: int, column: int) 
                 value = found
                 continue
         return _chain_slow(obj, keys, prefix, line, column)
-    return value
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:
+        return value
+    return note(value)
 
 
 def _chain_slow(obj: Any, keys: tuple[Any, ...], prefix: str, line: int, column: int) -> Any:
@@ -100,7 +107,7 @@ def _chain_slow(obj: Any, keys: tuple[Any, ...], prefix: str, line: int, column:
                 raise _security(key, line, column)
             raise UndefinedVariableError(_display(prefix, keys, index), line=line, column=column)
         value = found
-    return value
+    return note(value)
 
 
 def chain_soft(obj: Any, keys: tuple[Any, ...]) -> Any:
@@ -119,7 +126,10 @@ def chain_soft(obj: Any, keys: tuple[Any, ...]) -> Any:
         value = get_one(value, key)
         if value is _MISSING:
             return UNDEFINED
-    return value
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:
+        return value
+    return note(value)
 
 
 def item(obj: Any, key: Any, name: str, line: int, column: int) -> Any:
@@ -129,4 +139,4 @@ def item(obj: Any, key: Any, name: str, line: int, column: int) -> Any:
     found = get_one(obj, key)
     if found is _MISSING:
         raise UndefinedVariableError(f"{name}[{key!r}]", line=line, column=column)
-    return found
+    return note(found)

@@ -46,7 +46,7 @@ from perch.engine.service.executions import (
     validate_create_inputs,
 )
 from perch.engine.service.flows import deploy_flow, get_flow, list_flows
-from perch.engine.service.secrets import mask_secrets, secret_texts
+from perch.engine.service.secrets import mask_secrets
 
 __all__ = [
     "BULK_BATCH",
@@ -84,7 +84,6 @@ __all__ = [
     "resume_by_ids",
     "resume_by_query",
     "search_executions",
-    "secret_texts",
     "validate_create_inputs",
     "validate_resume",
 ]
