@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from perch.store.database import create_store_engine, database_url
+from perch.store.database import DEFAULT_DATA_DIR, create_store_engine, database_url
 from perch.store.journal import AuditCheck
 from perch.store.migrate import upgrade_to_head
+from perch.store.sealing import load_sealer
 from perch.store.sqlstore import SqlStore
 from perch.store.transaction import SqlTransaction
 
@@ -25,11 +26,16 @@ def open_store(
 
     ``schema`` confines a PostgreSQL store to one schema (created when missing), e.g. to isolate
     test runs sharing a server.
+
+    SECRET values are encrypted with ``PERCH_SECRET_KEY``, else the key file of the data folder
+    (created at the first start; see :mod:`perch.store.sealing`).
     """
+    folder = data_dir if data_dir is not None or url is not None else DEFAULT_DATA_DIR
+    sealer = load_sealer(folder)
     engine = create_store_engine(database_url(url, data_dir), schema=schema)
     try:
         upgrade_to_head(engine)
     except BaseException:
         engine.dispose()
         raise
-    return SqlStore(engine)
+    return SqlStore(engine, sealer=sealer)

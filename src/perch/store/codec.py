@@ -18,6 +18,7 @@ from perch.engine.events import Event
 from perch.engine.model import JSON, Attempt, Execution, Label, ParentRef, TaskRun
 from perch.engine.principal import Principal, PrincipalKind
 from perch.engine.states import State, StateHistory, StateType
+from perch.store.sealing import SEALED, Sealer, opener, seal_tree
 
 _parse_date = datetime.fromisoformat
 
@@ -71,12 +72,12 @@ def _decode_state(raw: list[Any]) -> State:
 # --- task runs ------------------------------------------------------------------------------
 
 
-def _encode_task_run(run: TaskRun) -> dict[str, Any]:
+def _encode_task_run(run: TaskRun, sealer: Sealer | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {"id": run.id, "task": run.task_id, "state": _encode_state(run.state)}
     if run.parent_task_run_id is not None:
         doc["parent"] = run.parent_task_run_id
     if run.value is not None:
-        doc["value"] = run.value
+        doc["value"] = seal_tree(run.value, sealer)
     if run.iteration is not None:
         doc["iteration"] = run.iteration
     if run.attempts:
@@ -87,7 +88,7 @@ def _encode_task_run(run: TaskRun) -> dict[str, Any]:
             for a in run.attempts
         ]
     if run.outputs is not None:
-        doc["outputs"] = run.outputs
+        doc["outputs"] = seal_tree(run.outputs, sealer)
     return doc
 
 
@@ -119,16 +120,16 @@ class _TaskRunTexts:
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._entries: dict[str, tuple[TaskRun, str]] = {}
+        self._entries: dict[str, tuple[TaskRun, Sealer | None, str]] = {}
 
-    def text(self, run: TaskRun) -> str:
+    def text(self, run: TaskRun, sealer: Sealer | None) -> str:
         hit = self._entries.get(run.id)
-        if hit is not None and hit[0] is run:
-            return hit[1]
-        text = dumps(_encode_task_run(run))
+        if hit is not None and hit[0] is run and hit[1] is sealer:
+            return hit[2]
+        text = dumps(_encode_task_run(run, sealer))
         if len(self._entries) >= self._limit:
             self._entries.clear()
-        self._entries[run.id] = (run, text)
+        self._entries[run.id] = (run, sealer, text)
         return text
 
 
@@ -138,12 +139,13 @@ _task_run_texts = _TaskRunTexts(limit=4096)
 # --- executions -----------------------------------------------------------------------------
 
 
-def execution_to_dict(execution: Execution) -> dict[str, Any]:
-    """The execution as a JSON-able dict (without its version)."""
-    return _to_dict(execution, with_runs=True)
+def execution_to_dict(execution: Execution, sealer: Sealer | None = None) -> dict[str, Any]:
+    """The execution as a JSON-able dict (without its version), its secrets sealed by
+    ``sealer`` (see :mod:`perch.store.sealing`; without one, a secret cannot be encoded)."""
+    return _to_dict(execution, with_runs=True, sealer=sealer)
 
 
-def _to_dict(execution: Execution, *, with_runs: bool) -> dict[str, Any]:
+def _to_dict(execution: Execution, *, with_runs: bool, sealer: Sealer | None) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "id": execution.id,
         "tenant": execution.tenant,
@@ -153,24 +155,24 @@ def _to_dict(execution: Execution, *, with_runs: bool) -> dict[str, Any]:
         "state": _encode_state(execution.state),
     }
     if with_runs and execution.task_runs:
-        doc["taskRuns"] = [_encode_task_run(r) for r in execution.task_runs]
+        doc["taskRuns"] = [_encode_task_run(r, sealer) for r in execution.task_runs]
     if execution.inputs:
-        doc["inputs"] = execution.inputs
+        doc["inputs"] = seal_tree(execution.inputs, sealer)
     if execution.outputs is not None:
-        doc["outputs"] = execution.outputs
+        doc["outputs"] = seal_tree(execution.outputs, sealer)
     if execution.labels:
         doc["labels"] = [[label.key, label.value] for label in execution.labels]
     if execution.variables is not None:
-        doc["variables"] = execution.variables
+        doc["variables"] = seal_tree(execution.variables, sealer)
     if execution.trigger is not None:
-        doc["trigger"] = execution.trigger
+        doc["trigger"] = seal_tree(execution.trigger, sealer)
     if execution.parent is not None:
         p = execution.parent
         doc["parent"] = [p.execution_id, p.task_run_id, p.namespace, p.flow_id]
     if execution.original_id is not None:
         doc["originalId"] = execution.original_id
     if execution.metadata:
-        doc["metadata"] = execution.metadata
+        doc["metadata"] = seal_tree(execution.metadata, sealer)
     return doc
 
 
@@ -197,18 +199,29 @@ def execution_from_dict(doc: dict[str, Any], version: int) -> Execution:
     )
 
 
-def encode_execution(execution: Execution) -> str:
+def encode_execution(execution: Execution, sealer: Sealer | None = None) -> str:
     """The execution document as compact JSON text (what :func:`execution_to_dict` gives)."""
     if not execution.task_runs:
-        return dumps(execution_to_dict(execution))
-    head = dumps(_to_dict(execution, with_runs=False))
-    runs = ",".join([_task_run_texts.text(run) for run in execution.task_runs])
+        return dumps(execution_to_dict(execution, sealer))
+    head = dumps(_to_dict(execution, with_runs=False, sealer=sealer))
+    runs = ",".join([_task_run_texts.text(run, sealer) for run in execution.task_runs])
     return f'{head[:-1]},"taskRuns":[{runs}]}}'
 
 
-def decode_execution(text: str, version: int) -> Execution:
+_SEALED_KEY = dumps(SEALED)
+
+
+def load_sealed(text: str, sealer: Sealer | None) -> Any:
+    """``loads``, turning sealed secrets back into ``Secret`` values (the object hook slows
+    decoding down, so it only runs on a document that has one)."""
+    if _SEALED_KEY in text:
+        return json.loads(text, object_hook=opener(sealer))
+    return loads(text)
+
+
+def decode_execution(text: str, version: int, sealer: Sealer | None = None) -> Execution:
     """An execution from its JSON text and the version column."""
-    return execution_from_dict(loads(text), version)
+    return execution_from_dict(load_sealed(text, sealer), version)
 
 
 def labels_map(execution: Execution) -> dict[str, str]:
@@ -224,7 +237,7 @@ _EVENT_CLASSES: dict[str, type[Any]] = {cls.__name__: cls for cls in get_args(Ev
 _STATE_FIELDS = frozenset({"state", "to_state", "child_state"})
 
 
-def encode_event(event: Event) -> str:
+def encode_event(event: Event, sealer: Sealer | None = None) -> str:
     """An event as JSON text: ``{"type": <class name>, <field>: <value>, ...}``."""
     doc: dict[str, JSON] = {"type": type(event).__name__}
     for f in fields(event):
@@ -233,13 +246,15 @@ def encode_event(event: Event) -> str:
             value = {"name": value.name, "kind": value.kind.value}
         elif isinstance(value, StateType):
             value = value.value
+        else:
+            value = seal_tree(value, sealer)
         doc[f.name] = value
     return dumps(doc)
 
 
-def decode_event(text: str) -> Event:
+def decode_event(text: str, sealer: Sealer | None = None) -> Event:
     """The inverse of :func:`encode_event`."""
-    doc = loads(text)
+    doc = load_sealed(text, sealer)
     cls = _EVENT_CLASSES[doc.pop("type")]
     for name, value in doc.items():
         if name == "principal":

@@ -31,6 +31,7 @@ from perch.store.cache import ExecutionCache
 from perch.store.codec import decode_execution, encode_execution, labels_map
 from perch.store.prepared import Prepared
 from perch.store.schema import events, executions, files, jobs, logs, timers
+from perch.store.sealing import Sealer
 
 # States that hold a concurrency slot: everything but the terminated states and QUEUED.
 ACTIVE_STATES = tuple(
@@ -112,7 +113,7 @@ def _date_conditions(query: ExecutionQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _columns(execution: Execution) -> dict[str, Any]:
+def _columns(execution: Execution, sealer: Sealer | None) -> dict[str, Any]:
     state = execution.state
     return {
         "flow_revision": execution.flow_revision,
@@ -120,7 +121,7 @@ def _columns(execution: Execution) -> dict[str, Any]:
         "end_date": state.end_date,
         "updated": datetime.now(UTC),
         "labels": labels_map(execution),
-        "document": encode_execution(execution),
+        "document": encode_execution(execution, sealer),
     }
 
 
@@ -130,12 +131,13 @@ class ExecutionQueries:
     _conn: Connection
     dialect: str
     _cache: ExecutionCache | None
+    _sealer: Sealer | None
     committed: list[Execution]
     """Executions written or read in this transaction, for the cache once it has committed."""
 
     def insert_execution(self, execution: Execution) -> None:
         """Insert a new execution with its current version."""
-        row = _columns(execution)
+        row = _columns(execution, self._sealer)
         row.update(
             id=execution.id,
             tenant=execution.tenant,
@@ -165,7 +167,7 @@ class ExecutionQueries:
             cached = self._cache.get(execution_id, version)
             if cached is not None:
                 return cached
-        execution = decode_execution(document, version)
+        execution = decode_execution(document, version, self._sealer)
         if remember:
             self.committed.append(execution)
         return execution
@@ -173,7 +175,7 @@ class ExecutionQueries:
     def update_execution(self, execution: Execution) -> Execution:
         """Write ``execution`` if the stored version is still ``execution.version``; return it with
         the new version. Raises :class:`ConcurrentUpdate` otherwise."""
-        params = _columns(execution)
+        params = _columns(execution, self._sealer)
         params["b_id"] = execution.id
         params["b_version"] = execution.version
         if _PREPARED_UPDATE.rowcount(self._conn, params) != 1:

@@ -20,9 +20,9 @@ from sqlalchemy import Connection, select
 from perch.engine.effects import Audit
 from perch.engine.model import LogEntry
 from perch.store.codec import canonical_json, loads
-from perch.templating.taint import MASK, Secret
 from perch.store.prepared import Prepared
 from perch.store.schema import audit, logs
+from perch.templating.taint import MASK, Secret
 
 GENESIS_HASH = "0" * 64
 

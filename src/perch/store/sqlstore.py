@@ -15,14 +15,19 @@ from perch.store.database import BEGIN_OPTION
 from perch.store.journal import AUDIT_ROWS, AuditCheck, verify_audit_chain
 from perch.store.notifications import Listener
 from perch.store.schema import metadata
+from perch.store.sealing import Sealer
 from perch.store.transaction import SqlTransaction
 
 
 class SqlStore:
     """A SQLite or PostgreSQL database holding flows, executions and their work items."""
 
-    def __init__(self, engine: Engine, *, cache_size: int = 1024) -> None:
+    def __init__(
+        self, engine: Engine, *, cache_size: int = 1024, sealer: Sealer | None = None
+    ) -> None:
         self.engine = engine
+        # Encrypts SECRET values at rest; a store without one refuses to write a secret.
+        self.sealer = sealer
         self.dialect: str = engine.dialect.name
         self.cache = ExecutionCache(cache_size)
         # SQLite has one writer. Threads of this process queue for it here, where a release
@@ -44,7 +49,7 @@ class SqlStore:
         with writing, self.engine.connect() as connection:
             if readonly and self.dialect == "sqlite":
                 connection.execution_options(**{BEGIN_OPTION: "DEFERRED"})
-            tx = SqlTransaction(connection, self.dialect, self.cache)
+            tx = SqlTransaction(connection, self.dialect, self.cache, self.sealer)
             with connection.begin():
                 yield tx
         # Only now is what the transaction wrote or read known to be committed.

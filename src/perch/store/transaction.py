@@ -12,6 +12,7 @@ from perch.store.flowrepo import FlowQueries
 from perch.store.identityrepo import IdentityQueries
 from perch.store.journal import Journal
 from perch.store.notifications import check_channel
+from perch.store.sealing import Sealer
 from perch.store.workqueue import WorkQueue
 
 
@@ -25,11 +26,16 @@ class SqlTransaction(
     """
 
     def __init__(
-        self, connection: Connection, dialect: str, cache: ExecutionCache | None = None
+        self,
+        connection: Connection,
+        dialect: str,
+        cache: ExecutionCache | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         self._conn = connection
         self.dialect = dialect
         self._cache = cache
+        self._sealer = sealer
         self.committed: list[Execution] = []
         self._audit_head: str | None = None
 

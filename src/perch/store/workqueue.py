@@ -17,6 +17,7 @@ from perch.engine.ports import Job, QueuedEvent, Timer
 from perch.store.codec import decode_event, dumps, encode_event, loads
 from perch.store.prepared import Prepared
 from perch.store.schema import UtcDateTime, events, jobs, timers
+from perch.store.sealing import Sealer
 
 _JOB_COLUMNS = (
     jobs.c.id,
@@ -102,6 +103,7 @@ class WorkQueue:
     """The job, timer and event methods of :class:`perch.store.transaction.SqlTransaction`."""
 
     _conn: Connection
+    _sealer: Sealer | None
 
     # --- jobs -------------------------------------------------------------------------------
 
@@ -212,7 +214,11 @@ class WorkQueue:
         self._conn.execute(
             _INSERT_EVENT,
             [
-                {"id": e.id, "execution_id": e.execution_id, "payload": encode_event(e.event)}
+                {
+                    "id": e.id,
+                    "execution_id": e.execution_id,
+                    "payload": encode_event(e.event, self._sealer),
+                }
                 for e in events_
             ],
         )
@@ -224,4 +230,7 @@ class WorkQueue:
         rows = sorted(
             self._conn.execute(_CLAIM_EVENTS, {"b_limit": limit}), key=lambda row: row.seq
         )
-        return [QueuedEvent(row.id, row.execution_id, decode_event(row.payload)) for row in rows]
+        return [
+            QueuedEvent(row.id, row.execution_id, decode_event(row.payload, self._sealer))
+            for row in rows
+        ]
