@@ -112,7 +112,8 @@ def test_log_lines_arrive_live_through_a_pause_and_the_stream_ends(api: Api) -> 
         assert first.data["taskId"] == "before"
         assert first.data["executionId"] == execution.id
         assert SECRET_VALUE not in first.data["message"]
-        assert first.data["message"].startswith("before the pause, ")
+        # A line rendered from a SECRET input is masked whole.
+        assert first.data["message"] == "******"
 
         resume(api, execution.id)
         rest = list(events)  # ends only when the server closes the stream
