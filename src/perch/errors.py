@@ -130,6 +130,11 @@ class TemplateSecurityError(TemplateRenderError):
     """The expression tried to reach something templates may not touch."""
 
 
+class TemplateBudgetError(TemplateRenderError):
+    """A rendering ran over one of its budgets (time, output size, loop iterations); the
+    message names the limit and the setting that raises it."""
+
+
 # --- inputs ----------------------------------------------------------------------------------
 
 

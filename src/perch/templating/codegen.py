@@ -75,7 +75,9 @@ class CodeGenerator(ExpressionCompiler):
             self.flat(body)
         else:
             self.emit("_o = []")
-            self.emit("w = _o.append")
+            # Every write counts against the output budget (perch.templating.budget).
+            self.emit("_bg = _budget()")
+            self.emit("w = _bg.writer(_o.append)")
             self.push_scope(len(self.lines))
             self.statements(body)
             self.pop_scope()
@@ -168,7 +170,7 @@ class CodeGenerator(ExpressionCompiler):
                 self.filter_block(node)
             elif isinstance(node, n.Set):
                 code = self.expr(node.expr)
-                self.emit(f"{self.declare(node.name)} = {code}", node)
+                self.emit(f"{self.declare(node.name)} = _bg.bound({code})", node)
             else:  # pragma: no cover - the parser makes nothing else
                 raise self.error(f"Cannot compile {type(node).__name__}", node)
 
@@ -208,6 +210,7 @@ class CodeGenerator(ExpressionCompiler):
         target = ", ".join(targets) if len(targets) == 1 else f"({', '.join(targets)})"
         self.emit(f"for {index}, {target} in enumerate({items}):")
         self.indent += 1
+        self.emit("_bg.tick()")
         if uses_loop:
             loop = self.declare("loop", loop_target=True)
             self.emit(
@@ -231,7 +234,7 @@ class CodeGenerator(ExpressionCompiler):
         saved, buffer = self.fresh("_w"), self.fresh("_buf")
         self.emit(f"{saved} = w")
         self.emit(f"{buffer} = []")
-        self.emit(f"w = {buffer}.append")
+        self.emit(f"w = _bg.writer({buffer}.append)")
         self.statements(node.body)
         self.emit(f"w = {saved}")
         code = f"''.join({buffer})"

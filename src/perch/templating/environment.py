@@ -17,13 +17,14 @@ from typing import Any, Final
 
 from perch.errors import (
     PerchError,
+    TemplateBudgetError,
     TemplateError,
     TemplateRenderError,
     TemplateSecurityError,
     TemplateSyntaxError,
     UndefinedVariableError,
 )
-from perch.templating import core, taint
+from perch.templating import budget, core, taint
 from perch.templating.calls import CallContext
 from perch.templating.codegen import CodeGenerator, Compiled
 from perch.templating.nodes import Node
@@ -99,10 +100,13 @@ class Template:
         # The secret flag of this rendering: raised by any lookup that reads a secret, it marks
         # the whole value (see perch.templating.taint).
         token = taint.begin()
+        # The budget of this rendering, shared with the renderings it nests (render()).
+        opened = budget.enter()
         try:
             result = function(variables, _NO_HOOKS if hooks is None else hooks)
             if text:
                 result = str(result)
+            budget.check_size(result, opened)
         except PerchError as exc:
             secret = taint.end(token)
             if isinstance(exc, TemplateError):
@@ -111,6 +115,8 @@ class Template:
         except Exception as exc:
             secret = taint.end(token)
             raise _hidden(self._fail(exc), secret) from (None if secret else exc)
+        finally:
+            budget.leave(opened)
         if taint.end(token):
             return taint.mark(result)
         return result
@@ -121,7 +127,8 @@ def _hidden(error: TemplateError, secret: bool) -> TemplateError:
     value (``cannot parse 'hunter2' as a number``) would show it. Messages that only name
     template text (an undefined variable, a forbidden name) stay as they are."""
     if not secret or isinstance(
-        error, UndefinedVariableError | TemplateSecurityError | TemplateSyntaxError
+        error,
+        UndefinedVariableError | TemplateSecurityError | TemplateSyntaxError | TemplateBudgetError,
     ):
         return error
     return TemplateRenderError(

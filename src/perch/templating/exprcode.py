@@ -17,7 +17,7 @@ from keyword import iskeyword
 from typing import Any
 
 from perch.errors import TemplateSecurityError, TemplateSyntaxError, UndefinedVariableError
-from perch.templating import core, lookup, taint, values
+from perch.templating import budget, core, lookup, taint, values
 from perch.templating import nodes as n
 
 UNSET = object()
@@ -55,6 +55,7 @@ RUNTIME: dict[str, Any] = {
     "_iter2": values.iterate_pairs,
     "_default": core.default_filter,
     "_n": taint.note,
+    "_budget": budget.current,
 }
 _ARITHMETIC = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod"}
 _COMPARISONS = frozenset({"<", "<=", ">", ">="})

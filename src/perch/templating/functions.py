@@ -27,6 +27,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from perch.errors import PerchError, TemplateRenderError
+from perch.templating import budget, values
 from perch.templating.calls import CallContext
 from perch.templating.lib_collections import compare
 from perch.templating.lib_dates import format_in_zone, now_in
@@ -107,12 +108,13 @@ def id_(ctx: CallContext) -> str:
     return "".join(reversed(digits)) or "0"
 
 
-MAX_RANGE = 1_000_000
+MAX_RANGE = values.MAX_RANGE
 
 
 def range_(ctx: CallContext, start: Any = None, end: Any = None, increment: Any = 1) -> list[Any]:
     """``range(start, end, increment=1)``: numbers (or single letters) from start to end,
     both included."""
+    budget.current().check_time()
     step = require_int("range()", increment, "increment")
     if step == 0:
         raise TemplateRenderError("range(): the increment must not be 0")

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-import jq as jqlib
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from perch.errors import TemplateRenderError
+from perch.templating import budget
+from perch.templating.jqpool import POOL, JqError
 from perch.templating.lib_registry import is_number, plain, to_json, to_text, type_name
 
 
@@ -65,29 +65,25 @@ def yaml_filter(value: Any) -> str:
 # --- jq --------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=256)
-def _jq_program(expression: str) -> Any:
-    try:
-        return jqlib.compile(expression)
-    except ValueError as exc:
-        raise TemplateRenderError(f"Invalid jq expression '{expression}': {exc}") from None
-
-
 def jq(value: Any, expression: Any = None) -> list[Any] | None:
     """``jq(expression)``: run a jq program on the value; the result is always a list.
 
-    A string input is parsed as JSON first, as Kestra does.
+    A string input is parsed as JSON first, as Kestra does. The program runs in a worker
+    process (:mod:`perch.templating.jqpool`) for at most the time the rendering has left.
     """
     if value is None:
         return None
     if not isinstance(expression, str):
         raise TemplateRenderError("The 'jq' filter expects a string argument 'expression'")
-    program = _jq_program(expression)
+    spending = budget.current()
+    text = value if isinstance(value, str) else to_json(value)
     try:
-        if isinstance(value, str):
-            return list(program.input_text(value).all())
-        return list(program.input_value(json.loads(to_json(value))).all())
-    except ValueError as exc:
+        return POOL.run(
+            expression, text, timeout=spending.remaining(), limit=spending.limits.output
+        )
+    except JqError as exc:
+        if exc.invalid:
+            raise TemplateRenderError(f"Invalid jq expression '{expression}': {exc}") from None
         raise TemplateRenderError(f"The jq expression '{expression}' failed: {exc}") from None
 
 

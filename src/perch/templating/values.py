@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from perch.errors import TemplateRenderError
 
@@ -188,9 +188,22 @@ def subtract(left: Any, right: Any) -> Any:
     return left - right
 
 
+MAX_RANGE: Final = 1_000_000
+"""Items of a range (``range()`` or ``a..b``)."""
+MAX_INTEGER_BITS: Final = 1024
+"""Integers stop growing here: a loop squaring a number would otherwise spend minutes in one
+multiplication (Kestra's own numbers are 64-bit)."""
+
+
 def multiply(left: Any, right: Any) -> Any:
     """``*``."""
     _numbers("*", left, right)
+    if (
+        type(left) is int
+        and type(right) is int
+        and left.bit_length() + right.bit_length() > MAX_INTEGER_BITS + 1
+    ):
+        raise TemplateRenderError(f"The number is larger than the limit of {MAX_INTEGER_BITS} bits")
     return left * right
 
 
@@ -261,6 +274,11 @@ def make_range(start: Any, end: Any) -> list[int]:
     if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool):
         raise TemplateRenderError("A range 'a..b' needs two integers")
     step = 1 if end >= start else -1
+    if abs(end - start) >= MAX_RANGE:
+        # a template must not be able to exhaust the server's memory
+        raise TemplateRenderError(
+            f"A range 'a..b' of {abs(end - start) + 1} items is more than the limit of {MAX_RANGE}"
+        )
     return list(range(start, end + step, step))
 
 

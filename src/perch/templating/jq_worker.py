@@ -1,0 +1,80 @@
+"""The jq worker: a separate process that runs jq programs for the ``jq`` filter.
+
+Run as a script (``python -I jq_worker.py <memory bytes>``) by :mod:`perch.templating.jqpool`,
+never imported by the server. It starts with an empty environment (so ``$ENV`` and ``env``
+are ``{}``), caps its own address space, and answers one request per line on stdin:
+
+    request:  {"program": str, "input": str (JSON text), "limit": int (bytes of output)}
+    answer:   {"results": [...]} or {"error": str}
+
+A program that runs too long is not its business: the server kills the process and starts
+another. End of input ends the process, so it never outlives the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import sys
+from typing import Any
+
+# Directives that would read a module or a data file from the server's disk.
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_DIRECTIVE = re.compile(r"(?<![\w$])(import|include|modulemeta|get_search_list)(?!\w)")
+
+
+def _refusal(program: str) -> str | None:
+    found = _DIRECTIVE.search(_STRINGS.sub('""', program))
+    if found:
+        return f"'{found.group(1)}' is not allowed: jq programs cannot read files"
+    return None
+
+
+def _answer(request: dict[str, Any], compiled: dict[str, Any], jq: Any) -> dict[str, Any]:
+    program = request["program"]
+    refusal = _refusal(program)
+    if refusal is not None:
+        return {"error": refusal, "invalid": True}
+    runner = compiled.get(program)
+    if runner is None:
+        try:
+            runner = jq.compile(program)
+        except ValueError as exc:
+            return {"error": str(exc), "invalid": True}
+        if len(compiled) >= 256:
+            compiled.clear()
+        compiled[program] = runner
+    try:
+        results = list(runner.input_text(request["input"]).all())
+    except ValueError as exc:
+        return {"error": str(exc)}
+    text = json.dumps(results, allow_nan=False)
+    if len(text) > request["limit"]:
+        return {"error": f"its result is larger than the limit of {request['limit']} bytes"}
+    return {"results": results}
+
+
+def main() -> None:
+    os.environ.clear()
+    memory = int(sys.argv[1])
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    import jq  # after the cap: the library's own allocations count too
+
+    compiled: dict[str, Any] = {}
+    out = sys.stdout
+    for line in sys.stdin:
+        try:
+            answer = _answer(json.loads(line), compiled, jq)
+        except MemoryError:
+            compiled.clear()
+            answer = {"error": f"it needs more memory than the limit of {memory >> 20} MB"}
+        except (ValueError, TypeError) as exc:
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        out.write(json.dumps(answer, allow_nan=False) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()
