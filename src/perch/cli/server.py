@@ -18,12 +18,14 @@ from perch.cli.local import (
     report_error,
 )
 from perch.errors import PerchError
+from perch.templating import budget
+from perch.templating.budget import DEFAULT_LIMITS
 
 server_app = typer.Typer(help="Run the Perch server.", no_args_is_help=True)
 
 
 @server_app.command("local")
-def local(
+def local(  # noqa: PLR0917 - one parameter per option, as typer reads them
     port: Annotated[
         int, typer.Option(min=0, max=65535, help="Port of the REST API (0: any free port).")
     ] = 8080,
@@ -33,6 +35,30 @@ def local(
     ] = "127.0.0.1",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     workers: Annotated[int, typer.Option(min=1, help="Worker threads running tasks.")] = 4,
+    template_time_limit: Annotated[
+        float,
+        typer.Option(
+            min=0.01,
+            envvar="PERCH_TEMPLATE_TIME_LIMIT",
+            help="Seconds one rendering of an expression may take (jq included).",
+        ),
+    ] = DEFAULT_LIMITS.time,
+    template_output_limit: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="PERCH_TEMPLATE_OUTPUT_LIMIT",
+            help="Characters one rendered value may have.",
+        ),
+    ] = DEFAULT_LIMITS.output,
+    template_loop_limit: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="PERCH_TEMPLATE_LOOP_LIMIT",
+            help="Loop iterations one rendering may run, all loops together.",
+        ),
+    ] = DEFAULT_LIMITS.iterations,
 ) -> None:
     """Run the executor, scheduler, workers and the REST API on the local data folder until
     stopped.
@@ -54,6 +80,9 @@ def local(
         )
         out.print(f"Perch is serving {info.url} (API: /api/v1, docs: /api/v1/docs)", markup=False)
 
+    budget.configure(
+        time=template_time_limit, output=template_output_limit, iterations=template_loop_limit
+    )
     prepare_data_dir(data_dir, create=True)
     try:
         run_local(
