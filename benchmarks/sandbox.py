@@ -1,0 +1,154 @@
+"""What the sandbox costs, and whether /health holds while hostile flows run.
+
+Run with ``python benchmarks/sandbox.py [--baseline REF] [--engine-count N]``.
+
+1. Budget overhead: ``benchmarks/templating.py`` and ``benchmarks/engine_throughput.py`` run on
+   this tree and on ``REF`` (default: the last commit before the rendering budgets), each in a
+   throw-away ``git worktree``; the table gives renders per second on both and the overhead
+   (target < 10 %).
+2. /health under attack: a live ``perch server local`` runs the hostile probes of
+   ``tests/security`` (endless jq, nested loops, wide output, a slow loop body) while a client
+   polls ``/health`` every 20 ms; the figures are its latencies (target: all < 50 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = "e6a0d37"
+"""The commit before the rendering budgets (secrets marked at the source, RE2 patterns)."""
+
+PROBES = {
+    "endless jq": "{{ 1 | jq('last(range(1e12))') }}",
+    "nested loops": (
+        "{% for i in range(0, 100000) %}{% for j in range(0, 100000) %}{% endfor %}{% endfor %}"
+    ),
+    "wide output": "{% for i in range(0, 200000) %}0123456789{% endfor %}",
+    "slow body": (
+        "{% for i in range(0, 100000) %}{{ range(0, 200000) | sort | length }}{% endfor %}"
+    ),
+}
+
+
+def _rates(tree: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, str(tree / "benchmarks" / "templating.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rates = {}
+    for line in out.splitlines():
+        match = re.match(r"^(\S[\w-]*)\s+([\d,]+)\s+([\d,]+)\s+[\d.]+x$", line)
+        if match:
+            rates[match.group(1)] = float(match.group(2).replace(",", ""))
+    return rates
+
+
+def _throughput(tree: Path, count: int) -> float:
+    out = subprocess.run(
+        [sys.executable, str(tree / "benchmarks" / "engine_throughput.py"), str(count)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    match = re.search(r"throughput: ([\d,]+) executions/min", out)
+    return float(match.group(1).replace(",", "")) if match else math.nan
+
+
+def overhead(baseline: str, engine_count: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "base"
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(base), baseline],
+            check=True,
+        )
+        try:
+            before, after = _rates(base), _rates(ROOT)
+            print(f"templating, renders/s: {baseline} -> this tree")
+            ratios = []
+            for name, old in before.items():
+                new = after.get(name)
+                if new is None:
+                    continue
+                ratios.append(old / new)
+                print(f"  {name:<18}{old:>12,.0f}{new:>12,.0f}{(old / new - 1) * 100:>+8.1f} %")
+            mean = math.exp(sum(map(math.log, ratios)) / len(ratios))
+            print(f"  geometric mean overhead: {(mean - 1) * 100:+.1f} % (target < 10 %)")
+            if engine_count:
+                old_t, new_t = _throughput(base, engine_count), _throughput(ROOT, engine_count)
+                print(
+                    f"engine_throughput ({engine_count}): {old_t:,.0f} -> {new_t:,.0f} "
+                    f"executions/min ({(old_t / new_t - 1) * 100:+.1f} % time)"
+                )
+        finally:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=True
+            )
+
+
+def health_under_probes() -> None:
+    sys.path.insert(0, str(ROOT))
+    import httpx
+    from tests.security.conftest import start_live, stop_live
+
+    with tempfile.TemporaryDirectory() as tmp:
+        live = start_live(Path(tmp))
+        try:
+            for name, message in PROBES.items():
+                flow_id = re.sub(r"\W", "_", name)
+                source = (
+                    f"id: {flow_id}\nnamespace: bench.sandbox\ntasks:\n  - id: probe\n"
+                    f"    type: io.kestra.plugin.core.log.Log\n    message: {message!r}\n"
+                )
+                latencies: list[float] = []
+                done = threading.Event()
+
+                def poll(latencies: list[float] = latencies, done: threading.Event = done) -> None:
+                    with httpx.Client(timeout=30) as client:
+                        while not done.is_set():
+                            began = time.perf_counter()
+                            client.get(f"{live.url}/health")
+                            latencies.append(time.perf_counter() - began)
+                            done.wait(0.02)
+
+                poller = threading.Thread(target=poll)
+                poller.start()
+                began = time.perf_counter()
+                result = live.run(source, timeout=120)
+                took = time.perf_counter() - began
+                done.set()
+                poller.join()
+                ms = sorted(x * 1000 for x in latencies)
+                p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+                print(
+                    f"  {name:<14} {result['state']['current']:<8} in {took:5.2f} s; /health "
+                    f"n={len(ms)} median {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms, "
+                    f"max {ms[-1]:.1f} ms {'OK' if ms[-1] < 50 else 'over 50 ms'}"
+                )
+        finally:
+            stop_live(live)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default=BASELINE)
+    parser.add_argument("--engine-count", type=int, default=3000)
+    args = parser.parse_args()
+    overhead(args.baseline, args.engine_count)
+    print("/health while a hostile flow runs:")
+    health_under_probes()
+
+
+if __name__ == "__main__":
+    main()
