@@ -25,7 +25,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from perch.engine.clock import Clock
-from perch.engine.executor import EngineContext, EventLoop, bind, start_in, unit
+from perch.engine.eventloop import EventLoop
+from perch.engine.executor import EngineContext, bind, start_in, unit
 from perch.engine.ports import ExecutionQuery, Store
 from perch.engine.running import InlineRunner
 from perch.engine.scheduler import TimerLoop
