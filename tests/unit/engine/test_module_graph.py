@@ -22,9 +22,9 @@ def _imports(path: Path) -> set[str]:
     """The perch.engine modules ``path`` imports, anywhere in it (deferred ones included)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module != "perch.engine":
-            if node.module.startswith("perch.engine."):
-                found.add(node.module)
+        module = node.module if isinstance(node, ast.ImportFrom) else None
+        if module is not None and module.startswith("perch.engine."):
+            found.add(module)
     return found
 
 
