@@ -28,7 +28,7 @@ from perch.engine.principal import SYSTEM
 from perch.engine.states import StateType
 from perch.engine.variables import run_variables
 from perch.engine.written import Written
-from perch.errors import ConcurrentUpdate, EngineError
+from perch.errors import ConcurrentUpdate, EngineError, StaleResult
 from perch.flows import Flow, Task
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,9 @@ def start_in(  # noqa: PLR0917 - internal
     :class:`perch.errors.EngineError` when the task run no longer accepts it."""
     event = TaskStarted(job.task_run_id, attempt, worker_id)
     execution = apply_in(tx, ctx, job.execution_id, event, SYSTEM, written=written, loaded=loaded)
+    if execution.task_run(job.task_run_id).state.current.is_terminated:
+        # The start ended the task run (it lost its worker too often): nothing to run.
+        raise StaleResult(f"task run {job.task_run_id} ended when attempt {attempt} started")
     flow = ctx.flow_for(tx, execution)
     return Started(execution, flow, find_task(flow, job.task_id), job.task_run_id, attempt)
 
