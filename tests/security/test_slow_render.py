@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from tests.security.conftest import HealthWatch, Live
 
-SLOW = """
+LOOP = "{% for i in range(1, 2000) %}{% for j in range(1, 1000) %}{% endfor %}{% endfor %}"
+SLOW = f"""
 id: slow_log
 namespace: probes
 tasks:
   - id: slow
     type: io.kestra.plugin.core.log.Log
-    message: "{% for i in range(1, 2000) %}{% for j in range(1, 1000) %}{% endfor %}{% endfor %}done"
+    message: "{LOOP}done"
 """
 
 OTHER = """
