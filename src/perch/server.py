@@ -25,7 +25,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from perch.engine.clock import Clock
-from perch.engine.executor import EngineContext, EventLoop, bind, start_in, unit
+from perch.engine.eventloop import EventLoop
+from perch.engine.executor import EngineContext, bind, start_in, unit
 from perch.engine.ports import ExecutionQuery, Store
 from perch.engine.running import InlineRunner
 from perch.engine.scheduler import TimerLoop
@@ -68,13 +69,37 @@ def run_task_in_worker(task: Task, request: RunRequest) -> Outcome:
     return run_task(task, context)
 
 
+_HEAVY_MARKS = ("{%", "jq(", "jq (", "range(", "range (")
+"""What makes a template possibly slow to render: a statement (a loop), jq, a range."""
+
+
+def _light(value: Any) -> bool:
+    if isinstance(value, str):
+        return not any(mark in value for mark in _HEAVY_MARKS)
+    if isinstance(value, dict):
+        return all(_light(key) and _light(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return all(_light(item) for item in value)
+    return True
+
+
 def runs_inline(task: Task) -> bool:
-    """Tasks that only render templates (no I/O): the executor runs them inside the
-    transaction that dispatches them (and a worker inside the one that claims them, for jobs
-    left over)."""
+    """Tasks that only render templates (no I/O), and only light ones: the executor runs them
+    inside the transaction that dispatches them (and a worker inside the one that claims
+    them, for jobs left over).
+
+    A template with a loop, jq or a range may take long to render, and a rendering inside a
+    write transaction holds every other writer: such a task is a job, which a worker renders
+    outside any transaction."""
     from perch.flows.tasks.core import Log, OutputValues, Return
 
-    return isinstance(task, (Log, Return, OutputValues))
+    if isinstance(task, Log):
+        return _light(task.message)
+    if isinstance(task, Return):
+        return _light(task.format)
+    if isinstance(task, OutputValues):
+        return _light(task.values)
+    return False
 
 
 class LocalRuntime:

@@ -144,3 +144,29 @@ def test_a_failing_inline_task_is_retried_through_its_timer(
         (StateType.FAILED, INLINE_WORKER),
     ]
     assert pending_jobs(store) == []
+
+
+LOOPING_LOG = """
+id: looping-log
+namespace: perch.inline
+tasks:
+  - id: light
+    type: io.kestra.plugin.core.log.Log
+    message: "light {{ execution.id }}"
+  - id: heavy
+    type: io.kestra.plugin.core.log.Log
+    message: "{% for i in [1, 2, 3] %}{{ i }}{% endfor %}"
+"""
+
+
+def test_a_log_with_a_loop_is_rendered_by_a_worker_outside_the_write_transaction(
+    store: Store, runtime: LocalRuntime
+) -> None:
+    deploy(store, LOOPING_LOG)
+    created = service.create_execution(store, "main", "perch.inline", "looping-log", {}, ALICE)
+    done = wait_until(store, created.id, lambda e: e.state.current.is_terminated)
+    assert done.state.current is StateType.SUCCESS
+    runs = {run.task_id: run for run in done.task_runs}
+    assert [a.worker_id for a in runs["light"].attempts] == [INLINE_WORKER]
+    # A template that may render slowly is a job: a worker renders it between transactions.
+    assert runs["heavy"].attempts[0].worker_id not in (None, INLINE_WORKER)

@@ -15,7 +15,7 @@ from typing import Any
 from perch.engine.draft import Draft
 from perch.engine.effects import ExecutionEnded
 from perch.engine.model import TaskRun
-from perch.engine.starting import FOREACH_VALUES_KEY, as_int, start_run
+from perch.engine.starting import FOREACH_CURSOR_KEY, FOREACH_VALUES_KEY, as_int, start_run
 from perch.engine.states import StateType, fail_state
 from perch.engine.variables import FINAL_STATE_KEY, MANUAL_PAUSE_KEY
 from perch.errors import PerchError
@@ -230,32 +230,64 @@ def _each(d: Draft, task: ForEach | EachSequential, run: TaskRun) -> Status:
     if limit < 0:
         raise PerchError(f"A concurrency limit must be 0 (no limit) or more, got {limit}")
     first = next((t for t in task.tasks if not t.disabled), None)
+    # A cursor kept with the execution makes one pass cost the iterations still open, not all
+    # of them: ``done`` leading iterations ended without failing (``worst`` is how), and none
+    # at or past ``high`` has started. Without one (a new run, a restart), every value is read.
+    cursor = (d.metadata.get(FOREACH_CURSOR_KEY) or {}).get(run.id)
+    if cursor is None or first is None:
+        done, worst, high = 0, StateType.SUCCESS, len(values)
+    else:
+        done, worst, high = cursor[0], StateType(cursor[1]), cursor[2]
     # Iterations start in rounds, in order, as the branches of a Parallel do (see
     # _step_concurrent): a failure seen at the start of a round stops new iterations.
     while True:
-        result = StateType.SUCCESS
+        result = worst
         failed: StateType | None = None
         active = 0
         missing: list[int] = []
-        for number, item in enumerate(values):
+        leading = True
+        started_high = done
+        for number in range(done, high):
+            item = values[number]
             if first is not None and d.find(first.id, run.id, item) is None:
                 missing.append(number)
+                leading = False
                 continue
+            started_high = number + 1
             status = step_list(d, task.tasks, run, item, inner, iteration=number)
             if status is None:
                 active += 1
+                leading = False
             elif status.is_failed:
                 failed = failed or status
+                leading = False
             else:
                 result = _worse(result, status)
-        room = len(missing) if not limit else min(len(missing), limit - active)
+                if leading:
+                    done, worst = number + 1, _worse(worst, status)
+        if started_high < high:  # what is missing past the last started one was never started
+            high = started_high
+            missing = [number for number in missing if number < high]
+        unstarted = len(missing) + len(values) - high
+        room = unstarted if not limit else min(unstarted, limit - active)
         if failed is None and room > 0:
-            for number in missing[:room]:
+            chosen = missing[:room]
+            chosen.extend(range(high, high + room - len(chosen)))
+            for number in chosen:
                 step_list(d, task.tasks, run, values[number], inner, iteration=number)
+            high = max(high, chosen[-1] + 1)
             continue
-        if active or (failed is None and missing):
+        if first is not None:
+            _keep_cursor(d, run, [done, worst.value, high])
+        if active or (failed is None and unstarted):
             return None
         return failed or result
+
+
+def _keep_cursor(d: Draft, run: TaskRun, cursor: list[Any]) -> None:
+    cursors = d.metadata.get(FOREACH_CURSOR_KEY) or {}
+    if cursors.get(run.id) != cursor:
+        d.set_meta(FOREACH_CURSOR_KEY, {**cursors, run.id: cursor})
 
 
 def _resumed_pause(d: Draft, task: Pause, run: TaskRun) -> Status:

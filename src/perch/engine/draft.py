@@ -7,7 +7,7 @@ the call, so :func:`perch.engine.transition` stays pure from the outside.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -15,14 +15,23 @@ from typing import Any
 from perch.engine.effects import Effect, EmitLog
 from perch.engine.flowindex import FlowIndex, flow_index
 from perch.engine.ids import new_id
-from perch.engine.model import JSON, Attempt, Execution, LogEntry, TaskRun
+from perch.engine.model import (
+    JSON,
+    Attempt,
+    Execution,
+    LogEntry,
+    RunIndex,
+    RunKey,
+    TaskRun,
+    remember_index,
+    run_index,
+)
 from perch.engine.states import State, StateType
 from perch.engine.variables import base_variables, with_task_run
 from perch.flows import Flow, Task
 from perch.templating import default_environment
 
-RunKey = tuple[str, str | None, str | None]
-"""A task run's place in the tree: (task id, parent task run id, ForEach value)."""
+__all__ = ["Draft", "RunKey"]
 
 
 class Draft:
@@ -40,11 +49,12 @@ class Draft:
         self.original = execution
         self.now = now
         self.hooks: Mapping[str, Callable[..., Any]] = hooks or {}
+        # The index of the runs as read is shared (made once per tuple); copied (a C-level
+        # copy, much cheaper than indexing again) so this transition can change it.
+        index = run_index(execution.task_runs)
         self.runs: list[TaskRun] = list(execution.task_runs)
-        self.positions: dict[str, int] = {run.id: i for i, run in enumerate(self.runs)}
-        self.keys: dict[RunKey, str] = {
-            (run.task_id, run.parent_task_run_id, run.value): run.id for run in self.runs
-        }
+        self.positions: dict[str, int] = index.positions.copy()
+        self.keys: dict[RunKey, str] = index.keys.copy()
         self.state: State = execution.state
         self.metadata: dict[str, JSON] = dict(execution.metadata)
         self.outputs = execution.outputs
@@ -188,7 +198,11 @@ class Draft:
         )
 
     def build(self) -> Execution:
-        return self.snapshot()
+        built = self.snapshot()
+        # The next transition of this execution starts from this index instead of a new one
+        # (the draft is not changed after it is built).
+        remember_index(RunIndex(built.task_runs, self.positions, self.keys))
+        return built
 
     # --- templates -----------------------------------------------------------------------
 
@@ -197,8 +211,7 @@ class Draft:
             self._base = base_variables(self.flow, self.snapshot())
         if run is None:
             return self._base
-        by_id = {r.id: r for r in self.runs} if run.parent_task_run_id else {}
-        return with_task_run(self._base, self.flow, by_id, run)
+        return with_task_run(self._base, self.flow, _RunsById(self), run)
 
     def render(self, value: Any, run: TaskRun | None) -> Any:
         """Typed rendering of a flow author's value (never of data typed by people)."""
@@ -210,3 +223,24 @@ class Draft:
         if "{" not in value:
             return value
         return default_environment().render(value, self.variables(run), hooks=self.hooks)
+
+
+class _RunsById(Mapping[str, TaskRun]):
+    """The draft's task runs by id, without building a dict (a task run's parents are read)."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, d: Draft) -> None:
+        self._d = d
+
+    def __getitem__(self, run_id: str) -> TaskRun:
+        return self._d.runs[self._d.positions[run_id]]
+
+    def __contains__(self, run_id: object) -> bool:
+        return run_id in self._d.positions
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._d.positions)
+
+    def __len__(self) -> int:
+        return len(self._d.positions)

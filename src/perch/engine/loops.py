@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
 
+from perch.engine.context import EngineContext
 from perch.engine.ports import Store
-
-if TYPE_CHECKING:
-    from perch.engine.executor import EngineContext
 
 log = logging.getLogger(__name__)
 

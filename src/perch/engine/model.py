@@ -8,6 +8,8 @@ counter: every stored write checks it and increments it.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -139,10 +141,8 @@ class Execution:
 
     def task_run(self, task_run_id: str) -> TaskRun:
         """The task run with this id (``KeyError`` when there is none)."""
-        for run in self.task_runs:
-            if run.id == task_run_id:
-                return run
-        raise KeyError(task_run_id)
+        runs = self.task_runs
+        return runs[run_index(runs).positions[task_run_id]]
 
     def label(self, key: str) -> str | None:
         for label in self.labels:
@@ -162,3 +162,51 @@ class LogEntry:
     task_run_id: str | None = None
     task_id: str | None = None
     attempt: int = 0
+
+
+RunKey = tuple[str, str | None, str | None]
+"""A task run's place in the tree: (task id, parent task run id, ForEach value)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunIndex:
+    """Where each task run of one ``task_runs`` tuple is: by id, and by its place in the tree.
+
+    Read-only once made: a transition that changes the runs copies it (see ``Draft``)."""
+
+    runs: tuple[TaskRun, ...]
+    positions: dict[str, int]
+    keys: dict[RunKey, str]
+
+
+_INDEX_LIMIT = 64
+_indexes: OrderedDict[int, RunIndex] = OrderedDict()
+_indexes_lock = threading.Lock()
+
+
+def run_index(runs: tuple[TaskRun, ...]) -> RunIndex:
+    """The index of ``runs``, made once per tuple: an execution of 20,000 task runs goes
+    through many transitions, and indexing it again at each would cost each one O(n)."""
+    with _indexes_lock:
+        found = _indexes.get(id(runs))
+        if found is not None and found.runs is runs:
+            _indexes.move_to_end(id(runs))
+            return found
+    index = RunIndex(
+        runs,
+        {run.id: i for i, run in enumerate(runs)},
+        {(run.task_id, run.parent_task_run_id, run.value): run.id for run in runs},
+    )
+    remember_index(index)
+    return index
+
+
+def remember_index(index: RunIndex) -> None:
+    """Keep ``index`` (which holds its tuple, so the tuple's id cannot be reused meanwhile)."""
+    if len(index.runs) < 64:
+        return  # small executions index faster than they look up
+    with _indexes_lock:
+        _indexes[id(index.runs)] = index
+        _indexes.move_to_end(id(index.runs))
+        while len(_indexes) > _INDEX_LIMIT:
+            _indexes.popitem(last=False)

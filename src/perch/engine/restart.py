@@ -16,7 +16,7 @@ from perch.engine.effects import Audit, CancelTimers
 from perch.engine.events import Restart
 from perch.engine.model import Label, TaskRun
 from perch.engine.pausing import ATTEMPT_NUMBER_KEY, resumed_output
-from perch.engine.starting import dispatch, is_worker_task
+from perch.engine.starting import FOREACH_CURSOR_KEY, dispatch, is_worker_task
 from perch.engine.states import StateType
 from perch.engine.variables import FINAL_STATE_KEY, MANUAL_PAUSE_KEY
 from perch.errors import IllegalState
@@ -88,6 +88,7 @@ def restart(d: Draft, event: Restart) -> None:
     d.set_meta(ATTEMPT_NUMBER_KEY, (number if isinstance(number, int) else 1) + 1)
     d.set_meta(FINAL_STATE_KEY, None)
     d.set_meta(MANUAL_PAUSE_KEY, None)
+    d.set_meta(FOREACH_CURSOR_KEY, None)  # reopened iterations must be read again
     d.labels = merge_labels(d.labels, [Label(RESTARTED_LABEL, "true")])
     d.outputs = None
     d.emit(CancelTimers(None))

@@ -16,18 +16,20 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from perch.engine.context import EngineContext
 from perch.engine.events import TaskResult, TaskStarted
+from perch.engine.executor import apply_in
+from perch.engine.flowindex import find_task
 from perch.engine.model import Execution, LogEntry
 from perch.engine.ports import Job, Transaction
 from perch.engine.principal import SYSTEM
 from perch.engine.states import StateType
-from perch.errors import ConcurrentUpdate, EngineError
+from perch.engine.variables import run_variables
+from perch.engine.written import Written
+from perch.errors import ConcurrentUpdate, EngineError, StaleResult
 from perch.flows import Flow, Task
-
-if TYPE_CHECKING:
-    from perch.engine.executor import EngineContext, Written
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +98,11 @@ def start_in(  # noqa: PLR0917 - internal
 ) -> Started:
     """Apply ``TaskStarted`` for attempt ``attempt`` of the job's task run; raises
     :class:`perch.errors.EngineError` when the task run no longer accepts it."""
-    from perch.engine import find_task
-    from perch.engine.executor import apply_in
-
     event = TaskStarted(job.task_run_id, attempt, worker_id)
     execution = apply_in(tx, ctx, job.execution_id, event, SYSTEM, written=written, loaded=loaded)
+    if execution.task_run(job.task_run_id).state.current.is_terminated:
+        # The start ended the task run (it lost its worker too often): nothing to run.
+        raise StaleResult(f"task run {job.task_run_id} ended when attempt {attempt} started")
     flow = ctx.flow_for(tx, execution)
     return Started(execution, flow, find_task(flow, job.task_id), job.task_run_id, attempt)
 
@@ -109,8 +111,6 @@ def run_started(
     ctx: EngineContext, runner: TaskRunner, started: Started, cancelled: threading.Event
 ) -> Outcome:
     """Run a started attempt; a runner that raises is a FAILED outcome."""
-    from perch.engine import run_variables
-
     execution = started.execution
     try:
         task_run = execution.task_run(started.task_run_id)
@@ -139,7 +139,6 @@ def report_in(  # noqa: PLR0917 - internal
     """Apply the result of a started attempt and write its log lines; raises
     :class:`perch.errors.StaleResult` (or another :class:`perch.errors.EngineError`) when
     the task run no longer accepts it."""
-    from perch.engine.executor import apply_in
 
     execution_id = started.execution.id
     event = TaskResult(
@@ -203,8 +202,6 @@ class InlineRunner:
 
     def _run_in(self, tx: Transaction, ctx: EngineContext, job: Job, written: Written) -> bool:
         """Start, run and report one dispatched attempt; False when it is left to a worker."""
-        from perch.engine import find_task
-
         execution = written.load(tx, job.execution_id)
         if execution is None:
             return False

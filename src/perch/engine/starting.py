@@ -31,6 +31,8 @@ TASK_TIMEOUT = "TASK_TIMEOUT"
 
 FOREACH_VALUES_KEY = "forEachValues"
 """Execution metadata: the rendered values of each ForEach task run, by task run id."""
+FOREACH_CURSOR_KEY = "forEachCursor"
+"""Execution metadata: how far each ForEach task run got, by task run id (see ``advance``)."""
 
 BEHAVIOR_STATES = {
     "RESUME": StateType.SUCCESS,

@@ -68,8 +68,8 @@ def transition(
     if isinstance(event, TaskResult):
         task_result(d, event)
     elif isinstance(event, TaskStarted):
-        task_started(d, event)
-        return Transition(d.build(), tuple(d.effects))
+        if not task_started(d, event):
+            return Transition(d.build(), tuple(d.effects))
     elif isinstance(event, TimerFired):
         _timer(d, event)
     elif isinstance(event, Start):

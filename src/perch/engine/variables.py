@@ -7,11 +7,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from perch.engine.flowindex import flow_index
-from perch.engine.model import Execution, Label, TaskRun
+from perch.engine.model import Execution, Label, TaskRun, run_index
 from perch.engine.states import StateType
 from perch.flows import Flow
 
@@ -53,24 +53,69 @@ def _nest(plain: dict[str, Any], valued: dict[str, dict[str, Any]]) -> dict[str,
     return plain
 
 
+class _RunTree:
+    """``outputs`` and ``tasks`` of an execution, made from its task runs on first read: most
+    renderings never read them, and making them costs a pass over every task run."""
+
+    __slots__ = ("_made", "_runs")
+
+    def __init__(self, runs: tuple[TaskRun, ...]) -> None:
+        self._runs = runs
+        self._made: tuple[dict[str, Any], dict[str, Any]] | None = None
+
+    def made(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        if self._made is None:
+            outputs: dict[str, Any] = {}
+            states: dict[str, Any] = {}
+            valued_outputs: dict[str, dict[str, Any]] = {}
+            valued_states: dict[str, dict[str, Any]] = {}
+            for run in self._runs:
+                state = {"state": _STATE_TEXT[run.state.current]}
+                if run.value is None:
+                    states[run.task_id] = state
+                    if run.outputs is not None:
+                        outputs[run.task_id] = dict(run.outputs)
+                else:
+                    valued_states.setdefault(run.task_id, {})[run.value] = state
+                    if run.outputs is not None:
+                        valued_outputs.setdefault(run.task_id, {})[run.value] = dict(run.outputs)
+            self._made = (_nest(outputs, valued_outputs), _nest(states, valued_states))
+        return self._made
+
+
+class _LazyView(Mapping[str, Any]):
+    """One of the two maps of a :class:`_RunTree` (0: outputs, 1: task states)."""
+
+    __slots__ = ("_tree", "_which")
+
+    def __init__(self, tree: _RunTree, which: int) -> None:
+        self._tree = tree
+        self._which = which
+
+    def _data(self) -> dict[str, Any]:
+        return self._tree.made()[self._which]
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def __repr__(self) -> str:
+        return repr(self._data())
+
+
 def base_variables(flow: Flow, execution: Execution) -> dict[str, Any]:
     """The variables shared by every task of the execution (no ``task``/``taskrun``)."""
-    outputs: dict[str, Any] = {}
-    states: dict[str, Any] = {}
-    valued_outputs: dict[str, dict[str, Any]] = {}
-    valued_states: dict[str, dict[str, Any]] = {}
-    for run in execution.task_runs:
-        state = {"state": _STATE_TEXT[run.state.current]}
-        if run.value is None:
-            states[run.task_id] = state
-            if run.outputs is not None:
-                outputs[run.task_id] = dict(run.outputs)
-        else:
-            valued_states.setdefault(run.task_id, {})[run.value] = state
-            if run.outputs is not None:
-                valued_outputs.setdefault(run.task_id, {})[run.value] = dict(run.outputs)
-    _nest(outputs, valued_outputs)
-    _nest(states, valued_states)
+    tree = _RunTree(execution.task_runs)
+    outputs: Mapping[str, Any] = _LazyView(tree, 0)
+    states: Mapping[str, Any] = _LazyView(tree, 1)
     final_state = execution.metadata.get(FINAL_STATE_KEY)
     variables: dict[str, Any] = {
         "flow": {
@@ -150,5 +195,11 @@ def run_variables(
     base = base_variables(flow, execution)
     if task_run is None:
         return base
-    runs_by_id = {run.id: run for run in execution.task_runs}
+    runs = execution.task_runs
+    positions = run_index(runs).positions
+    runs_by_id = {}
+    parent_id = task_run.parent_task_run_id
+    while parent_id is not None and parent_id in positions and parent_id not in runs_by_id:
+        runs_by_id[parent_id] = runs[positions[parent_id]]
+        parent_id = runs_by_id[parent_id].parent_task_run_id
     return with_task_run(base, flow, runs_by_id, task_run)

@@ -24,6 +24,13 @@ from perch.errors import PerchError, StaleResult
 from perch.flows import Task
 from perch.flows.tasks.base import ConstantRetry, ExponentialRetry, Retry
 
+LOST_ATTEMPTS_KEY = "lostAttempts"
+"""Execution metadata: how many attempts of each task run lost their worker, by task run id."""
+MAX_LOST_ATTEMPTS = 3
+"""Attempts of one task run that may lose their worker (a crash or restart while it ran)
+before the task run fails instead of starting again: a task that brings the server down at
+every start must not be retried forever."""
+
 _DONE = (StateType.SUCCESS, StateType.WARNING, StateType.SKIPPED)
 
 
@@ -40,8 +47,10 @@ def _with_attempt(d: Draft, run: TaskRun, attempt: Attempt) -> TaskRun:
     return d.put(run.evolve(attempts=(*run.attempts[:-1], attempt)))
 
 
-def task_started(d: Draft, event: TaskStarted) -> None:
-    """A worker began the current attempt (or took over a job whose lease ended)."""
+def task_started(d: Draft, event: TaskStarted) -> bool:
+    """A worker began the current attempt (or took over a job whose lease ended); True when
+    the task run ended instead (it lost its worker too often), and the execution must advance.
+    """
     if (
         d.has_run(event.task_run_id)
         and event.attempt == len(d.run(event.task_run_id).attempts) + 1
@@ -57,13 +66,30 @@ def task_started(d: Draft, event: TaskStarted) -> None:
         run = _with_attempt(
             d, run, Attempt(last.state.with_state(StateType.FAILED, d.now), last.worker_id)
         )
+        lost_counts = dict(d.metadata.get(LOST_ATTEMPTS_KEY) or {})
+        lost = int(lost_counts.get(run.id, 0)) + 1
+        lost_counts[run.id] = lost
+        d.set_meta(LOST_ATTEMPTS_KEY, lost_counts)
+        if lost >= MAX_LOST_ATTEMPTS:
+            task = d.task(run)
+            d.log(
+                "ERROR",
+                f"Task '{run.task_id}' lost its worker {lost} times (the server crashed or "
+                "restarted while it ran, or it exceeded a limit that stops the process); "
+                "it is failed instead of being started again",
+                run,
+            )
+            d.move_run(
+                run, fail_state(allow_failure=task.allowFailure, allow_warning=task.allowWarning)
+            )
+            return True
         run = d.put(run.evolve(attempts=(*run.attempts, Attempt(State.new(d.now)))))
     run = _current(d, event.task_run_id, event.attempt)
     last = run.attempts[-1]
     if last.state.current.is_terminated:
         raise StaleResult()
     if last.state.current is StateType.RUNNING and last.worker_id == event.worker_id:
-        return
+        return False
     attempt = Attempt(last.state.with_state(StateType.RUNNING, d.now), event.worker_id)
     run = _with_attempt(d, run, attempt)
     d.move_run(run, StateType.RUNNING)
@@ -73,10 +99,11 @@ def task_started(d: Draft, event: TaskStarted) -> None:
             limit = parse_duration(str(d.render(task.timeout, run)))
         except PerchError as exc:
             d.log("WARN", f"Ignoring the task timeout: {exc}", run)
-            return
+            return False
         d.emit(
             ScheduleTimer(new_id(), d.now + limit, TASK_TIMEOUT, run.id, {"attempt": event.attempt})
         )
+    return False
 
 
 def task_result(d: Draft, event: TaskResult) -> None:

@@ -133,7 +133,35 @@ class _TaskRunTexts:
         return text
 
 
-_task_run_texts = _TaskRunTexts(limit=4096)
+_task_run_texts = _TaskRunTexts(limit=200_000)
+"""Room for the task runs of the largest executions in use (a ForEach of 20,000 values and
+more): when it fills up, every document is encoded again from scratch."""
+
+
+class _CleanValues:
+    """Metadata values known to hold no secret, by identity: a ForEach keeps its 20,000 values
+    in the metadata, and looking through them at every write of the document costs more than
+    the rest of the write. The engine never changes a metadata value in place (it replaces it),
+    and an entry holds its object, so an identity is never recycled while it is here."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._clean: dict[int, Any] = {}
+
+    def sealed(self, value: Any, sealer: Sealer | None) -> Any:
+        if not isinstance(value, Mapping | list):
+            return seal_tree(value, sealer)
+        if self._clean.get(id(value)) is value:
+            return value
+        result = seal_tree(value, sealer)
+        if result is value:
+            if len(self._clean) >= self._limit:
+                self._clean.clear()
+            self._clean[id(value)] = value
+        return result
+
+
+_clean_metadata = _CleanValues(limit=4096)
 
 
 # --- executions -----------------------------------------------------------------------------
@@ -172,7 +200,9 @@ def _to_dict(execution: Execution, *, with_runs: bool, sealer: Sealer | None) ->
     if execution.original_id is not None:
         doc["originalId"] = execution.original_id
     if execution.metadata:
-        doc["metadata"] = seal_tree(execution.metadata, sealer)
+        doc["metadata"] = {
+            key: _clean_metadata.sealed(value, sealer) for key, value in execution.metadata.items()
+        }
     return doc
 
 

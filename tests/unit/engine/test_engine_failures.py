@@ -433,3 +433,22 @@ tasks:
     h.advance(timedelta(seconds=2))
     assert h.get(started.id).state.current is StateType.SUCCESS
     assert len(h.run_of(started.id, "flaky").attempts) == 2
+
+
+def test_a_task_run_that_loses_its_worker_at_every_start_is_failed_not_retried_forever(
+    h: Harness,
+) -> None:
+    h.auto_work = False
+    started = h.start("task-timeout")
+    _, job = h.jobs.popleft()
+    h.apply(started.id, TaskStarted(job.task_run_id, 1, "w1"))
+    # The server dies while the attempt runs, every time: each claim after a restart is the
+    # next attempt, and the earlier one is lost.
+    h.apply(started.id, TaskStarted(job.task_run_id, 2, "w2"))
+    h.apply(started.id, TaskStarted(job.task_run_id, 3, "w3"))
+    after = h.apply(started.id, TaskStarted(job.task_run_id, 4, "w4"))
+    run = h.run_of(started.id, "slow")
+    assert run.state.current is StateType.FAILED
+    assert len(run.attempts) == 3
+    assert after.state.current is StateType.FAILED
+    assert any("lost its worker 3 times" in m for m in h.log_messages(started.id, "slow"))

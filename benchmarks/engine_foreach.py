@@ -1,0 +1,61 @@
+"""Benchmark: one ForEach over 20,000 values, each running one Log task -> wall time.
+
+Run with ``python benchmarks/engine_foreach.py [VALUES [LIMIT]]`` (default 20,000 values and
+the default ``concurrencyLimit`` of 1). The figure is the
+wall time from the create call to the execution's end, on SQLite with the loops of
+``perch server local`` running in this process.
+Target: seconds, not minutes (the document must not be rewritten whole for each child).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from engine_harness import BENCH, bench, deploy
+
+from perch.engine import service
+from perch.engine.model import DEFAULT_TENANT
+from perch.engine.states import StateType
+
+
+def flow_source(values: int, limit: int) -> str:
+    return (
+        "id: foreach\nnamespace: bench\ntasks:\n"
+        "  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n"
+        f'    values: "{{{{ range(1, {values}) }}}}"\n'
+        f"    concurrencyLimit: {limit}\n"
+        "    tasks:\n"
+        "      - id: log\n        type: io.kestra.plugin.core.log.Log\n"
+        '        message: "value {{ taskrun.value }}"\n'
+    )
+
+
+def run(values: int, limit: int) -> None:
+    with bench() as b:
+        deploy(b.store, flow_source(values, limit))
+        started = time.perf_counter()
+        execution = service.create_execution(b.store, DEFAULT_TENANT, "bench", "foreach", {}, BENCH)
+        while True:
+            current = service.get_execution(b.store, execution.id)
+            if current.state.current.is_terminated:
+                break
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+    assert current.state.current is StateType.SUCCESS, current.state.current
+    children = sum(1 for r in current.task_runs if r.task_id == "log")
+    assert children == values, children
+    print(
+        f"ForEach over {values} values (Log child, concurrencyLimit {limit}): "
+        f"{elapsed:.2f} s wall ({elapsed / values * 1000:.3f} ms per value)"
+    )
+
+
+def main() -> None:
+    values = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    limit = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    run(values, limit)
+
+
+if __name__ == "__main__":
+    main()

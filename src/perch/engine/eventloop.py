@@ -1,0 +1,67 @@
+"""The loop that consumes the events outbox (``SendEvent``, queued starts): each event is
+applied in the transaction that claims it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from perch.engine.context import MAX_RETRIES, EngineContext, context_for, retryable
+from perch.engine.events import Start
+from perch.engine.executor import apply_in, start_in
+from perch.engine.loops import BackgroundLoop
+from perch.engine.ports import QueuedEvent, Store, Transaction
+from perch.engine.principal import SYSTEM
+from perch.engine.states import StateType
+from perch.engine.wakeup import EVENTS
+from perch.engine.written import Written, unit
+from perch.errors import ConcurrentUpdate, EngineError
+
+log = logging.getLogger(__name__)
+
+
+class EventLoop(BackgroundLoop):
+    """Consumes the events outbox: each event is applied in the transaction that claims it."""
+
+    channel = EVENTS
+    thread_name = "perch-executor"
+
+    def __init__(self, store: Store, *, batch: int = 50) -> None:
+        super().__init__(store, context_for(store), batch=batch)
+
+    def step(self) -> float | None:
+        return 0.0 if self.drain_once() else None
+
+    def drain_once(self) -> bool:
+        """Apply up to one batch of queued events; True when there may be more."""
+        for _ in range(MAX_RETRIES):
+            try:
+                with unit(self._store) as (tx, written):
+                    claimed = tx.claim_events(self._batch)
+                    for queued in claimed:
+                        deliver(tx, self._ctx, queued, written)
+            except Exception as exc:
+                if not retryable(exc):
+                    raise
+                continue
+            self._ctx.after_commit(written)
+            return len(claimed) == self._batch
+        return True
+
+
+def deliver(tx: Transaction, ctx: EngineContext, queued: QueuedEvent, written: Written) -> None:
+    """Apply one outbox event; an event the execution no longer accepts is dropped."""
+    event: Any = queued.event
+    try:
+        if isinstance(event, Start):
+            execution = written.load(tx, queued.execution_id)
+            if execution is None:
+                return
+            if execution.state.current in (StateType.CREATED, StateType.QUEUED):
+                start_in(tx, ctx, execution, written)
+            return
+        apply_in(tx, ctx, queued.execution_id, event, SYSTEM, written=written)
+    except ConcurrentUpdate:
+        raise
+    except EngineError as exc:
+        log.info("dropped %s for execution %s: %s", type(event).__name__, queued.execution_id, exc)

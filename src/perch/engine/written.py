@@ -1,0 +1,117 @@
+"""One unit of work inside a transaction: the executions it changed and the rows to insert,
+written once before the commit (:class:`Written`, :func:`unit`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from perch.engine.model import Execution, LogEntry
+from perch.engine.ports import Job, Store, Transaction
+
+
+@dataclass
+class Written:
+    """One unit of work inside a transaction: executions changed and rows to insert, written
+    by :meth:`flush` before the commit, and what to wake after it.
+
+    Executions are written once per transaction however many transitions they went through
+    (a worker reporting one task and starting the next, a batch of events), each with one
+    compare-and-set on the version it was read at; jobs and log lines are inserted in one
+    statement each.
+    """
+
+    channels: set[str] = field(default_factory=set)
+    killed: list[str] = field(default_factory=list)
+    jobs: int = 0
+    """Jobs written and not claimed by the writer itself (how many workers to wake)."""
+    seen: dict[str, Execution] = field(default_factory=dict)
+    """Executions as they are now in this transaction (flushed or not)."""
+    touched: set[str] = field(default_factory=set)
+    """Executions written (state or log lines) in this transaction, for the change listeners."""
+    _base: dict[str, int] = field(default_factory=dict)
+    _dirty: set[str] = field(default_factory=set)
+    _inserts: dict[str, Execution] = field(default_factory=dict)
+    _jobs: list[Job] = field(default_factory=list)
+    _logs: list[LogEntry] = field(default_factory=list)
+    _dispatched: list[Job] = field(default_factory=list)
+    """Dispatches the inline runner has yet to run or turn into jobs."""
+    _applying: bool = False
+    """An :func:`apply_in` with an inline runner is under way (its nested applies add to
+    ``_dispatched``, the outermost one runs them)."""
+
+    def load(self, tx: Transaction, execution_id: str) -> Execution | None:
+        """The execution as this transaction sees it (read and locked on first use)."""
+        execution = self.seen.get(execution_id)
+        if execution is None:
+            execution = tx.get_execution(execution_id, for_update=True)
+            if execution is not None:
+                self.seen[execution_id] = execution
+        return execution
+
+    def insert(self, execution: Execution) -> None:
+        """A new execution: inserted at the flush, in its latest staged state (one write)."""
+        self._inserts[execution.id] = execution
+        self.seen[execution.id] = execution
+        self.touched.add(execution.id)
+
+    def stage(self, before: Execution, after: Execution) -> Execution:
+        """Record ``after`` as the new state of ``before``; it is returned with the version it
+        will have once flushed."""
+        base = self._base.setdefault(before.id, before.version)
+        staged = after.with_version(base + 1)
+        self.seen[before.id] = staged
+        self.touched.add(before.id)
+        if before.id in self._inserts:
+            self._inserts[before.id] = staged
+        else:
+            self._dirty.add(before.id)
+        return staged
+
+    def add_jobs(self, jobs: list[Job]) -> None:
+        self._jobs.extend(jobs)
+        self.jobs += len(jobs)
+
+    def dispatch(self, jobs: list[Job]) -> None:
+        """Dispatches for the inline runner to run, or to write as jobs."""
+        self._dispatched.extend(jobs)
+
+    def take_dispatched(self) -> list[Job]:
+        taken, self._dispatched = self._dispatched, []
+        return taken
+
+    def add_logs(self, entries: list[LogEntry]) -> None:
+        self._logs.extend(entries)
+        self.touched.update(entry.execution_id for entry in entries)
+
+    def flush(self, tx: Transaction) -> None:
+        """Write the staged executions (compare-and-set) and the pending rows."""
+        for execution_id, execution in self._inserts.items():
+            tx.insert_execution(execution)
+            self._base[execution_id] = execution.version
+        self._inserts.clear()
+        for execution_id in sorted(self._dirty):
+            staged = self.seen[execution_id]
+            saved = tx.update_execution(staged.with_version(self._base[execution_id]))
+            self.seen[execution_id] = saved
+            self._base[execution_id] = saved.version
+        self._dirty.clear()
+        if self._dispatched:
+            # Left over by an apply that failed after dispatching: jobs, as without a runner.
+            self.add_jobs(self.take_dispatched())
+        if self._jobs:
+            tx.add_jobs(self._jobs)
+            self._jobs = []
+        if self._logs:
+            tx.add_logs(self._logs)
+            self._logs = []
+
+
+@contextmanager
+def unit(store: Store) -> Iterator[tuple[Transaction, Written]]:
+    """A transaction and its :class:`Written`, flushed before the commit."""
+    written = Written()
+    with store.transaction() as tx:
+        yield tx, written
+        written.flush(tx)
