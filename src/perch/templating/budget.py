@@ -158,7 +158,7 @@ def check_size(value: Any, opened: Budget | None) -> None:
     """Refuse a rendered value over the output limit (strings by length, lists and maps by
     a bounded walk that stops as soon as the limit is passed)."""
     limit = _settings[0].output if opened is None else opened.limits.output
-    size = _size(value, limit)
+    size = len(value) if type(value) is str else _size(value, limit)
     if size > limit:
         raise (opened or Budget(_settings[0])).too_large(size)
 

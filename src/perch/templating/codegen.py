@@ -29,6 +29,8 @@ class Compiled:
     code: str
     namespace: dict[str, Any]
     typed: bool
+    budgeted: bool
+    """Whether the code has tags (loops, sets): only such code spends a budget of its own."""
     positions: dict[int, tuple[int, int]]
 
 
@@ -71,7 +73,8 @@ class CodeGenerator(ExpressionCompiler):
     def compile(self, body: tuple[n.Node, ...]) -> Compiled:
         single = self.single_expression(body)
         self.lines.append("def _root(v, h):")
-        if all(isinstance(node, n.Text | n.Output) for node in body):
+        flat = all(isinstance(node, n.Text | n.Output) for node in body)
+        if flat:
             self.flat(body)
         else:
             self.emit("_o = []")
@@ -93,7 +96,7 @@ class CodeGenerator(ExpressionCompiler):
             if marker:
                 positions[number] = (int(marker.group(1)), int(marker.group(2)))
         code = "\n".join(self.lines) + "\n"
-        return Compiled(code, self.namespace, single is not None, positions)
+        return Compiled(code, self.namespace, single is not None, not flat, positions)
 
     def flat(self, body: tuple[n.Node, ...]) -> None:
         """Text and ``{{ }}`` only: one expression, each part on its own line."""

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from perch.errors import TemplateRenderError
+from perch.templating import budget
 from perch.templating.calls import CallContext
 from perch.templating.lookup import UNDEFINED
 
@@ -81,13 +82,18 @@ def render_function(ctx: CallContext, value: Any = None, recursive: bool = True)
     """``render(x)``: render the string ``x`` with the same variables, again while it changes."""
     if ctx.render is None:
         raise TemplateRenderError("render() is not available here")
-    for _ in range(_RECURSION_LIMIT):
-        if not _needs_render(value):
-            return value
-        rendered = ctx.render(value)
-        if not recursive or rendered == value:
-            return rendered
-        value = rendered
+    # Every pass spends one budget: the caller's, or one opened here.
+    opened = budget.enter()
+    try:
+        for _ in range(_RECURSION_LIMIT):
+            if not _needs_render(value):
+                return value
+            rendered = ctx.render(value)
+            if not recursive or rendered == value:
+                return rendered
+            value = rendered
+    finally:
+        budget.leave(opened)
     raise TemplateRenderError("render() gave up: the value keeps producing new expressions")
 
 

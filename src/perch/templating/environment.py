@@ -43,7 +43,7 @@ def is_template(source: str) -> bool:
 class Template:
     """A compiled template. Get one from :meth:`Environment.compile`."""
 
-    __slots__ = ("_globals", "_positions", "_render", "_value", "nodes", "source")
+    __slots__ = ("_budgeted", "_globals", "_positions", "_render", "_value", "nodes", "source")
 
     def __init__(
         self, source: str, nodes: tuple[Node, ...], compiled: Compiled, namespace: dict[str, Any]
@@ -53,6 +53,7 @@ class Template:
         self._render: _RenderFn = namespace["_root"]
         self._value: _RenderFn | None = namespace["_value"] if compiled.typed else None
         self._positions = compiled.positions
+        self._budgeted = compiled.budgeted
         self._globals = namespace
 
     def _locate(self, exc: BaseException) -> tuple[int, int] | None:
@@ -100,8 +101,9 @@ class Template:
         # The secret flag of this rendering: raised by any lookup that reads a secret, it marks
         # the whole value (see perch.templating.taint).
         token = taint.begin()
-        # The budget of this rendering, shared with the renderings it nests (render()).
-        opened = budget.enter()
+        # A template with tags opens the budget of this rendering (render() opens one too);
+        # text and {{ }} alone cannot loop, so they spend none of their own.
+        opened = budget.enter() if self._budgeted else None
         try:
             result = function(variables, _NO_HOOKS if hooks is None else hooks)
             if text:
