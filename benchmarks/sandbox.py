@@ -49,7 +49,7 @@ def _rates(tree: Path) -> dict[str, float]:
     ).stdout
     rates = {}
     for line in out.splitlines():
-        match = re.match(r"^(\S[\w-]*)\s+([\d,]+)\s+([\d,]+)\s+[\d.]+x$", line)
+        match = re.match(r"^(\S.*?)\s{2,}([\d,]+)\s+([\d,]+)\s+[\d.]+x$", line)
         if match:
             rates[match.group(1)] = float(match.group(2).replace(",", ""))
     return rates
@@ -66,7 +66,7 @@ def _throughput(tree: Path, count: int) -> float:
     return float(match.group(1).replace(",", "")) if match else math.nan
 
 
-def overhead(baseline: str, engine_count: int) -> None:
+def overhead(baseline: str, engine_count: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
         subprocess.run(
@@ -74,7 +74,14 @@ def overhead(baseline: str, engine_count: int) -> None:
             check=True,
         )
         try:
-            before, after = _rates(base), _rates(ROOT)
+            # Alternate the two trees and keep each one's best round: a busy machine slows
+            # rounds, never speeds them up.
+            before: dict[str, float] = {}
+            after: dict[str, float] = {}
+            for _ in range(rounds):
+                for tree, best in ((base, before), (ROOT, after)):
+                    for name, rate in _rates(tree).items():
+                        best[name] = max(rate, best.get(name, 0.0))
             print(f"templating, renders/s: {baseline} -> this tree")
             ratios = []
             for name, old in before.items():
@@ -144,8 +151,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default=BASELINE)
     parser.add_argument("--engine-count", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    overhead(args.baseline, args.engine_count)
+    overhead(args.baseline, args.engine_count, args.rounds)
     print("/health while a hostile flow runs:")
     health_under_probes()
 
