@@ -16,12 +16,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from perch.cli.local import (
     DEFAULT_DATA_DIR,
+    STATE_HELP,
     DataDirOption,
     console,
     database_url,
     fail,
     open_data,
     parse_pairs,
+    parse_states,
     principal,
     report_error,
 )
@@ -187,7 +189,10 @@ def _run_here(store: Store, data_dir: Path, execution_id: str) -> Execution:
 @execution_app.command("list")
 def list_(  # noqa: PLR0917 - typer maps parameters to options
     state: Annotated[
-        list[StateType] | None, typer.Option(help="Only executions in this state (repeatable).")
+        list[str] | None,
+        typer.Option(
+            metavar="STATE", help=f"Only executions in this state (repeatable). {STATE_HELP}"
+        ),
     ] = None,
     namespace: Annotated[str | None, typer.Option(help="Namespace prefix.")] = None,
     flow: Annotated[str | None, typer.Option(help="Flow id.")] = None,
@@ -198,17 +203,18 @@ def list_(  # noqa: PLR0917 - typer maps parameters to options
     token: TokenOption = None,
 ) -> None:
     """List executions, newest first."""
+    states = parse_states(state)
     if server:
         with connect(server, tenant, token) as remote:
-            states = [s.value for s in state or ()]
-            results, total = remote.search_executions(states, namespace, flow, limit)
+            names = [s.value for s in states]
+            results, total = remote.search_executions(names, namespace, flow, limit)
         print_execution_list([execution_view_of_json(body) for body in results], total)
         return
     from perch.engine import service
 
     query = ExecutionQuery(
         tenant=tenant,
-        states=tuple(state or ()),
+        states=tuple(states),
         namespace_prefix=namespace,
         flow_id=flow,
         size=limit,
@@ -259,8 +265,11 @@ def resume(  # noqa: PLR0917 - typer maps parameters to options
     ] = None,
     inputs: InputOption = None,
     state: Annotated[
-        list[StateType] | None,
-        typer.Option(help="Bulk: resume the executions in this state (only PAUSED ones count)."),
+        list[str] | None,
+        typer.Option(
+            metavar="STATE",
+            help="Bulk: resume the executions in this state (only PAUSED ones count).",
+        ),
     ] = None,
     namespace: Annotated[str | None, typer.Option(help="Bulk: namespace prefix.")] = None,
     flow: Annotated[str | None, typer.Option(help="Bulk: flow id.")] = None,
@@ -273,7 +282,7 @@ def resume(  # noqa: PLR0917 - typer maps parameters to options
     values = parse_pairs(inputs, "input")
     if execution_id is None and not (state or namespace or flow):
         fail("give an execution id, or --state/--namespace/--flow for a bulk resume")
-    states = tuple(state or (StateType.PAUSED,))
+    states = tuple(parse_states(state) or (StateType.PAUSED,))
     if server:
         with connect(server, tenant, token) as remote:
             if execution_id is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import typer
 from rich.table import Table
 from rich.text import Text
 
@@ -229,7 +230,14 @@ def not_paused_reason(view: ExecutionView) -> str:
 
 
 def print_bulk_result(resumed: int, total: int, skipped: Iterable[tuple[str, str]]) -> None:
+    """Print how many were resumed and why each other was not; none of several resumed is a
+    failure (exit 1), so a script does not go on as if they had been."""
     out = console()
     out.print(f"resumed {resumed} of {total}")
     for skipped_id, reason in skipped:
         out.print(Text.assemble("  skipped ", (skipped_id, "bold"), f": {reason}"))
+    if total and not resumed:
+        console(stderr=True).print(
+            f"error: none of the {total} matching executions was resumed (reasons above)"
+        )
+        raise typer.Exit(1)
