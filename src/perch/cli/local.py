@@ -109,8 +109,10 @@ def prepare_data_dir(data_dir: Path, *, create: bool) -> None:
             f"no Perch data folder at {data_dir}: deploy a flow first (perch flow deploy), "
             "or point --data-dir / PERCH_DATA_DIR at an existing one"
         )
+    from perch.store.database import make_data_dir
+
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_data_dir(data_dir)
     except OSError as exc:
         fail(f"cannot create data folder {data_dir}: {exc.strerror or exc}")
 
