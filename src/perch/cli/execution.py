@@ -7,7 +7,11 @@ through its REST API (:mod:`perch.cli.remote`); both print the same screens
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -103,10 +107,11 @@ def start(  # noqa: PLR0917 - typer maps parameters to options
         if not wait:
             return
         try:
-            if running_server(data_dir) is None and database_url() is None:
-                execution = _run_here(store, data_dir, execution.id)
-            else:
-                execution = _wait_for(store, execution.id)
+            with _ctrl_c() as pressed:
+                if running_server(data_dir) is None and database_url() is None:
+                    execution = _run_here(store, data_dir, execution.id, pressed)
+                else:
+                    execution = _wait_for(store, execution.id, pressed)
         except KeyboardInterrupt:
             _stopped_waiting(execution.id)
         _show(store, execution)
@@ -153,18 +158,44 @@ def _settled(execution: Execution) -> bool:
     return state.is_paused or state.is_terminated
 
 
-def _wait_for(store: Store, execution_id: str, timeout: float = 3600.0) -> Execution:
+@contextlib.contextmanager
+def _ctrl_c() -> Iterator[threading.Event]:
+    """While waiting, Ctrl-C only sets an event that the wait loop checks between reads, so
+    it never interrupts a database call or the runner's start half-way (whenever it comes,
+    the command stops the same way)."""
+    pressed = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.set())
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _wait_for(
+    store: Store,
+    execution_id: str,
+    pressed: threading.Event | None = None,
+    timeout: float = 3600.0,
+) -> Execution:
+    """Read the execution until it pauses or ends; KeyboardInterrupt once ``pressed`` is set."""
     from perch.engine import service
 
+    pressed = pressed or threading.Event()
     deadline = time.monotonic() + timeout
     while True:
         execution = service.get_execution(store, execution_id)
         if _settled(execution) or time.monotonic() > deadline:
             return execution
-        time.sleep(0.05)
+        if pressed.wait(0.05):
+            raise KeyboardInterrupt
 
 
-def _run_here(store: Store, data_dir: Path, execution_id: str) -> Execution:
+def _run_here(
+    store: Store, data_dir: Path, execution_id: str, pressed: threading.Event
+) -> Execution:
     """The one-shot local runner: run the loops in this process until the execution settles.
 
     It holds the data folder's lock meanwhile, so that a server cannot start beside it and
@@ -174,12 +205,12 @@ def _run_here(store: Store, data_dir: Path, execution_id: str) -> Execution:
 
     lock = lock_folder(data_dir)
     if lock is None:
-        return _wait_for(store, execution_id)
+        return _wait_for(store, execution_id, pressed)
     try:
         runtime = LocalRuntime(store, workers=2)
         runtime.start(recover=False)
         try:
-            return _wait_for(store, execution_id)
+            return _wait_for(store, execution_id, pressed)
         finally:
             runtime.stop()
     finally:
