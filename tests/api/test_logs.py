@@ -212,7 +212,8 @@ def test_typed_values_cannot_forge_lines_in_the_download(api: Api) -> None:
     echoed = [line for line in lines if "[echo]" in line]
     assert len(echoed) == 1, lines
     assert echoed[0].endswith(
-        "note=ok\\n2026-01-01T00:00:00.000Z ERROR [admin] forged line\\r\\x1b[2J\\x1b[31mred\\u2028x"
+        "note=ok\\n2026-01-01T00:00:00.000Z ERROR [admin] forged line"
+        "\\r\\x1b[2J\\x1b[31mred\\u2028x"
     )
     assert not any(line.startswith("2026-01-01T00:00:00.000Z") for line in lines)
     assert "\x1b" not in response.text
