@@ -308,3 +308,33 @@ def test_an_unknown_state_is_named_plainly(runner: CliRunner, sqlite_api: Api) -
         assert "'bogus' is not a state; use one of CREATED," in " ".join(bad.output.split())
     lower = perch(runner, sqlite_api, "execution", "list", "--state", "paused")
     assert lower.exit_code == 0, lower.output
+
+
+def test_a_narrow_list_never_cuts_ids_and_start_says_it_paused(
+    runner: CliRunner, sqlite_api: Api
+) -> None:
+    api = sqlite_api
+    api.deploy(GATE.replace("namespace: company.team", "namespace: company.team.with.a.long.name"))
+    started = perch(
+        runner,
+        api,
+        "execution",
+        "start",
+        "company.team.with.a.long.name",
+        "gate",
+        "-i",
+        "amount=3",
+        "--wait",
+    )
+    assert started.exit_code == 0, started.output
+    execution_id = started.stdout.split()[1]
+    assert f"Paused at ask: resume it with `perch execution resume {execution_id}`" in (
+        started.stdout
+    )
+
+    narrow = perch(runner, api, "execution", "list", env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0, narrow.output
+    assert execution_id in narrow.stdout
+    assert "…" not in narrow.stdout.split(execution_id)[0].splitlines()[-1]
+    shown = perch(runner, api, "execution", "show", execution_id)
+    assert shown.exit_code == 0, shown.output

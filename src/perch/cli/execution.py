@@ -42,6 +42,7 @@ from perch.cli.views import (
     print_execution,
     print_execution_list,
     print_headline,
+    print_paused,
 )
 from perch.engine.model import DEFAULT_TENANT, Execution, Label
 from perch.engine.ports import ExecutionQuery, Store
@@ -115,6 +116,7 @@ def start(  # noqa: PLR0917 - typer maps parameters to options
         except KeyboardInterrupt:
             _stopped_waiting(execution.id)
         _show(store, execution)
+        print_paused(execution_view(store, execution))
         if execution.state.current.is_failed:
             raise typer.Exit(1)
 
@@ -140,6 +142,7 @@ def _start_remote(
         _stopped_waiting(view.id)
     view = execution_view_of_json(body)
     print_execution(view, [log_view_of_json(e) for e in remote.logs(view.id)])
+    print_paused(view)
     if view.failed:
         raise typer.Exit(1)
 
