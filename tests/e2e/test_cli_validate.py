@@ -44,3 +44,20 @@ def test_the_readme_first_example_runs_here(tmp_path: Path) -> None:
     checked = perch(tmp_path / "data", "flow", "validate", str(path))
     assert f"{path}: valid" in checked.stdout
     assert "warning" not in checked.stdout
+    # And it runs as the README says: up to the manager's decision.
+    data_dir = tmp_path / "data"
+    perch(data_dir, "flow", "deploy", str(path))
+    started = perch(
+        data_dir,
+        "execution",
+        "start",
+        "examples.hr",
+        "vacation_request",
+        "-i",
+        "first_day=2027-08-02",
+        "-i",
+        "last_day=2027-08-13",
+        "--wait",
+    )
+    assert "Paused at manager_decision" in started.stdout, started.stdout
+    assert "asks for 2027-08-02 to 2027-08-13" in started.stdout
