@@ -347,7 +347,9 @@ def run_local(
     setup link is printed on stderr and the API answers 401 until it has been used.
     """
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    from perch.store.database import make_data_dir
+
+    make_data_dir(data_dir)
     # One server per data folder: a second one would release the first one's leases and run
     # its jobs twice. The kernel drops the lock when its holder dies, even by SIGKILL.
     lock = lock_folder(data_dir)
@@ -386,7 +388,7 @@ def _serve(  # noqa: PLR0917 - internal
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, _stopper(stop))
     runtime = LocalRuntime(store, workers=workers)
-    listener = NudgeListener(runtime.hub, socket_address(data_dir))
+    listener = NudgeListener(runtime.hub, socket_address(data_dir), being_killed(store))
     bridge = PostgresWakeBridge(store, runtime.hub) if store.dialect == "postgresql" else None
     http = HttpServer(store, host=host, port=port, settings=ApiSettings(setup_token=setup_token))
     try:
@@ -476,9 +478,12 @@ PG_CHANNEL = "perch_wake"
 class PostgresWakeBridge:
     """On PostgreSQL, LISTEN for other processes' commits and wake the local loops."""
 
-    def __init__(self, store: Any, hub: WakeHub) -> None:
+    def __init__(
+        self, store: Any, hub: WakeHub, confirm_kill: Callable[[str], bool] | None = None
+    ) -> None:
         self._store = store
         self._hub = hub
+        self._being_killed = confirm_kill or being_killed(store)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="perch-pg-listen", daemon=True)
 
@@ -499,13 +504,37 @@ class PostgresWakeBridge:
                         if received:
                             for _, payload in received:
                                 for execution_id in killed_ids(payload):
-                                    self._hub.killed(execution_id)
+                                    if self._being_killed(execution_id):
+                                        self._hub.killed(execution_id)
                             self._hub.notify_all()
                             # Followers (SSE, wait=true) of executions another process wrote.
                             self._hub.changed(None)
             except Exception:
                 log.exception("LISTEN failed; retrying")
                 self._stop.wait(1.0)
+
+
+def being_killed(store: Any) -> Callable[[str], bool]:
+    """Whether the database has an execution KILLING or KILLED: a ``kill:<id>`` message from
+    another process cancels running tasks only then, never on its word alone."""
+    from perch.engine import service
+    from perch.engine.states import StateType
+    from perch.errors import ExecutionNotFound
+
+    def check(execution_id: str) -> bool:
+        try:
+            execution = service.get_execution(store, execution_id)
+        except ExecutionNotFound:
+            return False
+        except Exception:
+            log.exception("cannot check the kill of %s", execution_id)
+            return False
+        return execution.state.current in (
+            StateType.KILLING,
+            StateType.KILLED,
+        )
+
+    return check
 
 
 def cli_hub(data_dir: Path, store: Any = None) -> WakeHub:

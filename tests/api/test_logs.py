@@ -182,3 +182,44 @@ tasks:
 
     assert api.client.get(f"/api/v1/logs/{execution.id}").json() == []
     assert api.client.get(f"/api/v1/logs/{execution.id}/download").text == ""
+
+
+FORGER = """\
+id: forger
+namespace: company.team
+inputs:
+  - id: note
+    type: STRING
+tasks:
+  - id: echo
+    type: io.kestra.plugin.core.log.Log
+    message: "note={{ inputs.note }}"
+"""
+
+
+def test_typed_values_cannot_forge_lines_in_the_download(api: Api) -> None:
+    api.deploy(FORGER)
+    forged = "ok\n2026-01-01T00:00:00.000Z ERROR [admin] forged line\r\x1b[2J\x1b[31mred\u2028x"
+    created = api.client.post(
+        "/api/v1/executions/company.team/forger", files={"note": (None, forged)}
+    )
+    assert created.status_code == 200, created.text
+    execution_id = created.json()["id"]
+    api.wait(execution_id, lambda body: body["state"]["current"] == "SUCCESS")
+
+    response = api.client.get(f"/api/v1/main/logs/{execution_id}/download")
+
+    assert response.status_code == 200, response.text
+    lines = response.text.splitlines()
+    echoed = [line for line in lines if "[echo]" in line]
+    assert len(echoed) == 1, lines
+    assert echoed[0].endswith(
+        "note=ok\\n2026-01-01T00:00:00.000Z ERROR [admin] forged line"
+        "\\r\\x1b[2J\\x1b[31mred\\u2028x"
+    )
+    assert not any(line.startswith("2026-01-01T00:00:00.000Z") for line in lines)
+    assert "\x1b" not in response.text
+    assert "\r" not in response.text
+    # The JSON listing keeps the value as it was typed.
+    listed = api.client.get(f"/api/v1/main/logs/{execution_id}").json()
+    assert [line["message"] for line in listed if line["taskId"] == "echo"] == [f"note={forged}"]

@@ -12,7 +12,7 @@ what they would have sent, with the same expressions.
 from __future__ import annotations
 
 import subprocess
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +201,9 @@ def test_vacation_approval_process_resumed_with_curl_form_fields(api: Api) -> No
     assert decision["onResume"] == {"approved": True, "reason": "ok"}
     assert decision["resumed"]["by"] == "admin"
     assert decision["resumed"]["to"] == "SUCCESS"
-    datetime.fromisoformat(decision["resumed"]["on"])
+    # A UTC time with a Z, like state.startDate and every other timestamp.
+    assert decision["resumed"]["on"].endswith("Z")
+    assert datetime.fromisoformat(decision["resumed"]["on"]).utcoffset() == timedelta(0)
     assert task_states(done) == {"waitForApproval": "SUCCESS", "log": "SUCCESS"}
     assert log_lines(api, execution_id, "log") == ["Status is ok for Ada Lovelace"]
 

@@ -197,8 +197,10 @@ def test_kill_and_bulk_resume_with_a_token(runner: CliRunner, api: Api, tmp_path
 
     # Required onResume values without defaults: a bulk resume (which gives none) skips them.
     refused = perch(runner, api, "execution", "resume", "--namespace", "company.team", env=as_token)
-    assert refused.exit_code == 0, refused.output
+    # None of the two resumed: a failure, with why for each.
+    assert refused.exit_code == 1, refused.output
     assert "resumed 0 of 2" in refused.stdout
+    assert "none of the 2 matching executions was resumed" in refused.stderr
     for execution_id in ids[1:]:
         assert f"  skipped {execution_id}: " in refused.stdout
     assert "Missing required input: approved" in refused.stdout
@@ -226,19 +228,25 @@ def test_bad_credentials_and_unknown_ids(runner: CliRunner, sqlite_api: Api) -> 
     wrong = {"PERCH_PASSWORD": "not-the-password"}
     refused = perch(runner, api, "execution", "list", env=wrong)
     assert refused.exit_code == 1
+    # Set but wrong: the CLI says they were refused, not that they are missing.
     assert refused.stderr.strip() == (
-        "error: authentication failed: set PERCH_TOKEN or PERCH_USERNAME/PERCH_PASSWORD"
+        "error: authentication failed: the server refused the username and password"
+        " (check PERCH_USERNAME / PERCH_PASSWORD)"
     )
     secret_token = "perch_not-a-real-token-value"
     no_token = perch(
         runner, api, "flow", "list", env={"PERCH_TOKEN": secret_token, "PERCH_USERNAME": ""}
     )
     assert no_token.exit_code == 1
-    assert "authentication failed" in no_token.stderr
+    assert no_token.stderr.strip() == (
+        "error: authentication failed: the server refused the token (check --token / PERCH_TOKEN)"
+    )
     assert secret_token not in no_token.output
     anonymous = perch(runner, api, "flow", "list", env={"PERCH_USERNAME": "", "PERCH_PASSWORD": ""})
     assert anonymous.exit_code == 1
-    assert "authentication failed" in anonymous.stderr
+    assert anonymous.stderr.strip() == (
+        "error: authentication failed: set PERCH_TOKEN or PERCH_USERNAME/PERCH_PASSWORD"
+    )
 
     missing = perch(runner, api, "execution", "show", "nope")
     assert missing.exit_code == 1
@@ -282,3 +290,51 @@ def test_help_never_shows_the_token(runner: CliRunner) -> None:
         assert shown.exit_code == 0, shown.output
         assert "--server" in shown.stdout
         assert secret not in shown.output
+
+
+def test_help_shows_no_type_for_flags(runner: CliRunner) -> None:
+    for command in (["execution", "start"], ["execution", "list"], ["flow", "deploy"]):
+        shown = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+        assert shown.exit_code == 0, shown.output
+        assert "--help" in shown.stdout
+        assert "<bool>" not in shown.stdout
+
+
+def test_an_unknown_state_is_named_plainly(runner: CliRunner, sqlite_api: Api) -> None:
+    for command in (["execution", "list"], ["execution", "resume"]):
+        bad = perch(runner, sqlite_api, *command, "--state", "bogus")
+        assert bad.exit_code == 2
+        assert "Value error" not in bad.output
+        assert "'bogus' is not a state; use one of CREATED," in " ".join(bad.output.split())
+    lower = perch(runner, sqlite_api, "execution", "list", "--state", "paused")
+    assert lower.exit_code == 0, lower.output
+
+
+def test_a_narrow_list_never_cuts_ids_and_start_says_it_paused(
+    runner: CliRunner, sqlite_api: Api
+) -> None:
+    api = sqlite_api
+    api.deploy(GATE.replace("namespace: company.team", "namespace: company.team.with.a.long.name"))
+    started = perch(
+        runner,
+        api,
+        "execution",
+        "start",
+        "company.team.with.a.long.name",
+        "gate",
+        "-i",
+        "amount=3",
+        "--wait",
+    )
+    assert started.exit_code == 0, started.output
+    execution_id = started.stdout.split()[1]
+    assert f"Paused at ask: resume it with `perch execution resume {execution_id}`" in (
+        started.stdout
+    )
+
+    narrow = perch(runner, api, "execution", "list", env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0, narrow.output
+    assert execution_id in narrow.stdout
+    assert "…" not in narrow.stdout.split(execution_id)[0].splitlines()[-1]
+    shown = perch(runner, api, "execution", "show", execution_id)
+    assert shown.exit_code == 0, shown.output

@@ -319,12 +319,18 @@ def test_ctrl_c_while_start_waits_exits_cleanly(data_dir: Path, tmp_path: Path) 
     first = process.stdout.readline()
     store = open_sqlite(data_dir)
     try:
-        # Ctrl-C while the in-process runner is running the task, as a user would.
-        wait_for(store, execution_id_from(first), lambda e: len(e.task_runs) == 1)
+        # Ctrl-C while the in-process runner is running the task, as a user would: once the
+        # task run is RUNNING (the runner has started and claimed it), however long that takes.
+        wait_for(
+            store,
+            execution_id_from(first),
+            lambda e: any(run.state.current is StateType.RUNNING for run in e.task_runs),
+            timeout=300,
+        )
     finally:
         store.close()
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+    out, err = process.communicate(timeout=300)
     assert process.returncode == 130, first + out + err
     assert "stopped waiting" in err
     assert NO_TRACEBACK not in out + err

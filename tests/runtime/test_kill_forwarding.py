@@ -3,10 +3,14 @@ killed execution's id through the nudge socket (SQLite) or a NOTIFY payload (Pos
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from pathlib import Path
 
-from perch.engine.wakeup import NudgeListener, WakeHub, killed_ids, socket_address
+import pytest
+
+from perch.engine.wakeup import NudgeListener, WakeHub, killed_ids, nudge, socket_address
 from perch.server import PostgresWakeBridge, cli_hub
 
 
@@ -30,10 +34,12 @@ def test_killed_ids_reads_only_kill_lines() -> None:
 def test_a_kill_in_the_cli_reaches_the_server_through_the_socket(tmp_path: Path) -> None:
     server_hub = WakeHub()
     seen, arrived = _collect(server_hub)
-    listener = NudgeListener(server_hub, socket_address(tmp_path))
+    listener = NudgeListener(server_hub, socket_address(tmp_path), lambda i: i == "exec-1")
     listener.start()
     try:
         cli = cli_hub(tmp_path)
+        # A kill the database does not confirm (a forged line) cancels nothing.
+        assert nudge(socket_address(tmp_path), "kill:exec-forged")
         cli.killed("exec-1")
         assert arrived.wait(5)
         assert seen == ["exec-1"]
@@ -48,7 +54,7 @@ def test_a_kill_in_the_cli_reaches_the_server_through_postgres(
         return  # the SQLite path is the socket test above
     server_hub = WakeHub()
     seen, arrived = _collect(server_hub)
-    bridge = PostgresWakeBridge(store, server_hub)
+    bridge = PostgresWakeBridge(store, server_hub, lambda i: i == "exec-2")
     bridge.start()
     try:
         cli = cli_hub(tmp_path, store)
@@ -60,3 +66,30 @@ def test_a_kill_in_the_cli_reaches_the_server_through_postgres(
         assert "exec-2" in seen
     finally:
         bridge.stop()
+
+
+def test_the_socket_drops_other_users(tmp_path: Path) -> None:
+    """A connection from another user is closed unread: its kill cancels nothing, even one the
+    database would confirm."""
+    if os.getuid() != 0 or not hasattr(socket, "SO_PEERCRED"):
+        pytest.skip("needs root (to connect as another user) and SO_PEERCRED")
+    server_hub = WakeHub()
+    seen, arrived = _collect(server_hub)
+    address = socket_address(tmp_path)
+    listener = NudgeListener(server_hub, address, lambda _: True)
+    listener.start()
+    try:
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child process
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                nudge(address, "kill:from-nobody")
+            finally:
+                os._exit(0)
+        os.waitpid(child, 0)
+        assert nudge(address, "kill:from-owner")
+        assert arrived.wait(5)
+        assert seen == ["from-owner"]
+    finally:
+        listener.stop()

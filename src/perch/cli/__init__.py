@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from perch import __version__
+
+
+def _hide_flag_types() -> None:
+    """Typer's rich help prints a ``<bool>`` type beside every flag (``--help``, ``--wait``),
+    which takes no value; show no type for flags, as click's plain help does."""
+    try:
+        from typer.core import TyperOption
+    except ImportError:  # pragma: no cover - another typer layout: keep its help as it is
+        return
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_perch_flags_hidden", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False) and getattr(self, "metavar", None) is None:
+            return None
+        result: str | None = shown(self, ctx)
+        return result
+
+    display_type_rich._perch_flags_hidden = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_hide_flag_types()
 
 app = typer.Typer(
     name="perch",

@@ -7,7 +7,11 @@ through its REST API (:mod:`perch.cli.remote`); both print the same screens
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,12 +20,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from perch.cli.local import (
     DEFAULT_DATA_DIR,
+    STATE_HELP,
     DataDirOption,
     console,
     database_url,
     fail,
     open_data,
     parse_pairs,
+    parse_states,
     principal,
     report_error,
 )
@@ -36,6 +42,7 @@ from perch.cli.views import (
     print_execution,
     print_execution_list,
     print_headline,
+    print_paused,
 )
 from perch.engine.model import DEFAULT_TENANT, Execution, Label
 from perch.engine.ports import ExecutionQuery, Store
@@ -101,13 +108,15 @@ def start(  # noqa: PLR0917 - typer maps parameters to options
         if not wait:
             return
         try:
-            if running_server(data_dir) is None and database_url() is None:
-                execution = _run_here(store, data_dir, execution.id)
-            else:
-                execution = _wait_for(store, execution.id)
+            with _ctrl_c() as pressed:
+                if running_server(data_dir) is None and database_url() is None:
+                    execution = _run_here(store, data_dir, execution.id, pressed)
+                else:
+                    execution = _wait_for(store, execution.id, pressed)
         except KeyboardInterrupt:
             _stopped_waiting(execution.id)
         _show(store, execution)
+        print_paused(execution_view(store, execution))
         if execution.state.current.is_failed:
             raise typer.Exit(1)
 
@@ -133,6 +142,7 @@ def _start_remote(
         _stopped_waiting(view.id)
     view = execution_view_of_json(body)
     print_execution(view, [log_view_of_json(e) for e in remote.logs(view.id)])
+    print_paused(view)
     if view.failed:
         raise typer.Exit(1)
 
@@ -151,18 +161,44 @@ def _settled(execution: Execution) -> bool:
     return state.is_paused or state.is_terminated
 
 
-def _wait_for(store: Store, execution_id: str, timeout: float = 3600.0) -> Execution:
+@contextlib.contextmanager
+def _ctrl_c() -> Iterator[threading.Event]:
+    """While waiting, Ctrl-C only sets an event that the wait loop checks between reads, so
+    it never interrupts a database call or the runner's start half-way (whenever it comes,
+    the command stops the same way)."""
+    pressed = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.set())
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _wait_for(
+    store: Store,
+    execution_id: str,
+    pressed: threading.Event | None = None,
+    timeout: float = 3600.0,
+) -> Execution:
+    """Read the execution until it pauses or ends; KeyboardInterrupt once ``pressed`` is set."""
     from perch.engine import service
 
+    pressed = pressed or threading.Event()
     deadline = time.monotonic() + timeout
     while True:
         execution = service.get_execution(store, execution_id)
         if _settled(execution) or time.monotonic() > deadline:
             return execution
-        time.sleep(0.05)
+        if pressed.wait(0.05):
+            raise KeyboardInterrupt
 
 
-def _run_here(store: Store, data_dir: Path, execution_id: str) -> Execution:
+def _run_here(
+    store: Store, data_dir: Path, execution_id: str, pressed: threading.Event
+) -> Execution:
     """The one-shot local runner: run the loops in this process until the execution settles.
 
     It holds the data folder's lock meanwhile, so that a server cannot start beside it and
@@ -172,12 +208,12 @@ def _run_here(store: Store, data_dir: Path, execution_id: str) -> Execution:
 
     lock = lock_folder(data_dir)
     if lock is None:
-        return _wait_for(store, execution_id)
+        return _wait_for(store, execution_id, pressed)
     try:
         runtime = LocalRuntime(store, workers=2)
         runtime.start(recover=False)
         try:
-            return _wait_for(store, execution_id)
+            return _wait_for(store, execution_id, pressed)
         finally:
             runtime.stop()
     finally:
@@ -187,7 +223,10 @@ def _run_here(store: Store, data_dir: Path, execution_id: str) -> Execution:
 @execution_app.command("list")
 def list_(  # noqa: PLR0917 - typer maps parameters to options
     state: Annotated[
-        list[StateType] | None, typer.Option(help="Only executions in this state (repeatable).")
+        list[str] | None,
+        typer.Option(
+            metavar="STATE", help=f"Only executions in this state (repeatable). {STATE_HELP}"
+        ),
     ] = None,
     namespace: Annotated[str | None, typer.Option(help="Namespace prefix.")] = None,
     flow: Annotated[str | None, typer.Option(help="Flow id.")] = None,
@@ -198,17 +237,18 @@ def list_(  # noqa: PLR0917 - typer maps parameters to options
     token: TokenOption = None,
 ) -> None:
     """List executions, newest first."""
+    states = parse_states(state)
     if server:
         with connect(server, tenant, token) as remote:
-            states = [s.value for s in state or ()]
-            results, total = remote.search_executions(states, namespace, flow, limit)
+            names = [s.value for s in states]
+            results, total = remote.search_executions(names, namespace, flow, limit)
         print_execution_list([execution_view_of_json(body) for body in results], total)
         return
     from perch.engine import service
 
     query = ExecutionQuery(
         tenant=tenant,
-        states=tuple(state or ()),
+        states=tuple(states),
         namespace_prefix=namespace,
         flow_id=flow,
         size=limit,
@@ -259,8 +299,11 @@ def resume(  # noqa: PLR0917 - typer maps parameters to options
     ] = None,
     inputs: InputOption = None,
     state: Annotated[
-        list[StateType] | None,
-        typer.Option(help="Bulk: resume the executions in this state (only PAUSED ones count)."),
+        list[str] | None,
+        typer.Option(
+            metavar="STATE",
+            help="Bulk: resume the executions in this state (only PAUSED ones count).",
+        ),
     ] = None,
     namespace: Annotated[str | None, typer.Option(help="Bulk: namespace prefix.")] = None,
     flow: Annotated[str | None, typer.Option(help="Bulk: flow id.")] = None,
@@ -273,7 +316,7 @@ def resume(  # noqa: PLR0917 - typer maps parameters to options
     values = parse_pairs(inputs, "input")
     if execution_id is None and not (state or namespace or flow):
         fail("give an execution id, or --state/--namespace/--flow for a bulk resume")
-    states = tuple(state or (StateType.PAUSED,))
+    states = tuple(parse_states(state) or (StateType.PAUSED,))
     if server:
         with connect(server, tenant, token) as remote:
             if execution_id is not None:

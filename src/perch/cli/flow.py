@@ -29,7 +29,28 @@ def _console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, soft_wrap=True, highlight=False)
 
 
-def _problem_line(name: str, problem: Problem) -> Text:
+def _cannot_run_here(source: str) -> list[Problem]:
+    """Warnings (with their line) for the tasks of a valid flow whose type this server cannot
+    run yet: the flow deploys, but those task runs would fail."""
+    from perch.flows.validate import check_flow
+    from perch.flows.yamlsource import load_yaml
+    from perch.tasks import runs_here
+
+    flow = check_flow(source).flow
+    if flow is None:
+        return []
+    doc = load_yaml(source)
+    return [
+        doc.problem(
+            (*task_path, "type"),
+            f"warning: task type {task.type} cannot run on this server yet (its runs would fail)",
+        )
+        for task_path, task in flow.walk_tasks()
+        if not runs_here(task)
+    ]
+
+
+def _problem_line(name: str, problem: Problem, style: str = "red") -> Text:
     line = Text()
     line.append(name, style="bold")
     if problem.line is not None:
@@ -38,7 +59,7 @@ def _problem_line(name: str, problem: Problem) -> Text:
     if problem.path:
         line.append(problem.path, style="cyan")
         line.append(": ")
-    line.append(problem.message, style="red")
+    line.append(problem.message, style=style)
     return line
 
 
@@ -80,6 +101,8 @@ def validate(
         problems = validate_flow(source, filename=str(path))
         if not problems:
             out.print(Text.assemble(("✓ ", "green"), (str(path), "bold"), ": valid"))
+            for warning in _cannot_run_here(source):
+                out.print(_problem_line(str(path), warning, style="yellow"))
             continue
         invalid = True
         for problem in problems:

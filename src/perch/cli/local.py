@@ -21,6 +21,7 @@ from rich.text import Text
 
 from perch.engine.ports import Store
 from perch.engine.principal import Principal
+from perch.engine.states import StateType
 from perch.errors import InputValidationError, NotPaused, PerchError
 
 DEFAULT_DATA_DIR = Path(".perch")
@@ -33,6 +34,25 @@ DataDirOption = Annotated[
         help="The local data folder (SQLite database, server files).",
     ),
 ]
+
+
+def parse_states(values: list[str] | None, option: str = "--state") -> list[StateType]:
+    """The states named by a repeatable ``--state`` (any case); an unknown name ends the
+    command with the list of the known ones."""
+    known = {state.value: state for state in StateType}
+    states: list[StateType] = []
+    for value in values or ():
+        state = known.get(value.strip().upper())
+        if state is None:
+            raise typer.BadParameter(
+                f"{value!r} is not a state; use one of {', '.join(known)}.",
+                param_hint=f"'{option}'",
+            )
+        states.append(state)
+    return states
+
+
+STATE_HELP = "One of " + ", ".join(state.value for state in StateType) + "."
 
 
 def console(*, stderr: bool = False) -> Console:
@@ -89,8 +109,10 @@ def prepare_data_dir(data_dir: Path, *, create: bool) -> None:
             f"no Perch data folder at {data_dir}: deploy a flow first (perch flow deploy), "
             "or point --data-dir / PERCH_DATA_DIR at an existing one"
         )
+    from perch.store.database import make_data_dir
+
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_data_dir(data_dir)
     except OSError as exc:
         fail(f"cannot create data folder {data_dir}: {exc.strerror or exc}")
 

@@ -47,6 +47,7 @@ TokenOption = Annotated[
 ]
 
 AUTH_HINT = "authentication failed: set PERCH_TOKEN or PERCH_USERNAME/PERCH_PASSWORD"
+AUTH_REFUSED = "authentication failed: the server refused the {what} (check {names})"
 # Kestra-shaped error messages start with a category ("Illegal state: …"); the CLI prints the
 # rest, as it prints the same error in local mode.
 _PREFIX = re.compile(
@@ -101,10 +102,15 @@ class Remote:
         headers: dict[str, str] = {}
         username = os.environ.get("PERCH_USERNAME")
         password = os.environ.get("PERCH_PASSWORD")
+        self._refused = AUTH_HINT
         if token:
             headers["Authorization"] = f"Bearer {token}"
+            self._refused = AUTH_REFUSED.format(what="token", names="--token / PERCH_TOKEN")
         elif username and password is not None:
             auth = httpx.BasicAuth(username, password)
+            self._refused = AUTH_REFUSED.format(
+                what="username and password", names="PERCH_USERNAME / PERCH_PASSWORD"
+            )
         self.client = httpx.Client(
             base_url=self.server, auth=auth, headers=headers, timeout=timeout
         )
@@ -123,7 +129,7 @@ class Remote:
             fail(f"cannot reach Perch at {self.server}: {_reason(exc)}")
             raise  # unreachable: fail exits
         if response.status_code == 401:
-            fail(AUTH_HINT)
+            fail(self._refused)
         if response.status_code not in set(ok):
             raise _error_of(response)
         return response

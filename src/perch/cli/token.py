@@ -1,4 +1,4 @@
-"""``perch token create``: an API token for a service account, made on the local data folder
+"""``perch token create|list|revoke``: API tokens of service accounts, on the local data folder
 (or ``PERCH_DATABASE_URL``) without going through a server.
 
 The token goes to stdout alone, so scripts can capture it
@@ -9,9 +9,11 @@ the name never mints a token for a new, unintended account.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from perch.cli.local import (
     DEFAULT_DATA_DIR,
@@ -83,3 +85,88 @@ def create(
         markup=False,
     )
     typer.echo(raw)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
+
+
+@token_app.command("list")
+def list_(
+    service_account: Annotated[
+        str | None,
+        typer.Option(
+            "--service-account", "-s", help="Only this service account's tokens (default all)."
+        ),
+    ] = None,
+    tenant: Annotated[str, typer.Option(help="The tenant of the service accounts.")] = (
+        DEFAULT_TENANT
+    ),
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+) -> None:
+    """List API tokens: id, account, name, the token's first characters, dates (never the
+    token itself, which is not stored)."""
+    from perch import identity
+
+    with open_data(data_dir) as store:
+        accounts = identity.list_service_accounts(store, tenant)
+        if service_account is not None:
+            accounts = [a for a in accounts if a.name == service_account]
+            if not accounts:
+                fail(f"no service account '{service_account}' in tenant '{tenant}'")
+        rows = [
+            (account, token)
+            for account in accounts
+            for token in identity.list_api_tokens(store, account.id)
+        ]
+    table = Table(title=f"{len(rows)} API tokens")
+    table.add_column("id", no_wrap=True, min_width=max((len(t.id) for _, t in rows), default=2))
+    for column in ("account", "name", "starts with", "created", "expires", "revoked", "last used"):
+        table.add_column(column, overflow="fold")
+    for account, token in rows:
+        table.add_row(
+            token.id,
+            account.name,
+            token.name,
+            token.prefix,
+            _when(token.created),
+            _when(token.expires),
+            _when(token.revoked),
+            _when(token.last_used),
+        )
+    console().print(table)
+
+
+@token_app.command("revoke")
+def revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id (see perch token list).")],
+    tenant: Annotated[str, typer.Option(help="The tenant of the service account.")] = (
+        DEFAULT_TENANT
+    ),
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+) -> None:
+    """Revoke an API token: it stops working at once."""
+    from perch import identity
+
+    with open_data(data_dir) as store:
+        owned = {account.id for account in identity.list_service_accounts(store, tenant)}
+        try:
+            token = next(
+                (
+                    token
+                    for account_id in owned
+                    for token in identity.list_api_tokens(store, account_id)
+                    if token.id == token_id
+                ),
+                None,
+            )
+            if token is None:
+                fail(f"no API token '{token_id}' in tenant '{tenant}'")
+                return
+            identity.revoke_api_token(
+                store, token_id, service_account_id=token.service_account_id, principal=principal()
+            )
+        except PerchError as exc:
+            report_error(exc)
+            return
+    console().print(f"Revoked API token '{token.name}' ({token_id})", markup=False)

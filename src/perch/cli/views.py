@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import typer
 from rich.table import Table
 from rich.text import Text
 
@@ -161,6 +162,19 @@ def print_headline(verb: str, view: ExecutionView) -> None:
     console().print(Text.assemble(f"{verb} ", (view.id, "bold"), " ", state_text(view.state)))
 
 
+def print_paused(view: ExecutionView) -> None:
+    """After ``start --wait``: say that the execution paused, where, and how to go on."""
+    if view.state != "PAUSED":
+        return
+    where = [run.task_id for run in view.task_runs if run.state == "PAUSED"]
+    at = f" at {', '.join(where)}" if where else ""
+    console().print(
+        Text.assemble(
+            ("Paused", "bold"), f"{at}: resume it with `perch execution resume {view.id}`"
+        )
+    )
+
+
 def print_execution(view: ExecutionView, logs: Iterable[LogView]) -> None:
     """An execution: its state, task runs with outputs, and logs."""
     out = console()
@@ -203,7 +217,14 @@ def print_execution(view: ExecutionView, logs: Iterable[LogView]) -> None:
 
 def print_execution_list(views: Sequence[ExecutionView], total: int) -> None:
     """The table of ``perch execution list``."""
-    table = Table("id", "namespace", "flow", "state", "started", title=f"{total} executions")
+    table = Table(title=f"{total} executions")
+    # An id is never cut (a cut id is "not found" when pasted back): its column keeps the
+    # width of the longest; the other columns wrap instead when the terminal is narrow.
+    widest = max((len(view.id) for view in views), default=2)
+    table.add_column("id", no_wrap=True, min_width=widest)
+    for name in ("namespace", "flow", "state"):
+        table.add_column(name, overflow="fold")
+    table.add_column("started", overflow="fold")
     for view in views:
         table.add_row(
             view.id,
@@ -229,7 +250,14 @@ def not_paused_reason(view: ExecutionView) -> str:
 
 
 def print_bulk_result(resumed: int, total: int, skipped: Iterable[tuple[str, str]]) -> None:
+    """Print how many were resumed and why each other was not; none of several resumed is a
+    failure (exit 1), so a script does not go on as if they had been."""
     out = console()
     out.print(f"resumed {resumed} of {total}")
     for skipped_id, reason in skipped:
         out.print(Text.assemble("  skipped ", (skipped_id, "bold"), f": {reason}"))
+    if total and not resumed:
+        console(stderr=True).print(
+            f"error: none of the {total} matching executions was resumed (reasons above)"
+        )
+        raise typer.Exit(1)

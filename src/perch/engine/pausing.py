@@ -8,6 +8,7 @@ row is gone when the transaction commits.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from perch.engine.advance import end
@@ -30,9 +31,11 @@ ATTEMPT_NUMBER_KEY = "attemptNumber"
 
 
 def resumed_output(d: Draft, principal: Principal | None, to: StateType) -> dict[str, Any]:
-    """``outputs.<pause>.resumed``: who, when (ISO local time, no zone, as Kestra), and to what."""
+    """``outputs.<pause>.resumed``: who, when (ISO-8601 UTC with a ``Z``, as every other
+    timestamp Perch shows; Kestra writes local time without a zone here), and to what."""
     by = None if principal is None or principal.is_system else principal.name
-    return {"by": by, "on": d.now.replace(tzinfo=None).isoformat(), "to": to.value}
+    on = d.now.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return {"by": by, "on": on, "to": to.value}
 
 
 def last_resumed_by(execution: Execution) -> str | None:

@@ -10,8 +10,11 @@ Another process on the same data folder (the CLI while ``perch server local`` ru
 those condition variables, so the server also listens on a Unix socket named after the data
 folder; a connection to it wakes every channel (:func:`nudge`). On Linux the socket lives in the
 abstract namespace, so a killed server leaves no stale file and long temporary paths do not hit
-the 108-byte limit of socket paths. The socket carries no data that matters: the loops always
-re-read the database.
+the 108-byte limit of socket paths. An abstract socket has no file mode, so the server reads
+each caller's user id (``SO_PEERCRED``) and drops connections from any other user than its
+own; elsewhere the socket is a file in the (0700) data folder with mode 0600. The socket carries
+no data that is trusted: the loops always re-read the database, and a ``kill:<id>`` line cancels
+running tasks only once the database says that execution is being killed.
 
 Besides the loops' channels, the hub tells *change listeners* which executions a committed
 transaction wrote (their state, or new log lines): the API's live following
@@ -23,7 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import socket
+import struct
 import sys
 import threading
 from collections.abc import Callable, Collection, Iterable
@@ -119,9 +124,14 @@ class WakeHub:
 class NudgeListener:
     """The server side of the cross-process nudge: a Unix socket that wakes every channel."""
 
-    def __init__(self, hub: WakeHub, address: str) -> None:
+    def __init__(
+        self, hub: WakeHub, address: str, confirm_kill: Callable[[str], bool] | None = None
+    ) -> None:
+        """``confirm_kill(execution_id)`` says whether the database has that execution being
+        killed; a ``kill:`` line for any other is ignored (without it, every one is)."""
         self._hub = hub
         self.address = address
+        self._confirm_kill = confirm_kill
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -130,7 +140,16 @@ class NudgeListener:
         """Bind the socket (replacing a stale one left by a killed server) and start listening."""
         _remove(self.address)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.bind(self.address)
+        if self.address.startswith("\0"):
+            sock.bind(self.address)
+        else:
+            # Bound under a umask that leaves the file to this user alone (0600), then checked.
+            previous = os.umask(0o177)
+            try:
+                sock.bind(self.address)
+            finally:
+                os.umask(previous)
+            os.chmod(self.address, 0o600)
         sock.listen(64)
         self._sock = sock
         self._thread = threading.Thread(target=self._serve, name="perch-nudge", daemon=True)
@@ -143,6 +162,9 @@ class NudgeListener:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
+            if not _same_user(conn):
+                conn.close()
+                continue
             message = b""
             with conn, contextlib.suppress(OSError):
                 conn.settimeout(1.0)
@@ -154,7 +176,8 @@ class NudgeListener:
             if self._stopping.is_set():
                 continue
             for execution_id in killed_ids(message.decode("utf-8", "replace")):
-                self._hub.killed(execution_id)
+                if self._confirm_kill is not None and _confirmed(self._confirm_kill, execution_id):
+                    self._hub.killed(execution_id)
             self._hub.notify_all()
             self._hub.changed(None)  # the other process's writes carry no ids
 
@@ -169,6 +192,27 @@ class NudgeListener:
         if self._thread is not None:
             self._thread.join(timeout=2)
         _remove(self.address)
+
+
+def _same_user(conn: socket.socket) -> bool:
+    """Whether the peer of a Unix connection runs as this process's user (where the kernel
+    tells; a filesystem socket elsewhere is guarded by its 0600 mode)."""
+    peercred = getattr(socket, "SO_PEERCRED", None)
+    if peercred is None:
+        return True
+    try:
+        creds = conn.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i"))
+    except OSError:
+        return False
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return bool(uid == os.getuid())
+
+
+def _confirmed(confirm: Callable[[str], bool], execution_id: str) -> bool:
+    try:
+        return confirm(execution_id)
+    except Exception:  # a database hiccup: cancel nothing; the kill's own process does its part
+        return False
 
 
 def _remove(address: str) -> None:

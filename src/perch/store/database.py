@@ -9,6 +9,8 @@ and ``BEGIN`` is issued here instead, as SQLAlchemy's documentation recommends f
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sqlite3
 import time
@@ -29,12 +31,41 @@ DATABASE_FILE = "perch.db"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
+DATA_DIR_MODE = 0o700
+DATABASE_FILE_MODE = 0o600
+
+
+def make_data_dir(folder: Path) -> None:
+    """Create the data folder readable by this user only (0700); one that exists is left as
+    it is (it may be a folder the user chose and shares)."""
+    if folder.is_dir():
+        return
+    folder.mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
+    # mkdir's mode passes through the umask, which only removes bits; set it exactly.
+    with contextlib.suppress(OSError):
+        os.chmod(folder, DATA_DIR_MODE)
+
+
+def private_database_file(path: Path) -> None:
+    """Create the SQLite file 0600 before SQLite opens it (SQLite gives its ``-wal`` and
+    ``-shm`` files the mode of the database file), and take group and other access away from
+    those files when an older Perch left them readable."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DATABASE_FILE_MODE))
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm", f"{path.name}-journal"):
+        with contextlib.suppress(OSError):
+            target = path.with_name(name)
+            if target.stat().st_uid == os.getuid() and target.stat().st_mode & 0o077:
+                os.chmod(target, DATABASE_FILE_MODE)
+
+
 def database_url(url: str | None, data_dir: Path | None) -> str:
     """The SQLAlchemy URL: a SQLite file in ``data_dir`` when ``url`` is None; a PostgreSQL URL is
     rewritten to use psycopg 3."""
     if url is None:
         folder = data_dir if data_dir is not None else DEFAULT_DATA_DIR
-        folder.mkdir(parents=True, exist_ok=True)
+        make_data_dir(folder)
+        private_database_file(folder / DATABASE_FILE)
         return f"sqlite:///{(folder / DATABASE_FILE).resolve()}"
     for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
         if url.startswith(prefix):

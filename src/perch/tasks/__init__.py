@@ -28,6 +28,14 @@ _RUNNERS: dict[type[Task], Runner] = {
 }
 
 
+def runs_here(task: Task) -> bool:
+    """Whether this server can run ``task``: the engine's own tasks (flowables, Pause, Sleep,
+    Fail…) and the worker tasks with a runner; any other type fails at run time."""
+    from perch.engine.starting import is_worker_task
+
+    return not is_worker_task(task) or type(task) in _RUNNERS
+
+
 def run_task(task: Task, context: RunContext) -> TaskOutcome:
     """Run one attempt of a runnable ``task``; failures are outcomes, never exceptions."""
     runner = _RUNNERS.get(type(task))

@@ -179,7 +179,7 @@ def test_pause_then_resume_succeeds_with_kestra_histories(h: Harness) -> None:
     assert wait.outputs["resumed"]["by"] == "alice"
     assert wait.outputs["resumed"]["to"] == "SUCCESS"
     assert "T" in wait.outputs["resumed"]["on"]
-    assert not wait.outputs["resumed"]["on"].endswith("Z")
+    assert wait.outputs["resumed"]["on"].endswith("Z")
     assert h.run_of(done.id, "last").outputs == {"value": "done by alice"}
     assert done.metadata["attemptNumber"] == 2
     assert "Flow restarted" in h.log_messages(done.id)
@@ -238,7 +238,7 @@ def test_pause_duration_behaviors(h: Harness, behavior: str, final: StateType, c
     assert wait.state.current is final
     assert run_states(wait).count("PAUSED") == 1
     assert wait.outputs is not None
-    assert wait.outputs["resumed"] == {"by": None, "on": "2026-01-01T00:00:01", "to": final.value}
+    assert wait.outputs["resumed"] == {"by": None, "on": "2026-01-01T00:00:01Z", "to": final.value}
 
 
 def test_timeout_fails_the_pause(h: Harness) -> None:

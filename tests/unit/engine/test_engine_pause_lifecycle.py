@@ -158,7 +158,7 @@ def test_a_timer_resume_names_nobody(h: Harness) -> None:
     gate = h.run_of(done.id, "gate")
     assert gate.outputs == {
         "onResume": None,
-        "resumed": {"by": None, "on": "2026-01-01T00:10:00", "to": "SUCCESS"},
+        "resumed": {"by": None, "on": "2026-01-01T00:10:00Z", "to": "SUCCESS"},
     }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 import warnings
 
 import pytest
@@ -92,10 +91,10 @@ LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
 )
 
 
-def test_a_billion_laughs_stops_quickly_with_a_clear_problem() -> None:
-    started = time.perf_counter()
-    doc = load_yaml(LAUGHS)  # 9**9 values if expanded
-    assert time.perf_counter() - started < 2
+def test_a_billion_laughs_stops_with_a_clear_problem() -> None:
+    # 9**9 values if expanded: the loader stops at the alias limit instead (no timing here:
+    # expanding would not finish, and how fast it stops is not a test's business).
+    doc = load_yaml(LAUGHS)
     assert doc.data is None
     assert [(p.message, p.line) for p in doc.problems] == [
         (f"aliases (*name) repeat more than {MAX_ALIAS_VALUES} values in all", 1)

@@ -136,11 +136,39 @@ def log_json(execution: Execution, entry: LogEntry) -> dict[str, Any]:
     }
 
 
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\t"}
+
+
+def _escape_char(char: str) -> str:
+    named = _NAMED_ESCAPES.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _unsafe(char: str) -> bool:
+    # C0 and C1 controls (ESC starts ANSI sequences), DEL, and Unicode's line separators.
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029)
+
+
+def escape_line(text: str) -> str:
+    """``text`` on one line with no terminal control: newlines become ``\\n`` and every other
+    control character (ANSI escapes included) ``\\xHH``, so that a value typed by someone
+    cannot forge another log line or repaint the reader's terminal. Tabs stay."""
+    if not any(_unsafe(char) for char in text):
+        return text
+    return "".join(_escape_char(char) if _unsafe(char) else char for char in text)
+
+
 def log_text(entry: LogEntry) -> str:
-    """One line of the download: time (UTC, milliseconds), level, task, message."""
+    """One line of the download: time (UTC, milliseconds), level, task, message (escaped by
+    :func:`escape_line`: one log entry is always one line)."""
     moment = entry.timestamp.astimezone(UTC).isoformat(timespec="milliseconds")
-    task = f"[{entry.task_id}] " if entry.task_id else ""
-    return f"{moment.replace('+00:00', 'Z')} {entry.level:<5} {task}{entry.message}"
+    task = f"[{escape_line(entry.task_id)}] " if entry.task_id else ""
+    message = escape_line(entry.message)
+    return f"{moment.replace('+00:00', 'Z')} {escape_line(entry.level):<5} {task}{message}"
 
 
 @router.get(
