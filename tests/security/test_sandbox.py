@@ -165,5 +165,39 @@ def test_sigterm_stops_the_server_while_jq_runs(tmp_path: Path) -> None:
             server.process.kill()
             raise AssertionError("the server did not stop on SIGTERM while jq ran") from None
         assert code == 0
+        assert _workers_of(server.process.pid) == []
+    finally:
+        stop_live(server)
+
+
+def _workers_of(pid: int) -> list[int]:
+    """jq workers started by the server ``pid`` still alive (they name it last)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(a.endswith(b"jq_worker.py") for a in args) and str(pid).encode() in args[-2:]:
+            found.append(int(proc.name))
+    return found
+
+
+def test_a_killed_server_leaves_no_jq_worker_running(tmp_path: Path) -> None:
+    server = start_live(tmp_path, {"PERCH_TEMPLATE_TIME_LIMIT": "120"})
+    try:
+        flow = server.deploy(_flow("endless_at_kill", "{{ 1 | jq('last(range(1e12))') }}"))
+        url = f"/api/v1/main/executions/{flow['namespace']}/{flow['id']}"
+        threading.Thread(target=_quietly, args=(server, url), daemon=True).start()
+        deadline = time.monotonic() + 30
+        while not _workers_of(server.process.pid):
+            assert time.monotonic() < deadline, "no jq worker started"
+            time.sleep(0.1)
+        server.process.kill()
+        server.process.wait()
+        deadline = time.monotonic() + 10
+        while _workers_of(server.process.pid):
+            assert time.monotonic() < deadline, "a jq worker outlived its server"
+            time.sleep(0.1)
     finally:
         stop_live(server)

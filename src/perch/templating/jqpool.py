@@ -43,7 +43,7 @@ class _Worker:
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-I", str(WORKER), str(MEMORY_LIMIT)],
+            [sys.executable, "-I", str(WORKER), str(MEMORY_LIMIT), str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -92,6 +92,7 @@ class JqPool:
     def __init__(self, size: int = MAX_WORKERS) -> None:
         self._size = size
         self._idle: list[_Worker] = []
+        self._all: set[_Worker] = set()  # busy ones too, to kill them when the server stops
         self._count = 0
         self._ready = threading.Condition()
 
@@ -102,22 +103,31 @@ class JqPool:
                 left = deadline - _now()
                 if left <= 0 or not self._ready.wait(left):
                     raise _busy()
-            if self._idle:
-                return self._idle.pop()
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive():
+                    return worker
+                self._all.discard(worker)
+                self._count -= 1
             self._count += 1
         try:
-            return _Worker()
+            worker = _Worker()
         except BaseException:
             self._dropped()
             raise
+        with self._ready:
+            self._all.add(worker)
+        return worker
 
     def _give_back(self, worker: _Worker) -> None:
         with self._ready:
             self._idle.append(worker)
             self._ready.notify()
 
-    def _dropped(self) -> None:
+    def _dropped(self, worker: _Worker | None = None) -> None:
         with self._ready:
+            if worker is not None:
+                self._all.discard(worker)
             self._count -= 1
             self._ready.notify()
 
@@ -129,7 +139,7 @@ class JqPool:
         if answer is None:
             crashed = not worker.alive()
             worker.kill()
-            self._dropped()
+            self._dropped(worker)
             if crashed:
                 raise JqError(f"it stopped the jq worker (memory limit {MEMORY_LIMIT >> 20} MB)")
             raise _too_long(timeout)
@@ -141,9 +151,9 @@ class JqPool:
 
     def close(self) -> None:
         with self._ready:
-            idle, self._idle = self._idle, []
-            self._count -= len(idle)
-        for worker in idle:
+            workers, self._all, self._idle = list(self._all), set(), []
+            self._count = 0
+        for worker in workers:
             worker.kill()
 
 
