@@ -26,7 +26,8 @@ class ApiSettings:
     """How the API presents itself.
 
     ``public_url`` is the address people reach Perch at (it goes into the ``url`` of created
-    executions and into setup links); ``None`` means "as the request came in".
+    executions and into setup links); ``None`` means the address the server is bound to,
+    never the ``Host`` header of a request.
     ``setup_token`` is the one-time token of the setup page, set while no admin exists.
     """
 
