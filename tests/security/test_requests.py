@@ -45,3 +45,16 @@ def test_without_perch_url_the_bound_address_is_used(live: Live) -> None:
     )
     assert response.status_code == 200, response.text
     assert response.json()["url"].startswith(f"{live.url}/ui/main/executions/")
+
+
+def test_html_answers_carry_protective_headers(live: Live) -> None:
+    docs = live.client.get("/api/v1/docs")
+    assert docs.status_code == 200, docs.text
+    assert docs.headers["content-type"].startswith("text/html")
+    assert docs.headers["x-content-type-options"] == "nosniff"
+    assert docs.headers["x-frame-options"] == "DENY"
+    policy = docs.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy
+    assert "default-src 'self'" in policy
+    # A JSON answer is left as it was.
+    assert "content-security-policy" not in live.client.get("/api/v1/main/flows/search").headers

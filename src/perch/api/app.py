@@ -14,6 +14,7 @@ from perch.api import errors
 from perch.api.auth import Authenticator, authenticated
 from perch.api.context import ApiState, default_tenant, tenant_from_path
 from perch.api.docs import install_docs
+from perch.api.headers import HtmlHeaders
 from perch.engine.ports import Store
 from perch.engine.principal import Principal
 
@@ -64,6 +65,7 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
         store=store, settings=settings, authenticator=Authenticator(store, settings)
     )
     errors.install(app)
+    app.add_middleware(HtmlHeaders)
     install_docs(app, OPENAPI_PATH)
     _serve_openapi(app)
     app.include_router(public_router)
