@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 
 from perch.api import errors
 from perch.api.auth import Authenticator, authenticated
+from perch.api.bodies import StrictJsonBodies
 from perch.api.context import ApiState, default_tenant, tenant_from_path
 from perch.api.docs import install_docs
 from perch.api.headers import HtmlHeaders
@@ -66,6 +67,7 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(HtmlHeaders)
+    app.add_middleware(StrictJsonBodies)
     install_docs(app, OPENAPI_PATH)
     _serve_openapi(app)
     app.include_router(public_router)
