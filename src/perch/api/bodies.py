@@ -17,7 +17,7 @@ from perch.inputs import strictjson
 def _is_json(scope: Scope) -> bool:
     for key, value in scope.get("headers", []):
         if key == b"content-type":
-            kind = value.split(b";", 1)[0].strip().lower()
+            kind: bytes = value.split(b";", 1)[0].strip().lower()
             return kind == b"application/json" or kind.endswith(b"+json")
     return False
 
