@@ -58,3 +58,11 @@ def test_html_answers_carry_protective_headers(live: Live) -> None:
     assert "default-src 'self'" in policy
     # A JSON answer is left as it was.
     assert "content-security-policy" not in live.client.get("/api/v1/main/flows/search").headers
+
+
+def test_a_thousand_label_filters_answer_422_and_keep_the_sql_out_of_the_log(live: Live) -> None:
+    params = [("labels", f"k{i}:v{i}") for i in range(1200)]
+    response = live.client.get("/api/v1/main/executions/search", params=params)
+    assert response.status_code == 422, response.text
+    assert "label" in response.json()["message"]
+    assert "SELECT" not in live.server_log().upper()
