@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
 import threading
@@ -79,6 +80,21 @@ class HttpServer:
             if time.monotonic() > deadline:
                 raise PerchError("the HTTP server did not start in time")
             time.sleep(0.01)
+        self._settle_public_url(host)
+
+    def _settle_public_url(self, host: str) -> None:
+        # Links in answers name the configured address, or else the one bound here: never the
+        # Host header a caller sends.
+        state = self.app.state.perch
+        if state.settings.public_url is None:
+            shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
+            shown = f"[{shown}]" if ":" in shown else shown
+            self.app.state.perch = dataclasses.replace(
+                state,
+                settings=dataclasses.replace(
+                    state.settings, public_url=f"http://{shown}:{self.port}"
+                ),
+            )
 
     def stop(self) -> None:
         self._server.should_exit = True

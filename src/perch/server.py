@@ -390,7 +390,14 @@ def _serve(  # noqa: PLR0917 - internal
     runtime = LocalRuntime(store, workers=workers)
     listener = NudgeListener(runtime.hub, socket_address(data_dir), being_killed(store))
     bridge = PostgresWakeBridge(store, runtime.hub) if store.dialect == "postgresql" else None
-    http = HttpServer(store, host=host, port=port, settings=ApiSettings(setup_token=setup_token))
+    http = HttpServer(
+        store,
+        host=host,
+        port=port,
+        settings=ApiSettings(
+            setup_token=setup_token, public_url=os.environ.get("PERCH_URL") or None
+        ),
+    )
     try:
         listener.start()
         if bridge is not None:

@@ -12,8 +12,10 @@ from fastapi.routing import APIRoute
 
 from perch.api import errors
 from perch.api.auth import Authenticator, authenticated
+from perch.api.bodies import StrictJsonBodies
 from perch.api.context import ApiState, default_tenant, tenant_from_path
 from perch.api.docs import install_docs
+from perch.api.headers import HtmlHeaders
 from perch.engine.ports import Store
 from perch.engine.principal import Principal
 
@@ -26,7 +28,8 @@ class ApiSettings:
     """How the API presents itself.
 
     ``public_url`` is the address people reach Perch at (it goes into the ``url`` of created
-    executions and into setup links); ``None`` means "as the request came in".
+    executions and into setup links); ``None`` means the address the server is bound to,
+    never the ``Host`` header of a request.
     ``setup_token`` is the one-time token of the setup page, set while no admin exists.
     """
 
@@ -63,6 +66,8 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
         store=store, settings=settings, authenticator=Authenticator(store, settings)
     )
     errors.install(app)
+    app.add_middleware(HtmlHeaders)
+    app.add_middleware(StrictJsonBodies)
     install_docs(app, OPENAPI_PATH)
     _serve_openapi(app)
     app.include_router(public_router)

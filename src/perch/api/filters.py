@@ -237,6 +237,10 @@ def _not_scope(builder: _Builder, value: str, source: str) -> None:
         raise InvalidRequest(f"`{source}`: Perch has no system flows; only `SYSTEM` is accepted")
 
 
+MAX_LABEL_FILTERS = 50
+"""The most ``labels`` filters one search takes (each becomes a condition of the query)."""
+
+
 def _label(builder: _Builder, pair: str | None, key: str | None, value: str, source: str) -> None:
     if pair is not None:
         key, separator, value = pair.partition(":")
@@ -244,6 +248,8 @@ def _label(builder: _Builder, pair: str | None, key: str | None, value: str, sou
             raise InvalidRequest(f"`{source}`: a label is written `key:value`, got `{pair}`")
     if not key:
         raise InvalidRequest(f"`{source}`: a label needs a key")
+    if len(builder.labels) >= MAX_LABEL_FILTERS:
+        raise InvalidRequest(f"at most {MAX_LABEL_FILTERS} label filters may be given")
     builder.labels.append((key, value))
 
 

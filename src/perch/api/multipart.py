@@ -11,7 +11,6 @@ names such parts ``files`` and puts the input id in the filename; that form is r
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +19,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from perch.errors import InvalidRequest
+from perch.inputs import strictjson
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 """The largest file a form may carry (413 beyond)."""
@@ -127,7 +127,7 @@ def _add(values: dict[str, Any], key: str, item: Any) -> None:
 
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        parsed = json.loads(body)
+        parsed = strictjson.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidRequest(f"Invalid json: {error}") from None
     if not isinstance(parsed, dict):

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from perch.durations import parse_duration
 from perch.errors import InvalidDuration
+from perch.inputs import strictjson
 from perch.templating import taint
 
 __all__ = ["MASK", "InputType", "ValueProblem", "describe_value", "parse_value"]
@@ -224,9 +225,16 @@ def _duration(raw: Any, _: InputType | None = None) -> timedelta:
 
 
 def _json(raw: Any, _: InputType | None = None) -> Any:
-    if not isinstance(raw, str):
-        return raw
-    value = json.loads(raw, parse_constant=_reject_constant)
+    try:
+        if isinstance(raw, str):
+            value = strictjson.loads(raw)
+        else:
+            strictjson.check(raw)
+            value = raw
+    except strictjson.InvalidJson as error:
+        if error.too_deep:
+            raise ValueProblem(str(error).replace("the value", "the JSON value", 1)) from None
+        raise ValueProblem(f"expected JSON but received `{describe_value(raw)}`: {error}") from None
     _check_size(value)
     return value
 
@@ -239,7 +247,7 @@ MAX_VALUE_ITEMS = 100_000
 """The most values (items and keys, counted each time an alias repeats them) a YAML value may
 hold: a few lines of nested aliases ("billion laughs") otherwise expand to more than memory
 holds as soon as the value is stored or shown."""
-MAX_VALUE_DEPTH = 100
+MAX_VALUE_DEPTH = strictjson.MAX_DEPTH
 """The deepest nesting of lists and mappings in a JSON or YAML value."""
 
 

@@ -312,7 +312,7 @@ def create(  # noqa: PLR0917 - path and query parameters
     if wait:
         execution = wait_for(store, execution.id, _settled, WAIT_SECONDS)
     body = shown_execution(store, execution)
-    base = (state.settings.public_url or str(request.base_url)).rstrip("/")
+    base = (state.settings.public_url or "").rstrip("/")
     body["url"] = f"{base}/ui/{tenant}/executions/{namespace}/{flowId}/{execution.id}"
     return JSONResponse(body)
 
