@@ -242,6 +242,18 @@ class Forbidden(AccessError):
     """You are not allowed to do this."""
 
 
+class TooManyAttempts(AccessError):
+    """Too many attempts: try again later."""
+
+    def __init__(self, message: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
+class BodyTooLarge(PerchError):
+    """The request body is too large."""
+
+
 class InvalidRequest(PerchError):
     """The request is not valid."""
 

@@ -9,6 +9,7 @@ nudge socket, a pid file, signal handling and crash recovery. The CLI's one-shot
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import logging
@@ -336,6 +337,7 @@ def run_local(
     admin: AdminAccount | None = None,
     on_ready: Callable[[ServerInfo], None] | None = None,
     stop: threading.Event | None = None,
+    max_body_size: int | None = None,
 ) -> None:
     """Run ``perch server local`` until SIGTERM/SIGINT (or ``stop`` is set): the engine's
     loops and the REST API on ``host:port`` (port 0 picks a free one; ``server.json`` and
@@ -356,7 +358,7 @@ def run_local(
     if lock is None:
         raise PerchError(f"a Perch server is already running on {data_dir} ({_holder(data_dir)})")
     try:
-        _serve(data_dir, (host, port), workers, database_url, admin, on_ready, stop)
+        _serve(data_dir, (host, port), workers, database_url, admin, on_ready, stop, max_body_size)
     finally:
         lock.close()
 
@@ -369,6 +371,7 @@ def _serve(  # noqa: PLR0917 - internal
     admin: AdminAccount | None,
     on_ready: Callable[[ServerInfo], None] | None,
     stop: threading.Event | None,
+    max_body_size: int | None = None,
 ) -> None:
     from perch.api import ApiSettings
     from perch.httpserver import HttpServer
@@ -390,14 +393,10 @@ def _serve(  # noqa: PLR0917 - internal
     runtime = LocalRuntime(store, workers=workers)
     listener = NudgeListener(runtime.hub, socket_address(data_dir), being_killed(store))
     bridge = PostgresWakeBridge(store, runtime.hub) if store.dialect == "postgresql" else None
-    http = HttpServer(
-        store,
-        host=host,
-        port=port,
-        settings=ApiSettings(
-            setup_token=setup_token, public_url=os.environ.get("PERCH_URL") or None
-        ),
-    )
+    settings = ApiSettings(setup_token=setup_token, public_url=os.environ.get("PERCH_URL") or None)
+    if max_body_size is not None:
+        settings = dataclasses.replace(settings, max_body_size=max_body_size)
+    http = HttpServer(store, host=host, port=port, settings=settings)
     try:
         listener.start()
         if bridge is not None:

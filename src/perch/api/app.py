@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 
 from perch.api import errors
 from perch.api.auth import Authenticator, authenticated
-from perch.api.bodies import StrictJsonBodies
+from perch.api.bodies import DEFAULT_LIMIT, BoundedBodies, StrictJsonBodies
 from perch.api.context import ApiState, default_tenant, tenant_from_path
 from perch.api.docs import install_docs
 from perch.api.headers import HtmlHeaders
@@ -31,11 +31,13 @@ class ApiSettings:
     executions and into setup links); ``None`` means the address the server is bound to,
     never the ``Host`` header of a request.
     ``setup_token`` is the one-time token of the setup page, set while no admin exists.
+    ``max_body_size`` is the most bytes of request body an authenticated caller may send.
     """
 
     public_url: str | None = None
     setup_token: str | None = None
     version: str = "0.1.0"
+    max_body_size: int = DEFAULT_LIMIT
 
 
 def _unique_id(route: APIRoute) -> str:
@@ -68,6 +70,10 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(HtmlHeaders)
     app.add_middleware(StrictJsonBodies)
+    # Added last, so it runs first: nothing reads a body before its size is bounded.
+    app.add_middleware(
+        BoundedBodies, authenticator=app.state.perch.authenticator, limit=settings.max_body_size
+    )
     install_docs(app, OPENAPI_PATH)
     _serve_openapi(app)
     app.include_router(public_router)

@@ -9,6 +9,8 @@ itself is never kept).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import secrets
 import threading
@@ -27,7 +29,7 @@ from fastapi.security import (
 from perch import identity
 from perch.engine.ports import Store
 from perch.engine.principal import Principal, PrincipalKind
-from perch.errors import AlreadyExists, Forbidden, SetupRequired, Unauthenticated
+from perch.errors import AccessError, AlreadyExists, Forbidden, SetupRequired, Unauthenticated
 
 if TYPE_CHECKING:
     from perch.api.app import ApiSettings
@@ -126,6 +128,24 @@ class Authenticator:
             self._setup_token = None
             self._ready = True
         return Principal(user.username, PrincipalKind.USER)
+
+    def from_header(self, authorization: str) -> Principal | None:
+        """The principal of an ``Authorization`` header's value (Basic or Bearer), or ``None``
+        when it is missing, malformed or refused (as a route would refuse it)."""
+        scheme, _, value = authorization.strip().partition(" ")
+        value = value.strip()
+        try:
+            if not self.ready() or not value:
+                return None
+            if scheme.lower() == "bearer":
+                return self.from_token(value)
+            if scheme.lower() == "basic":
+                decoded = base64.b64decode(value, validate=True).decode()
+                login, colon, password = decoded.partition(":")
+                return self.from_basic(login, password) if colon else None
+        except (AccessError, binascii.Error, UnicodeDecodeError):
+            return None
+        return None
 
     def forget(self) -> None:
         """Drop remembered Basic checks (after a password change or a user is disabled)."""

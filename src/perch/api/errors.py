@@ -21,6 +21,7 @@ from perch.errors import (
     AccessError,
     AlreadyExists,
     AlreadyFinished,
+    BodyTooLarge,
     BulkInvalid,
     ConcurrentUpdate,
     FlowValidationError,
@@ -31,6 +32,7 @@ from perch.errors import (
     NotPaused,
     NotRunning,
     PerchError,
+    TooManyAttempts,
     Unauthenticated,
 )
 
@@ -50,6 +52,8 @@ STATUS: dict[type[PerchError], tuple[int, str]] = {
     AccessError: (403, "Forbidden"),
     Unauthenticated: (401, "Unauthorized"),
     Forbidden: (403, "Forbidden"),
+    TooManyAttempts: (429, "Too many requests"),
+    BodyTooLarge: (413, "Request entity too large"),
 }
 
 AUTHENTICATE = 'Basic realm="Perch", charset="UTF-8"'
@@ -96,6 +100,8 @@ async def _perch_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, NotPaused) and exc.resumed_by:
         body["resumedBy"] = exc.resumed_by
     headers = {"WWW-Authenticate": AUTHENTICATE} if status == 401 else None
+    if isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(body, status_code=status, headers=headers)
 
 

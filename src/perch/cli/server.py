@@ -21,6 +21,10 @@ from perch.errors import PerchError
 from perch.templating import budget
 from perch.templating.budget import DEFAULT_LIMITS
 
+# perch.api.bodies' limits, repeated so that `perch --help` does not import the web stack.
+_ANONYMOUS_BODY = 64 * 1024
+_DEFAULT_BODY = 10 * 1024 * 1024 + _ANONYMOUS_BODY
+
 server_app = typer.Typer(help="Run the Perch server.", no_args_is_help=True)
 
 
@@ -59,6 +63,14 @@ def local(  # noqa: PLR0917 - one parameter per option, as typer reads them
             help="Loop iterations one rendering may run, all loops together.",
         ),
     ] = DEFAULT_LIMITS.iterations,
+    max_body_size: Annotated[
+        int,
+        typer.Option(
+            min=_ANONYMOUS_BODY,
+            envvar="PERCH_MAX_BODY_SIZE",
+            help="Bytes of request body an authenticated caller may send (413 beyond).",
+        ),
+    ] = _DEFAULT_BODY,
 ) -> None:
     """Run the executor, scheduler, workers and the REST API on the local data folder until
     stopped.
@@ -93,6 +105,7 @@ def local(  # noqa: PLR0917 - one parameter per option, as typer reads them
             database_url=database_url(),
             admin=AdminAccount.from_env(os.environ),
             on_ready=ready,
+            max_body_size=max_body_size,
         )
     except PerchError as exc:
         report_error(exc)
