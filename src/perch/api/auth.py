@@ -27,6 +27,7 @@ from fastapi.security import (
 )
 
 from perch import identity
+from perch.api.throttle import LoginThrottle
 from perch.engine.ports import Store
 from perch.engine.principal import Principal, PrincipalKind
 from perch.errors import AccessError, AlreadyExists, Forbidden, SetupRequired, Unauthenticated
@@ -75,16 +76,26 @@ class Authenticator:
         self._basic: dict[bytes, tuple[float, Principal]] = {}
         self._touched: dict[str, datetime] = {}
         self._setup_token = settings.setup_token
+        self.throttle = LoginThrottle()
 
-    def from_basic(self, login: str, password: str) -> Principal:
+    def from_basic(self, login: str, password: str, address: str | None = None) -> Principal:
         """The user with this username (or e-mail) and password; :class:`Unauthenticated`
-        otherwise."""
+        otherwise, and :class:`~perch.errors.TooManyAttempts` (before any check) while the
+        login or the client ``address`` has failed too often."""
+        self.throttle.check(login, address)
         key = hashlib.sha256(f"{len(login)}:{login}:{password}".encode()).digest()
         now = time.monotonic()
         cached = self._basic.get(key)
         if cached is not None and cached[0] > now:
+            self.throttle.succeeded(login)
             return cached[1]
-        principal = identity.verify_password(self.store, login, password)
+        try:
+            with self.throttle.password_check():
+                principal = identity.verify_password(self.store, login, password)
+        except Unauthenticated:
+            self.throttle.failed(login, address)
+            raise
+        self.throttle.succeeded(login)
         with self._lock:
             if len(self._basic) >= self._MAX_CACHED:
                 self._basic = {k: v for k, v in self._basic.items() if v[0] > now}
@@ -129,7 +140,7 @@ class Authenticator:
             self._ready = True
         return Principal(user.username, PrincipalKind.USER)
 
-    def from_header(self, authorization: str) -> Principal | None:
+    def from_header(self, authorization: str, address: str | None = None) -> Principal | None:
         """The principal of an ``Authorization`` header's value (Basic or Bearer), or ``None``
         when it is missing, malformed or refused (as a route would refuse it)."""
         scheme, _, value = authorization.strip().partition(" ")
@@ -142,7 +153,7 @@ class Authenticator:
             if scheme.lower() == "basic":
                 decoded = base64.b64decode(value, validate=True).decode()
                 login, colon, password = decoded.partition(":")
-                return self.from_basic(login, password) if colon else None
+                return self.from_basic(login, password, address) if colon else None
         except (AccessError, binascii.Error, UnicodeDecodeError):
             return None
         return None
@@ -168,7 +179,8 @@ def authenticated(
     if bearer is not None:
         principal = authenticator.from_token(bearer.credentials)
     elif basic is not None:
-        principal = authenticator.from_basic(basic.username, basic.password)
+        address = request.client.host if request.client else None
+        principal = authenticator.from_basic(basic.username, basic.password, address)
     else:
         raise Unauthenticated()
     request.state.principal = principal

@@ -62,8 +62,10 @@ class BoundedBodies:
         if authorization is None:
             return ANONYMOUS_LIMIT
         text = authorization.decode("latin-1")
+        client = scope.get("client")
+        address = str(client[0]) if client else None
         principal: Principal | None = await anyio.to_thread.run_sync(
-            self.authenticator.from_header, text
+            self.authenticator.from_header, text, address
         )
         if principal is None:
             return ANONYMOUS_LIMIT

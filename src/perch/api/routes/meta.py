@@ -15,7 +15,9 @@ public_router.include_router(setup.router)
 
 
 @public_router.get("/health", summary="Liveness for load balancers")
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:
+    # On the event loop, not a pool thread: it answers while every thread waits (for a
+    # password-check slot, a database lock…).
     return {"status": "UP"}
 
 
