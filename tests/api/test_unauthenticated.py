@@ -19,6 +19,8 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from tests.api.conftest import ADMIN, Api, open_test_store, start_api, stop_api
 
+from perch.api.throttle import LoginThrottle
+
 PUBLIC = {("GET", "/health"), ("GET", "/api/v1/configs"), ("GET", "/setup"), ("POST", "/setup")}
 # Swagger UI's own JavaScript and CSS: static files that say nothing about this server.
 PUBLIC_MOUNTS = ("/api/v1/docs/assets",)
@@ -61,6 +63,11 @@ def assert_refused(response: httpx.Response, method: str, path: str) -> None:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """One server for the whole module (the routes do not change between tests)."""
     running = start_api(open_test_store("sqlite", Path(tmp_path_factory.mktemp("unauth"))))
+    # This module sends wrong passwords to every router on purpose: failed sign-ins are not
+    # throttled here (tests/security/test_logins.py covers the throttle).
+    running.server.app.state.perch.authenticator.throttle = LoginThrottle(
+        per_account=10_000, per_address=10_000
+    )
     yield running
     stop_api(running)
 
