@@ -205,6 +205,13 @@ def test_the_limit_is_a_server_setting_counted_as_the_body_streams(small_bodies:
     admin = "Basic " + base64.b64encode(":".join(ADMIN).encode()).decode()
     status, _ = _chunked_post(small_bodies.url, "/api/v1/main/flows", 4 * MB, auth=admin)
     assert status == 413
+    # Streamed past 64 KB by an authenticated caller, under the limit: read (and found not to
+    # be a flow), whether the credentials were checked by the route or by the bound.
+    for kind in ("application/x-yaml", "application/json"):
+        status, _ = _chunked_post(
+            small_bodies.url, "/api/v1/main/flows", 512 * 1024, auth=admin, kind=kind
+        )
+        assert status == 422, kind
     # Under the limit, the same caller is served (the flow body is just not valid YAML).
     response = small_bodies.client.post(
         "/api/v1/main/flows",

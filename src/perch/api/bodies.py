@@ -58,6 +58,8 @@ class BoundedBodies:
     async def _limit_for(self, scope: Scope) -> int:
         """The limit of this request's caller: credentials are checked (off the event loop)
         and, when they hold, the principal is kept on this request only."""
+        if scope.get("state", {}).get("principal") is not None:
+            return self.limit  # the route checked the credentials before reading its body
         authorization = _header(scope, b"authorization")
         if authorization is None:
             return ANONYMOUS_LIMIT
