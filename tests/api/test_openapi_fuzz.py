@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from tests.api.conftest import ADMIN, Api, open_test_store, start_api, state_is, stop_api
 
+from perch.api.throttle import LoginThrottle
 from perch.engine.ports import Store
 
 PAUSED = """\
@@ -188,6 +189,11 @@ tenant_schema.hook(flatmap_path_parameters)
 @pytest.fixture(scope="module")
 def fuzzed_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     running = start_api(open_test_store("sqlite", Path(tmp_path_factory.mktemp("fuzz"))))
+    # Schemathesis sends wrong credentials on purpose and expects 401 each time: sign-ins are
+    # not throttled here (tests/security/test_logins.py covers the throttle).
+    running.server.app.state.perch.authenticator.throttle = LoginThrottle(
+        per_account=1_000_000, per_address=1_000_000
+    )
     SEEDED.update(seed(running))
     yield running
     SEEDED.clear()
