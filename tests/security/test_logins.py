@@ -108,8 +108,14 @@ def test_concurrent_bad_passwords_from_one_address_are_throttled(
 
     with ThreadPoolExecutor(max_workers=40) as pool:
         answers = list(pool.map(attempt, range(40)))
-    assert set(answers) <= {401, 429, 503}, answers
-    assert 429 in answers  # 20 failures from one address at most, then throttled
+    assert set(answers) <= {401, 429}, answers
+    assert answers.count(401) <= 20  # 20 failures from one address at most, then throttled
+    # Whatever this burst managed to count, the address is throttled after 20 failures.
+    for i in range(21):
+        if _get(live, (f"later-{i}", "not-a-password")).status_code == 429:
+            break
+    else:
+        raise AssertionError("21 more failures from one address were not throttled")
     throttled = _get(live, ADMIN)
     assert throttled.status_code == 429
     assert int(throttled.headers["retry-after"]) > 0

@@ -91,6 +91,8 @@ class Authenticator:
             return cached[1]
         try:
             with self.throttle.password_check():
+                # Again: failures counted while this caller waited for its slot count too.
+                self.throttle.check(login, address)
                 principal = identity.verify_password(self.store, login, password)
         except Unauthenticated:
             self.throttle.failed(login, address)
