@@ -28,7 +28,7 @@ from perch.api.filters import (
     query_from_params,
 )
 from perch.api.inputchecks import ValidateInputsShape, validation_json
-from perch.api.multipart import FORM_BODY, UploadedFile, form_inputs
+from perch.api.multipart import FORM_BODY, form_inputs, split_uploads
 from perch.api.shapes import (
     ERRORS,
     BulkErrorShape,
@@ -43,7 +43,7 @@ from perch.engine import service
 from perch.engine.creation import CORRELATION_LABEL
 from perch.engine.model import Execution, Label
 from perch.engine.ports import ExecutionQuery
-from perch.engine.service.files import Upload, read_file
+from perch.engine.service.files import read_file
 from perch.engine.states import StateType
 from perch.errors import InvalidRequest
 
@@ -255,7 +255,7 @@ def validate_inputs(  # noqa: PLR0917 - path and query parameters
     flowId: FlowId,
     revision: Revision = None,
 ) -> JSONResponse:
-    values, uploads = _split(inputs)
+    values, uploads = split_uploads(inputs)
     result = service.validate_create_inputs(
         store, tenant, namespace, flowId, values, revision, uploads
     )
@@ -295,7 +295,7 @@ def create(  # noqa: PLR0917 - path and query parameters
     revision: Revision = None,
 ) -> JSONResponse:
     given, correlation_id = _labels(labels or [])
-    values, uploads = _split(inputs)
+    values, uploads = split_uploads(inputs)
     store = state.store
     execution = service.create_execution(
         store,
@@ -338,17 +338,3 @@ def _labels(texts: list[str]) -> tuple[list[Label], str | None]:
         else:
             labels.append(Label(key, value))
     return labels, correlation_id
-
-
-def _split(inputs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Upload]]:
-    """Text values, and the files sent for FILE inputs."""
-    values: dict[str, Any] = {}
-    uploads: dict[str, Upload] = {}
-    for name, value in inputs.items():
-        if isinstance(value, UploadedFile):
-            uploads[name] = Upload(value.filename, value.content)
-        elif isinstance(value, list) and any(isinstance(v, UploadedFile) for v in value):
-            raise InvalidRequest(f"`{name}` was sent several times with files: send one file")
-        else:
-            values[name] = value
-    return values, uploads
