@@ -10,10 +10,12 @@ literal paths first.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import StringConstraints
 
@@ -38,7 +40,7 @@ from perch.api.shapes import (
     ExecutionResponseShape,
     ExecutionShape,
 )
-from perch.api.watch import wait_for
+from perch.api.watch import wait_for_async
 from perch.engine import service
 from perch.engine.creation import CORRELATION_LABEL
 from perch.engine.model import Execution, Label
@@ -277,7 +279,7 @@ def validate_inputs(  # noqa: PLR0917 - path and query parameters
     responses={**ERRORS, 413: {"model": ErrorShape, "description": "A file is too large"}},
     openapi_extra=FORM_BODY,
 )
-def create(  # noqa: PLR0917 - path and query parameters
+async def create(  # noqa: PLR0917 - path and query parameters
     request: Request,
     state: StateDep,
     tenant: TenantDep,
@@ -294,24 +296,29 @@ def create(  # noqa: PLR0917 - path and query parameters
     ] = False,
     revision: Revision = None,
 ) -> JSONResponse:
+    # A coroutine, so that a `wait=true` request holds no thread while it waits: the store
+    # calls each borrow a worker thread for their own duration only.
     given, correlation_id = _labels(labels or [])
     values, uploads = split_uploads(inputs)
     store = state.store
-    execution = service.create_execution(
-        store,
-        tenant,
-        namespace,
-        flowId,
-        values,
-        principal,
-        given,
-        correlation_id=correlation_id,
-        revision=revision,
-        uploads=uploads,
+    execution = await run_in_threadpool(
+        partial(
+            service.create_execution,
+            store,
+            tenant,
+            namespace,
+            flowId,
+            values,
+            principal,
+            given,
+            correlation_id=correlation_id,
+            revision=revision,
+            uploads=uploads,
+        )
     )
     if wait:
-        execution = wait_for(store, execution.id, _settled, WAIT_SECONDS)
-    body = shown_execution(store, execution)
+        execution = await wait_for_async(store, execution.id, _settled, WAIT_SECONDS)
+    body = await run_in_threadpool(shown_execution, store, execution)
     base = (state.settings.public_url or "").rstrip("/")
     body["url"] = f"{base}/ui/{tenant}/executions/{namespace}/{flowId}/{execution.id}"
     return JSONResponse(body)
