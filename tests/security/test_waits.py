@@ -37,22 +37,25 @@ tasks:
 """
 
 
-def _create_and_wait(url: str, flow_id: str) -> dict[str, Any]:
-    with httpx.Client(base_url=url, auth=ADMIN, timeout=120) as client:
-        response = client.post(
-            f"/api/v1/main/executions/probes.waits/{flow_id}", params={"wait": "true"}
-        )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def test_many_waiting_creates_leave_health_answering(live: Live, health: HealthWatch) -> None:
     live.deploy(SLEEPY)
     live.deploy(HOLD)
     flows = ["sleepy"] * (CONCURRENT - 5) + ["hold"] * 5
-    with ThreadPoolExecutor(CONCURRENT) as pool:
-        answers = list(pool.map(lambda flow_id: _create_and_wait(live.url, flow_id), flows))
+    # One client with a connection per request: 45 clients each building their own TLS context
+    # would load this process, where the /health watcher runs, more than the server.
+    limits = httpx.Limits(max_connections=CONCURRENT)
+    with httpx.Client(base_url=live.url, auth=ADMIN, timeout=120, limits=limits) as client:
+
+        def create_and_wait(flow_id: str) -> dict[str, Any]:
+            response = client.post(
+                f"/api/v1/main/executions/probes.waits/{flow_id}", params={"wait": "true"}
+            )
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            return body
+
+        with ThreadPoolExecutor(CONCURRENT) as pool:
+            answers = list(pool.map(create_and_wait, flows))
     for flow_id, body in zip(flows, answers, strict=True):
         expected = "SUCCESS" if flow_id == "sleepy" else "PAUSED"
         assert body["state"]["current"] == expected, (flow_id, body["state"])
