@@ -15,7 +15,8 @@ public_router.include_router(setup.router)
 
 
 @public_router.get("/health", summary="Liveness for load balancers")
-def health() -> dict[str, str]:
+async def health() -> dict[str, str]:
+    # A coroutine: it needs no worker thread, so a busy threadpool never delays it.
     return {"status": "UP"}
 
 
