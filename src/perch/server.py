@@ -327,6 +327,10 @@ def _server_file(data_dir: Path, info: ServerInfo) -> Iterator[None]:
             path.unlink()
 
 
+SWITCH_INTERVAL = 0.001
+"""Seconds a thread may hold the interpreter while others wait for it."""
+
+
 def run_local(
     data_dir: Path,
     *,
@@ -357,6 +361,9 @@ def run_local(
     lock = lock_folder(data_dir)
     if lock is None:
         raise PerchError(f"a Perch server is already running on {data_dir} ({_holder(data_dir)})")
+    # Threads rendering templates hand the interpreter over sooner (5 ms by default), so the
+    # thread answering /health waits at most a few of these slices for each step of a request.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         _serve(data_dir, (host, port), workers, database_url, admin, on_ready, stop, max_body_size)
     finally:

@@ -201,3 +201,37 @@ def test_a_killed_server_leaves_no_jq_worker_running(tmp_path: Path) -> None:
             time.sleep(0.1)
     finally:
         stop_live(server)
+
+
+LOOPS = "{% for i in range(0, 100000) %}{% for j in range(0, 100000) %}{% endfor %}{% endfor %}"
+ENGINE_RENDERS = {
+    "in_if": (
+        f'  - id: check\n    type: io.kestra.plugin.core.flow.If\n    condition: "{LOOPS}true"\n'
+        "    then:\n      - id: x\n        type: io.kestra.plugin.core.log.Log\n"
+        "        message: hi\n"
+    ),
+    "in_pause": (
+        "  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n"
+        f'    pauseDuration: "{LOOPS}PT1S"\n'
+    ),
+    "in_foreach": (
+        f'  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: "{LOOPS}[1]"\n'
+        "    tasks:\n      - id: x\n        type: io.kestra.plugin.core.log.Log\n"
+        "        message: hi\n"
+    ),
+    "in_runif": (
+        f'  - id: x\n    type: io.kestra.plugin.core.log.Log\n    runIf: "{LOOPS}true"\n'
+        "    message: hi\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("flow_id", sorted(ENGINE_RENDERS))
+def test_the_budget_holds_where_the_engine_renders(
+    live: Live, health: HealthWatch, flow_id: str
+) -> None:
+    source = f"id: {flow_id}\nnamespace: probe.sandbox\ntasks:\n{ENGINE_RENDERS[flow_id]}"
+    done = live.run(source)
+    assert done["state"]["current"] == "FAILED"
+    assert f"template limit of {LOOP_LIMIT} iterations" in _text(live, done)
+    _quick(live, f"after_{flow_id}")

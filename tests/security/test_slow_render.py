@@ -1,12 +1,13 @@
-"""A slow template delays only its own execution: a Log whose message renders a nested
-``{% for %}`` loop for about a second, started three times, while another flow is deployed,
-created and resumed. Those answer (no 'database is locked') and /health never freezes."""
+"""A slow template delays only its own execution: a Log whose message renders nested
+``{% for %}`` loops (under the loop budget) for about half a second, started three times,
+while another flow is deployed, created and resumed. Those answer (no 'database is locked')
+and /health never freezes."""
 
 from __future__ import annotations
 
 from tests.security.conftest import HealthWatch, Live
 
-LOOP = "{% for i in range(1, 2000) %}{% for j in range(1, 1000) %}{% endfor %}{% endfor %}"
+LOOP = "{% for i in range(1, 1000) %}{% for j in range(1, 900) %}{% endfor %}{% endfor %}"
 SLOW = f"""
 id: slow_log
 namespace: probes

@@ -18,6 +18,7 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from perch.engine.service.files import Upload
 from perch.errors import InvalidRequest
 from perch.inputs import strictjson
 
@@ -135,11 +136,15 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return parsed
 
 
-def has_files(inputs: dict[str, Any]) -> list[str]:
-    """The names of the inputs that were sent as files."""
-    return [
-        key
-        for key, value in inputs.items()
-        if isinstance(value, UploadedFile)
-        or (isinstance(value, list) and any(isinstance(v, UploadedFile) for v in value))
-    ]
+def split_uploads(inputs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Upload]]:
+    """Text values, and the files sent for FILE inputs (one file per input)."""
+    values: dict[str, Any] = {}
+    uploads: dict[str, Upload] = {}
+    for name, value in inputs.items():
+        if isinstance(value, UploadedFile):
+            uploads[name] = Upload(value.filename, value.content)
+        elif isinstance(value, list) and any(isinstance(v, UploadedFile) for v in value):
+            raise InvalidRequest(f"`{name}` was sent several times with files: send one file")
+        else:
+            values[name] = value
+    return values, uploads

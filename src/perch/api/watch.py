@@ -173,8 +173,9 @@ def wait_for(
     fallback: float = FALLBACK_SECONDS,
 ) -> Execution:
     """The execution as soon as ``predicate`` holds for it, or as it is when ``timeout``
-    seconds have passed. Blocking: call it from a worker thread (FastAPI runs ``def``
-    endpoints in one). :class:`perch.errors.ExecutionNotFound` if it does not exist."""
+    seconds have passed. Blocking: it holds its thread while it waits, so requests use
+    :func:`wait_for_async` instead. :class:`perch.errors.ExecutionNotFound` if it does not
+    exist."""
     deadline = time.monotonic() + timeout
     with watcher_for(store).subscribe(execution_id) as subscription:
         while True:
@@ -194,7 +195,8 @@ async def wait_for_async(
     *,
     fallback: float = FALLBACK_SECONDS,
 ) -> Execution:
-    """:func:`wait_for` for coroutines (database reads run in worker threads)."""
+    """:func:`wait_for` for coroutines, as ``wait=true`` creates use it: each database read
+    borrows a worker thread for its own duration, and the wait itself holds none."""
     deadline = time.monotonic() + timeout
     with watcher_for(store).subscribe(execution_id) as subscription:
         while True:

@@ -4,6 +4,7 @@ applied in the transaction that claims it."""
 from __future__ import annotations
 
 import logging
+from time import monotonic
 from typing import Any
 
 from perch.engine.context import MAX_RETRIES, EngineContext, context_for, retryable
@@ -19,6 +20,9 @@ from perch.errors import ConcurrentUpdate, EngineError
 
 log = logging.getLogger(__name__)
 
+SLOW_TRANSACTION = 0.2
+"""Seconds after which a transaction of the loop counts as slow."""
+
 
 class EventLoop(BackgroundLoop):
     """Consumes the events outbox: each event is applied in the transaction that claims it."""
@@ -28,6 +32,10 @@ class EventLoop(BackgroundLoop):
 
     def __init__(self, store: Store, *, batch: int = 50) -> None:
         super().__init__(store, context_for(store), batch=batch)
+        # After a slow transaction (an event whose templates took long to render), events are
+        # applied one per transaction until one is fast again, so the write lock is never held
+        # for a whole batch of slow renderings.
+        self._claim = batch
 
     def step(self) -> float | None:
         return 0.0 if self.drain_once() else None
@@ -35,17 +43,21 @@ class EventLoop(BackgroundLoop):
     def drain_once(self) -> bool:
         """Apply up to one batch of queued events; True when there may be more."""
         for _ in range(MAX_RETRIES):
+            began = monotonic()
+            limit = self._claim
             try:
                 with unit(self._store) as (tx, written):
-                    claimed = tx.claim_events(self._batch)
+                    claimed = tx.claim_events(limit)
                     for queued in claimed:
                         deliver(tx, self._ctx, queued, written)
             except Exception as exc:
                 if not retryable(exc):
                     raise
+                self._claim = 1
                 continue
+            self._claim = 1 if monotonic() - began > SLOW_TRANSACTION else self._batch
             self._ctx.after_commit(written)
-            return len(claimed) == self._batch
+            return len(claimed) == limit
         return True
 
 

@@ -178,7 +178,7 @@ class InlineRunner:
 
     runner: TaskRunner
     accepts: Callable[[Task], bool]
-    limit: int = 64
+    limit: int = 512
 
     def run_dispatched(self, tx: Transaction, ctx: EngineContext, written: Written) -> None:
         """Run the dispatches ``written`` holds, and those their results make, in ``tx``."""

@@ -8,7 +8,7 @@ the tenant, validates the values and applies the resume (no separate read first)
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -18,7 +18,7 @@ from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
 from perch.api.filters import FILTER_HELP, execution_query
 from perch.api.inputchecks import ValidateInputsShape, validation_json
-from perch.api.multipart import FORM_BODY, form_inputs, has_files
+from perch.api.multipart import FORM_BODY, form_inputs, split_uploads
 from perch.api.routes.actions import (
     BULK_ERRORS,
     NO_NUL,
@@ -29,7 +29,6 @@ from perch.api.routes.actions import (
 )
 from perch.api.shapes import ERRORS
 from perch.engine import service
-from perch.errors import InvalidRequest
 
 router = APIRouter(tags=["Executions"])
 
@@ -92,7 +91,7 @@ async def validate_resume(
 ) -> JSONResponse:
     """Each ``onResume`` input with the value the submission would give it and its errors;
     nothing changes. 409 when the execution is not paused."""
-    inputs = await _inputs(request)
+    inputs, uploads = split_uploads(await form_inputs(request))
     checked = await run_in_threadpool(
         service.validate_resume,
         store,
@@ -100,6 +99,7 @@ async def validate_resume(
         inputs,
         task_run_id=task_run_id,
         tenant=tenant,
+        uploads=uploads,
     )
     return JSONResponse(
         validation_json(
@@ -125,10 +125,11 @@ async def resume(
     principal: PrincipalDep,
     task_run_id: TaskRunId = None,
 ) -> Response:
-    """Resume with the submitted ``onResume`` values (``curl -F approved=true``); who resumed
+    """Resume with the submitted ``onResume`` values (``curl -F approved=true``, a FILE input
+    as a file part: ``-F doc=@report.pdf``, stored with the execution); who resumed
     goes to ``outputs.<pause>.resumed.by``. 409 when it is not paused (naming who resumed it),
     422 naming each bad value (the execution stays PAUSED)."""
-    inputs = await _inputs(request)
+    inputs, uploads = split_uploads(await form_inputs(request))
     await run_in_threadpool(
         service.resume,
         store,
@@ -137,17 +138,6 @@ async def resume(
         principal,
         task_run_id=task_run_id,
         tenant=tenant,
+        uploads=uploads,
     )
     return Response(status_code=204)
-
-
-async def _inputs(request: Request) -> dict[str, Any]:
-    inputs = await form_inputs(request)
-    files = has_files(inputs)
-    if files:
-        # FILE inputs hold a URI until Perch stores files; refuse rather than lose the upload.
-        raise InvalidRequest(
-            "uploading files is not supported yet; give the URI of "
-            + ", ".join(f"`{name}`" for name in files)
-        )
-    return inputs

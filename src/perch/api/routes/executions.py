@@ -10,10 +10,12 @@ literal paths first.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import StringConstraints
 
@@ -28,7 +30,7 @@ from perch.api.filters import (
     query_from_params,
 )
 from perch.api.inputchecks import ValidateInputsShape, validation_json
-from perch.api.multipart import FORM_BODY, UploadedFile, form_inputs
+from perch.api.multipart import FORM_BODY, form_inputs, split_uploads
 from perch.api.shapes import (
     ERRORS,
     BulkErrorShape,
@@ -38,12 +40,12 @@ from perch.api.shapes import (
     ExecutionResponseShape,
     ExecutionShape,
 )
-from perch.api.watch import wait_for
+from perch.api.watch import wait_for_async
 from perch.engine import service
 from perch.engine.creation import CORRELATION_LABEL
 from perch.engine.model import Execution, Label
 from perch.engine.ports import ExecutionQuery
-from perch.engine.service.files import Upload, read_file
+from perch.engine.service.files import read_file
 from perch.engine.states import StateType
 from perch.errors import InvalidRequest
 
@@ -255,7 +257,7 @@ def validate_inputs(  # noqa: PLR0917 - path and query parameters
     flowId: FlowId,
     revision: Revision = None,
 ) -> JSONResponse:
-    values, uploads = _split(inputs)
+    values, uploads = split_uploads(inputs)
     result = service.validate_create_inputs(
         store, tenant, namespace, flowId, values, revision, uploads
     )
@@ -277,7 +279,7 @@ def validate_inputs(  # noqa: PLR0917 - path and query parameters
     responses={**ERRORS, 413: {"model": ErrorShape, "description": "A file is too large"}},
     openapi_extra=FORM_BODY,
 )
-def create(  # noqa: PLR0917 - path and query parameters
+async def create(  # noqa: PLR0917 - path and query parameters
     request: Request,
     state: StateDep,
     tenant: TenantDep,
@@ -294,24 +296,29 @@ def create(  # noqa: PLR0917 - path and query parameters
     ] = False,
     revision: Revision = None,
 ) -> JSONResponse:
+    # A coroutine, so that a `wait=true` request holds no thread while it waits: the store
+    # calls each borrow a worker thread for their own duration only.
     given, correlation_id = _labels(labels or [])
-    values, uploads = _split(inputs)
+    values, uploads = split_uploads(inputs)
     store = state.store
-    execution = service.create_execution(
-        store,
-        tenant,
-        namespace,
-        flowId,
-        values,
-        principal,
-        given,
-        correlation_id=correlation_id,
-        revision=revision,
-        uploads=uploads,
+    execution = await run_in_threadpool(
+        partial(
+            service.create_execution,
+            store,
+            tenant,
+            namespace,
+            flowId,
+            values,
+            principal,
+            given,
+            correlation_id=correlation_id,
+            revision=revision,
+            uploads=uploads,
+        )
     )
     if wait:
-        execution = wait_for(store, execution.id, _settled, WAIT_SECONDS)
-    body = shown_execution(store, execution)
+        execution = await wait_for_async(store, execution.id, _settled, WAIT_SECONDS)
+    body = await run_in_threadpool(shown_execution, store, execution)
     base = (state.settings.public_url or "").rstrip("/")
     body["url"] = f"{base}/ui/{tenant}/executions/{namespace}/{flowId}/{execution.id}"
     return JSONResponse(body)
@@ -338,17 +345,3 @@ def _labels(texts: list[str]) -> tuple[list[Label], str | None]:
         else:
             labels.append(Label(key, value))
     return labels, correlation_id
-
-
-def _split(inputs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Upload]]:
-    """Text values, and the files sent for FILE inputs."""
-    values: dict[str, Any] = {}
-    uploads: dict[str, Upload] = {}
-    for name, value in inputs.items():
-        if isinstance(value, UploadedFile):
-            uploads[name] = Upload(value.filename, value.content)
-        elif isinstance(value, list) and any(isinstance(v, UploadedFile) for v in value):
-            raise InvalidRequest(f"`{name}` was sent several times with files: send one file")
-        else:
-            values[name] = value
-    return values, uploads

@@ -16,8 +16,7 @@ public_router.include_router(setup.router)
 
 @public_router.get("/health", summary="Liveness for load balancers")
 async def health() -> dict[str, str]:
-    # On the event loop, not a pool thread: it answers while every thread waits (for a
-    # password-check slot, a database lock…).
+    # A coroutine: it needs no worker thread, so a busy threadpool never delays it.
     return {"status": "UP"}
 
 

@@ -29,6 +29,8 @@ from perch.engine.service.actions import (
     partition,
 )
 from perch.engine.service.bulk import BULK_BATCH, BulkResult, Progress
+from perch.engine.service.files import Upload, resume_uris
+from perch.engine.states import StateType
 from perch.errors import ConcurrentUpdate, ExecutionNotFound
 from perch.flows import Flow
 from perch.inputs import InputBase, InputCheck, check_inputs, resolve_inputs, serialize_input_value
@@ -43,8 +45,11 @@ def resume(
     *,
     task_run_id: str | None = None,
     tenant: str | None = None,
+    uploads: Mapping[str, Upload] | None = None,
 ) -> Execution:
-    """Resume a PAUSED execution with values for its Pause's ``onResume`` inputs.
+    """Resume a PAUSED execution with values for its Pause's ``onResume`` inputs; ``uploads``
+    are files sent for its FILE inputs, stored in the resume's transaction (each value is the
+    file's ``kestra:///`` URI, see :mod:`perch.engine.service.files`).
 
     Bad values raise :class:`perch.errors.InputValidationError` (one problem per input) and the
     execution stays PAUSED; an execution that is not paused raises
@@ -57,7 +62,9 @@ def resume(
         try:
             with unit(store) as (tx, written):
                 execution = load_in(tx, written, execution_id, tenant)
-                saved = _resume_in(tx, ctx, execution, inputs, principal, task_run_id, written)
+                saved = _resume_in(
+                    tx, ctx, execution, inputs, principal, task_run_id, written, uploads or {}
+                )
         except Exception as exc:
             if not retryable(exc):
                 raise
@@ -75,6 +82,7 @@ def _resume_in(  # noqa: PLR0917 - internal
     principal: Principal,
     task_run_id: str | None,
     written: Written,
+    uploads: Mapping[str, Upload] | None = None,
 ) -> Execution:
     """Validate and apply a resume inside ``tx``, against the execution as locked there."""
     from perch.engine import resume_declarations, run_variables
@@ -83,16 +91,29 @@ def _resume_in(  # noqa: PLR0917 - internal
     # Raises NotPaused (with who resumed it) before anything is validated.
     declarations = resume_declarations(flow, execution, task_run_id)
     values: Mapping[str, Any] = {}
+    uris: dict[str, str] = {}
+    files = uploads or {}
     if declarations:
+        if files:
+            uris = resume_uris(declarations, files, execution, _paused_run(execution, task_run_id))
         resolved = resolve_inputs(
             declarations,
-            inputs,
+            {**inputs, **uris},
             variables=run_variables(flow, execution),
             environment=default_environment(),
         )
         values = serialize_input_value(resolved)
+        for input_id, uri in uris.items():
+            tx.put_file(uri, execution.id, files[input_id].content, ctx.clock.now())
     event = Resume(principal=principal, inputs=values, task_run_id=task_run_id)
     return apply_in(tx, ctx, execution.id, event, principal, written=written, loaded=execution)
+
+
+def _paused_run(execution: Execution, task_run_id: str | None) -> str:
+    """The id of the task run a resume applies to (``resume_declarations`` found it paused)."""
+    if task_run_id is not None:
+        return task_run_id
+    return next(run.id for run in execution.task_runs if run.state.current is StateType.PAUSED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +133,7 @@ def validate_resume(
     *,
     task_run_id: str | None = None,
     tenant: str | None = None,
+    uploads: Mapping[str, Upload] | None = None,
 ) -> ResumeValidation:
     """Check ``inputs`` against the paused task run's ``onResume`` declarations, one
     :class:`perch.inputs.InputCheck` per input; nothing changes. Raises
@@ -125,9 +147,12 @@ def validate_resume(
             raise ExecutionNotFound(f"Execution '{execution_id}' not found.")
         flow = ctx.flow_for(tx, execution)
     declarations = resume_declarations(flow, execution, task_run_id)
+    uris: dict[str, str] = {}
+    if declarations and uploads:
+        uris = resume_uris(declarations, uploads, execution, _paused_run(execution, task_run_id))
     checks = check_inputs(
         declarations,
-        inputs,
+        {**inputs, **uris},
         variables=run_variables(flow, execution),
         environment=default_environment(),
     )

@@ -4,12 +4,14 @@ A file given for the FILE input ``doc`` of an execution is stored under
 ``kestra:///<namespace as path>/<flowId>/executions/<executionId>/inputs/doc/<filename>``, the
 address Kestra gives it too, so flows that pass ``{{ inputs.doc }}`` along keep working. The
 bytes are written in the transaction that creates the execution: an invalid create stores none.
+A file sent with a resume for an ``onResume`` FILE input is kept the same way, under
+``<execution>/<taskRunId>/resume/<input>/<filename>``, written in the resume's transaction.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from perch.engine.executor import reading
@@ -17,7 +19,7 @@ from perch.engine.model import Execution
 from perch.engine.ports import Store
 from perch.errors import InputProblem, InputValidationError, NotFound
 from perch.flows import Flow
-from perch.inputs import InputType
+from perch.inputs import InputBase, InputType
 
 SCHEME = "kestra:///"
 MAX_FILENAME = 255
@@ -42,10 +44,30 @@ def execution_prefix(namespace: str, flow_id: str, execution_id: str) -> str:
 def file_uris(flow: Flow, uploads: Mapping[str, Upload], execution_id: str) -> dict[str, str]:
     """The URI each upload gets, by input id. Raises :class:`InputValidationError` naming each
     upload sent for an input that is not a FILE input, or whose filename is unusable."""
-    declared = {d.id: d for d in flow.inputs or []}
+    prefix = execution_prefix(flow.namespace, flow.id, execution_id)
+    return upload_uris(flow.inputs or [], uploads, f"{prefix}inputs/")
+
+
+def resume_uris(
+    declarations: Sequence[InputBase],
+    uploads: Mapping[str, Upload],
+    execution: Execution,
+    task_run_id: str,
+) -> dict[str, str]:
+    """:func:`file_uris` for the ``onResume`` inputs of the paused task run ``task_run_id``:
+    ``<execution prefix><taskRunId>/resume/<input>/<filename>``."""
+    prefix = execution_prefix(execution.namespace, execution.flow_id, execution.id)
+    return upload_uris(declarations, uploads, f"{prefix}{task_run_id}/resume/")
+
+
+def upload_uris(
+    declarations: Sequence[InputBase], uploads: Mapping[str, Upload], prefix: str
+) -> dict[str, str]:
+    """The URI ``<prefix><input>/<filename>`` each upload gets, by input id (see
+    :func:`file_uris`)."""
+    declared = {d.id: d for d in declarations}
     problems: list[InputProblem] = []
     uris: dict[str, str] = {}
-    prefix = execution_prefix(flow.namespace, flow.id, execution_id)
     for input_id, upload in uploads.items():
         declaration = declared.get(input_id)
         if declaration is None:
@@ -59,7 +81,7 @@ def file_uris(flow: Flow, uploads: Mapping[str, Upload], execution_id: str) -> d
         if name is None:
             problems.append(InputProblem(input_id, "the file has no usable name"))
             continue
-        uris[input_id] = f"{prefix}inputs/{input_id}/{name}"
+        uris[input_id] = f"{prefix}{input_id}/{name}"
     if problems:
         raise InputValidationError(problems)
     return uris
