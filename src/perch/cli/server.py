@@ -50,7 +50,7 @@ def local(  # noqa: PLR0917 - one parameter per option, as typer reads them
     template_output_limit: Annotated[
         int,
         typer.Option(
-            min=1,
+            min=4096,
             envvar="PERCH_TEMPLATE_OUTPUT_LIMIT",
             help="Characters one rendered value may have.",
         ),

@@ -35,6 +35,9 @@ class Limits:
 
 
 DEFAULT_LIMITS: Final = Limits()
+SMALL: Final = 4096
+"""A rendered string this short is under any output limit worth setting: it is not measured
+again (the limit cannot be set below it)."""
 _settings: list[Limits] = [DEFAULT_LIMITS]  # one cell: the limits in force
 
 
@@ -45,7 +48,7 @@ def configure(
     previous = _settings[0]
     _settings[0] = Limits(
         time=previous.time if time is None else time,
-        output=previous.output if output is None else output,
+        output=previous.output if output is None else max(output, SMALL),
         iterations=previous.iterations if iterations is None else iterations,
     )
     return previous

@@ -108,7 +108,8 @@ class Template:
             result = function(variables, _NO_HOOKS if hooks is None else hooks)
             if text:
                 result = str(result)
-            budget.check_size(result, opened)
+            if type(result) is not str or len(result) > budget.SMALL:
+                budget.check_size(result, opened)
         except PerchError as exc:
             secret = taint.end(token)
             if isinstance(exc, TemplateError):
@@ -118,7 +119,8 @@ class Template:
             secret = taint.end(token)
             raise _hidden(self._fail(exc), secret) from (None if secret else exc)
         finally:
-            budget.leave(opened)
+            if opened is not None:
+                budget.leave(opened)
         if taint.end(token):
             return taint.mark(result)
         return result
