@@ -35,6 +35,9 @@ _NO_HOOKS: Final[Hooks] = MappingProxyType({})
 _RenderFn = Callable[[Mapping[str, Any], Hooks], Any]
 
 
+_LONG_CALLS: Final = ("jq", "range", "render")
+
+
 def is_template(source: str) -> bool:
     """Whether ``source`` contains ``{{``, ``{%`` or ``{#`` and so needs rendering."""
     return "{{" in source or "{%" in source or "{#" in source
@@ -53,7 +56,9 @@ class Template:
         self._render: _RenderFn = namespace["_root"]
         self._value: _RenderFn | None = namespace["_value"] if compiled.typed else None
         self._positions = compiled.positions
-        self._budgeted = compiled.budgeted
+        # A flat template spends a budget too when it calls what takes time (jq, range(),
+        # render()): otherwise each such call would start a budget of its own.
+        self._budgeted = compiled.budgeted or any(name in source for name in _LONG_CALLS)
         self._globals = namespace
 
     def _locate(self, exc: BaseException) -> tuple[int, int] | None:
