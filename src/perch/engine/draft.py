@@ -26,6 +26,7 @@ from perch.engine.model import (
     remember_index,
     run_index,
 )
+from perch.engine.overlay import Overlay
 from perch.engine.states import State, StateType
 from perch.engine.variables import base_variables, with_task_run
 from perch.flows import Flow, Task
@@ -49,12 +50,12 @@ class Draft:
         self.original = execution
         self.now = now
         self.hooks: Mapping[str, Callable[..., Any]] = hooks or {}
-        # The index of the runs as read is shared (made once per tuple); copied (a C-level
-        # copy, much cheaper than indexing again) so this transition can change it.
+        # The index of the runs as read is shared (made once per tuple); forked (its large
+        # base is shared, see perch.engine.overlay) so this transition can change it.
         index = run_index(execution.task_runs)
         self.runs: list[TaskRun] = list(execution.task_runs)
-        self.positions: dict[str, int] = index.positions.copy()
-        self.keys: dict[RunKey, str] = index.keys.copy()
+        self.positions: Overlay[str, int] = index.positions.fork()
+        self.keys: Overlay[RunKey, str] = index.keys.fork()
         self.state: State = execution.state
         self.metadata: dict[str, JSON] = dict(execution.metadata)
         self.outputs = execution.outputs
@@ -134,8 +135,8 @@ class Draft:
     def remove(self, run_ids: set[str]) -> None:
         """Forget these task runs (restart and replay drop what must run again)."""
         self.runs = [run for run in self.runs if run.id not in run_ids]
-        self.positions = {run.id: i for i, run in enumerate(self.runs)}
-        self.keys = {(r.task_id, r.parent_task_run_id, r.value): r.id for r in self.runs}
+        self.positions = Overlay({run.id: i for i, run in enumerate(self.runs)})
+        self.keys = Overlay({(r.task_id, r.parent_task_run_id, r.value): r.id for r in self.runs})
         self._changed()
 
     def new_run(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from perch.engine.overlay import Overlay
 from perch.engine.states import State, StateType
 
 JSON = Any
@@ -175,8 +176,8 @@ class RunIndex:
     Read-only once made: a transition that changes the runs copies it (see ``Draft``)."""
 
     runs: tuple[TaskRun, ...]
-    positions: dict[str, int]
-    keys: dict[RunKey, str]
+    positions: Overlay[str, int]
+    keys: Overlay[RunKey, str]
 
 
 _INDEX_LIMIT = 64
@@ -194,8 +195,8 @@ def run_index(runs: tuple[TaskRun, ...]) -> RunIndex:
             return found
     index = RunIndex(
         runs,
-        {run.id: i for i, run in enumerate(runs)},
-        {(run.task_id, run.parent_task_run_id, run.value): run.id for run in runs},
+        Overlay({run.id: i for i, run in enumerate(runs)}),
+        Overlay({(run.task_id, run.parent_task_run_id, run.value): run.id for run in runs}),
     )
     remember_index(index)
     return index
