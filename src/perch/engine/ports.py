@@ -218,6 +218,20 @@ class Transaction(Protocol):
     def add_audit(self, execution_id: str | None, record: Audit, at: datetime) -> None: ...
 
 
+class Peeking(Protocol):
+    """What a single-writer store's reading transaction offers the engine's units that read
+    first and write last (:mod:`perch.engine.buffered`): work items read without claiming
+    them, and removed by id in the writing transaction that follows."""
+
+    def peek_events(self, limit: int) -> list[QueuedEvent]: ...
+
+    def delete_event_ids(self, ids: Sequence[str]) -> int: ...
+
+    def peek_due_timers(self, now: datetime, limit: int) -> list[Timer]: ...
+
+    def delete_timer_ids(self, ids: Sequence[str]) -> int: ...
+
+
 class Store(Protocol):
     """A database: hands out transactions."""
 

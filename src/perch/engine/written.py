@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from perch.engine.buffered import BufferedTransaction, buffers, record_outcome
 from perch.engine.model import Execution, LogEntry
 from perch.engine.ports import Job, Store, Transaction
+from perch.errors import ConcurrentUpdate
 
 
 @dataclass
@@ -110,8 +112,26 @@ class Written:
 
 @contextmanager
 def unit(store: Store) -> Iterator[tuple[Transaction, Written]]:
-    """A transaction and its :class:`Written`, flushed before the commit."""
+    """A transaction and its :class:`Written`, flushed before the commit.
+
+    On a single-writer store the unit reads first and writes last
+    (:mod:`perch.engine.buffered`): what it renders on the way holds no lock anyone waits on.
+    """
     written = Written()
-    with store.transaction() as tx:
-        yield tx, written
+    if not buffers(store):
+        with store.transaction() as tx:
+            yield tx, written
+            written.flush(tx)
+        return
+    tx = BufferedTransaction(store)
+    as_transaction: Transaction = tx  # checked: it offers every method of the port
+    try:
+        yield as_transaction, written
+        tx.upgrade()
         written.flush(tx)
+    except BaseException as exc:
+        tx.close(type(exc), exc, exc.__traceback__)
+        record_outcome(conflicted=isinstance(exc, ConcurrentUpdate))
+        raise
+    tx.close(None, None, None)
+    record_outcome(conflicted=False)

@@ -29,6 +29,9 @@ class SqlStore:
         # Encrypts SECRET values at rest; a store without one refuses to write a secret.
         self.sealer = sealer
         self.dialect: str = engine.dialect.name
+        # One writer for the whole database: the engine's units then read first and write
+        # last, so that no rendering happens while the write lock is held.
+        self.single_writer = self.dialect == "sqlite"
         self.cache = ExecutionCache(cache_size)
         # SQLite has one writer. Threads of this process queue for it here, where a release
         # wakes the next one at once, rather than in SQLite's busy handler, which polls with

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Integer, bindparam, func, or_, select
+from sqlalchemy import BindParameter, Connection, Integer, bindparam, func, or_, select
 
 from perch.engine.effects import ScheduleTimer
 from perch.engine.ports import Job, QueuedEvent, Timer
@@ -66,6 +66,27 @@ _CLAIM_TIMERS = (
     )
 )
 _NEXT_DUE = select(func.min(timers.c.due))
+_PEEK_TIMERS = (
+    select(
+        timers.c.id,
+        timers.c.execution_id,
+        timers.c.due,
+        timers.c.action,
+        timers.c.task_run_id,
+        timers.c.payload,
+    )
+    .where(timers.c.due <= _NOW)
+    .order_by(timers.c.due)
+    .limit(_LIMIT)
+)
+_PEEK_EVENTS = (
+    select(events.c.seq, events.c.id, events.c.execution_id, events.c.payload)
+    .order_by(events.c.seq)
+    .limit(_LIMIT)
+)
+_IDS: BindParameter[str] = bindparam("b_ids", expanding=True)
+_DELETE_TIMER_IDS = timers.delete().where(timers.c.id.in_(_IDS))
+_DELETE_EVENT_IDS = events.delete().where(events.c.id.in_(_IDS))
 _CLAIM_EVENTS = (
     events.delete()
     .where(
@@ -200,6 +221,30 @@ class WorkQueue:
         claimed.sort(key=lambda timer: timer.due)
         return claimed
 
+    def peek_due_timers(self, now: datetime, limit: int) -> list[Timer]:
+        """Up to ``limit`` timers due at or before ``now``, earliest first, left in place (a
+        reading transaction removes them later with :meth:`delete_timer_ids`)."""
+        if limit <= 0:
+            return []
+        rows = self._conn.execute(_PEEK_TIMERS, {"b_now": now, "b_limit": limit})
+        return [
+            Timer(
+                id=row.id,
+                execution_id=row.execution_id,
+                due=row.due,
+                action=row.action,
+                task_run_id=row.task_run_id,
+                payload=loads(row.payload),
+            )
+            for row in rows
+        ]
+
+    def delete_timer_ids(self, ids: Sequence[str]) -> int:
+        """Remove these timers; how many were still there."""
+        if not ids:
+            return 0
+        return int(self._conn.execute(_DELETE_TIMER_IDS, {"b_ids": list(ids)}).rowcount)
+
     def next_timer_due(self) -> datetime | None:
         """When the earliest timer is due (None when there is none)."""
         due: datetime | None = self._conn.execute(_NEXT_DUE).scalar()
@@ -222,6 +267,22 @@ class WorkQueue:
                 for e in events_
             ],
         )
+
+    def peek_events(self, limit: int) -> list[QueuedEvent]:
+        """Up to ``limit`` queued events, oldest first, left in place (removed later with
+        :meth:`delete_event_ids`)."""
+        if limit <= 0:
+            return []
+        return [
+            QueuedEvent(row.id, row.execution_id, decode_event(row.payload, self._sealer))
+            for row in self._conn.execute(_PEEK_EVENTS, {"b_limit": limit})
+        ]
+
+    def delete_event_ids(self, ids: Sequence[str]) -> int:
+        """Remove these events; how many were still there."""
+        if not ids:
+            return 0
+        return int(self._conn.execute(_DELETE_EVENT_IDS, {"b_ids": list(ids)}).rowcount)
 
     def claim_events(self, limit: int) -> list[QueuedEvent]:
         """Remove and return up to ``limit`` queued events, oldest first."""

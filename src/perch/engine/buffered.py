@@ -1,0 +1,240 @@
+"""Units of work that read first and write last, on a store with a single writer (SQLite).
+
+SQLite has one write lock for the whole database. A unit of work that held it while rendering
+templates (an ``If`` condition, a ``runIf``, a ``Log`` message run inline) made every other
+execution's create, resume and deploy wait for that rendering. A :class:`BufferedTransaction`
+instead runs the unit against a reading transaction (readers never wait for the writer, nor
+it for them) and keeps every write it asks for; when the unit ends it takes the write lock,
+replays the writes in their order and writes the executions with their compare-and-set, which
+fails, and the unit is retried from a fresh read, if anyone changed them in between. Work items
+the unit consumed (queued events, due timers) are removed by id in that same write, and a
+missing one is a conflict too, so nothing is delivered twice.
+
+A unit that must read its own writes (the concurrency slots of a flow are counted after its
+executions are written) or that writes something not kept here takes the write lock at that
+point (:meth:`BufferedTransaction.upgrade`) and goes on directly in the writing transaction:
+only such units (flows with a ``concurrency`` limit, claims of jobs, uploads) still render
+under the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from types import TracebackType
+from typing import Any, cast
+
+from perch.engine.effects import Audit, ScheduleTimer
+from perch.engine.model import Execution, LogEntry
+from perch.engine.ports import (
+    ExecutionQuery,
+    Job,
+    Page,
+    Peeking,
+    QueuedEvent,
+    Store,
+    StoredFlow,
+    Timer,
+    Transaction,
+)
+from perch.errors import ConcurrentUpdate
+
+Write = Callable[[Transaction], None]
+
+OPTIMISTIC_CONFLICTS = 2
+"""Conflicts in a row after which a thread's next unit takes the write lock at once (so a unit
+that keeps losing to others still finishes: it then waits for the lock like any writer)."""
+
+_conflicts = threading.local()
+
+
+def buffers(store: Store) -> bool:
+    """Whether units on ``store`` read first and write last (a single-writer store whose
+    reading transactions can peek at work items), given this thread's recent conflicts."""
+    if not getattr(store, "single_writer", False):
+        return False
+    return int(getattr(_conflicts, "count", 0)) < OPTIMISTIC_CONFLICTS
+
+
+def record_outcome(*, conflicted: bool) -> None:
+    """Count a buffered unit's compare-and-set conflict (or reset the count after a success)."""
+    _conflicts.count = int(getattr(_conflicts, "count", 0)) + 1 if conflicted else 0
+
+
+class BufferedTransaction:
+    """A :class:`perch.engine.ports.Transaction` that reads from a reading transaction and
+    keeps its writes until :meth:`upgrade`, which opens the writing transaction and replays
+    them; from then on everything goes to the writing transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        reader = store.transaction(readonly=True)  # type: ignore[call-arg]
+        self._open: AbstractContextManager[Transaction] = reader
+        self._tx: Transaction = reader.__enter__()
+        self._writes: list[Write] = []
+        self.direct = False
+        """Whether the writing transaction is open (and everything now goes to it)."""
+
+    # --- the transaction's life ------------------------------------------------------------
+
+    def upgrade(self) -> None:
+        """Open the writing transaction (taking the write lock) and replay the kept writes."""
+        if self.direct:
+            return
+        self._open.__exit__(None, None, None)
+        writer = self._store.transaction()
+        self._tx = writer.__enter__()
+        self._open = writer
+        self.direct = True
+        writes, self._writes = self._writes, []
+        for write in writes:
+            write(self._tx)
+
+    def close(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Commit (no exception) or roll back the transaction open now."""
+        self._open.__exit__(exc_type, exc, tb)
+
+    def _keep(self, write: Write) -> None:
+        if self.direct:
+            write(self._tx)
+        else:
+            self._writes.append(write)
+
+    def _peeking(self) -> Peeking:
+        return cast(Peeking, self._tx)
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything not listed below may write: it goes to the writing transaction.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        self.upgrade()
+        return getattr(self._tx, name)
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def get_flow(
+        self, tenant: str, namespace: str, flow_id: str, revision: int | None = None
+    ) -> StoredFlow | None:
+        return self._tx.get_flow(tenant, namespace, flow_id, revision)
+
+    def list_flows(self, tenant: str, namespace_prefix: str | None = None) -> list[StoredFlow]:
+        return self._tx.list_flows(tenant, namespace_prefix)
+
+    def list_flow_revisions(self, tenant: str, namespace: str, flow_id: str) -> list[StoredFlow]:
+        return self._tx.list_flow_revisions(tenant, namespace, flow_id)
+
+    def get_execution(self, execution_id: str, *, for_update: bool = False) -> Execution | None:
+        return self._tx.get_execution(execution_id, for_update=for_update)
+
+    def search_executions(self, query: ExecutionQuery) -> Page:
+        return self._tx.search_executions(query)
+
+    def get_file(self, key: str) -> bytes | None:
+        return self._tx.get_file(key)
+
+    def next_timer_due(self) -> datetime | None:
+        return self._tx.next_timer_due()
+
+    def get_logs(
+        self, execution_id: str, *, min_level: str | None = None, task_id: str | None = None
+    ) -> list[LogEntry]:
+        return self._tx.get_logs(execution_id, min_level=min_level, task_id=task_id)
+
+    # --- writes kept until the end ---------------------------------------------------------
+
+    def add_audit(self, execution_id: str | None, record: Audit, at: datetime) -> None:
+        self._keep(lambda tx: tx.add_audit(execution_id, record, at))
+
+    def add_logs(self, entries: Sequence[LogEntry]) -> None:
+        self._keep(lambda tx: tx.add_logs(entries))
+
+    def add_events(self, events: Sequence[QueuedEvent]) -> None:
+        self._keep(lambda tx: tx.add_events(events))
+
+    def add_timers(self, execution_id: str, timers: Sequence[ScheduleTimer]) -> None:
+        self._keep(lambda tx: tx.add_timers(execution_id, timers))
+
+    def delete_timers(self, execution_id: str, task_run_ids: Sequence[str] | None = None) -> None:
+        self._keep(lambda tx: tx.delete_timers(execution_id, task_run_ids))
+
+    def delete_job(self, job_id: str) -> None:
+        self._keep(lambda tx: tx.delete_job(job_id))
+
+    def claim_events(self, limit: int) -> list[QueuedEvent]:
+        if self.direct:
+            return self._tx.claim_events(limit)
+        events = self._peeking().peek_events(limit)
+        self._keep(_removing(lambda tx, ids: cast(Peeking, tx).delete_event_ids(ids), events))
+        return events
+
+    def claim_due_timers(self, now: datetime, limit: int) -> list[Timer]:
+        if self.direct:
+            return self._tx.claim_due_timers(now, limit)
+        timers = self._peeking().peek_due_timers(now, limit)
+        self._keep(_removing(lambda tx, ids: cast(Peeking, tx).delete_timer_ids(ids), timers))
+        return timers
+
+    # --- writes that need the writing transaction now --------------------------------------
+
+    def _now(self) -> Transaction:
+        self.upgrade()
+        return self._tx
+
+    def save_flow(self, flow: StoredFlow) -> StoredFlow:
+        return self._now().save_flow(flow)
+
+    def delete_flow(self, tenant: str, namespace: str, flow_id: str) -> bool:
+        return self._now().delete_flow(tenant, namespace, flow_id)
+
+    def insert_execution(self, execution: Execution) -> None:
+        self._now().insert_execution(execution)
+
+    def update_execution(self, execution: Execution) -> Execution:
+        return self._now().update_execution(execution)
+
+    def delete_execution(self, execution_id: str) -> bool:
+        return self._now().delete_execution(execution_id)
+
+    def put_file(self, key: str, execution_id: str, content: bytes, created: datetime) -> None:
+        self._now().put_file(key, execution_id, content, created)
+
+    def count_active_executions(self, tenant: str, namespace: str, flow_id: str) -> int:
+        return self._now().count_active_executions(tenant, namespace, flow_id)
+
+    def oldest_queued_execution(self, tenant: str, namespace: str, flow_id: str) -> str | None:
+        return self._now().oldest_queued_execution(tenant, namespace, flow_id)
+
+    def lock_flow_slots(self, tenant: str, namespace: str, flow_id: str) -> None:
+        self._now().lock_flow_slots(tenant, namespace, flow_id)
+
+    def add_jobs(self, jobs: Sequence[Job]) -> None:
+        self._now().add_jobs(jobs)
+
+    def claim_jobs(
+        self, worker_id: str, limit: int, now: datetime, lease_until: datetime
+    ) -> list[Job]:
+        return self._now().claim_jobs(worker_id, limit, now, lease_until)
+
+    def extend_leases(self, worker_id: str, job_ids: Sequence[str], lease_until: datetime) -> None:
+        self._now().extend_leases(worker_id, job_ids, lease_until)
+
+
+def _removing(
+    delete: Callable[[Transaction, list[str]], int], items: Sequence[QueuedEvent | Timer]
+) -> Write:
+    """The write that removes work items read (not claimed) by a buffered unit: if any is gone,
+    someone else consumed it after the read, and the unit is retried."""
+    ids = [item.id for item in items]
+
+    def remove(tx: Transaction) -> None:
+        if delete(tx, ids) != len(ids):
+            raise ConcurrentUpdate("a work item read by this unit was consumed by another")
+
+    return remove
