@@ -1,0 +1,80 @@
+"""Units that read first and write last (perch.engine.buffered) on a real database.
+
+On SQLite (one writer) every engine unit buffers its writes; the work items it consumed are
+removed by id when it writes, and one consumed by someone else meanwhile is a conflict, so an
+event is never delivered twice. PostgreSQL keeps one transaction per unit (its locks are per
+row); the peek and delete-by-id statements work there too.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from perch.engine.buffered import BufferedTransaction
+from perch.engine.effects import ScheduleTimer
+from perch.engine.events import Start
+from perch.engine.ports import QueuedEvent
+from perch.engine.written import unit
+from perch.errors import ConcurrentUpdate
+from perch.store import SqlStore
+from tests.store.samples import T0
+
+
+def _events(count: int) -> list[QueuedEvent]:
+    return [QueuedEvent(f"ev{n}", f"e{n}", Start()) for n in range(count)]
+
+
+def test_peeked_work_items_stay_until_removed_by_id(store: SqlStore) -> None:
+    with store.transaction() as tx:
+        tx.add_events(_events(3))
+        tx.add_timers("e1", [ScheduleTimer("t1", T0, "SLEEP_DONE", "tr1")])
+    with store.transaction() as tx:
+        peeked = tx.peek_events(2)
+        timers = tx.peek_due_timers(T0 + timedelta(seconds=1), 10)
+        assert [event.id for event in peeked] == ["ev0", "ev1"]
+        assert [timer.id for timer in timers] == ["t1"]
+        assert tx.delete_event_ids(["ev0", "ev1", "gone"]) == 2
+        assert tx.delete_timer_ids(["t1"]) == 1
+    with store.transaction() as tx:
+        assert [event.id for event in tx.claim_events(10)] == ["ev2"]
+
+
+def test_sqlite_units_buffer_their_writes(store: SqlStore) -> None:
+    if not store.single_writer:
+        pytest.skip("PostgreSQL units take row locks in one transaction")
+    with store.transaction() as tx:
+        tx.add_events(_events(2))
+    with unit(store) as (tx, _written):
+        assert isinstance(tx, BufferedTransaction)
+        claimed = tx.claim_events(10)
+        tx.add_events([QueuedEvent("later", "e9", Start())])
+        assert not tx.direct  # nothing written yet: no write lock held
+        with store.transaction() as other:  # another writer is not kept waiting
+            assert [event.id for event in other.peek_events(10)] == ["ev0", "ev1"]
+    assert [event.id for event in claimed] == ["ev0", "ev1"]
+    with store.transaction() as tx:
+        assert [event.id for event in tx.claim_events(10)] == ["later"]
+
+
+def test_an_event_consumed_meanwhile_is_a_conflict_and_nothing_is_written(
+    store: SqlStore,
+) -> None:
+    if not store.single_writer:
+        pytest.skip("PostgreSQL units take row locks in one transaction")
+    with store.transaction() as tx:
+        tx.add_events(_events(2))
+
+    def consume_both_while_another_takes_one() -> None:
+        with unit(store) as (tx, _written):
+            assert len(tx.claim_events(10)) == 2
+            tx.add_events([QueuedEvent("echo", "e9", Start())])
+            with store.transaction() as other:
+                assert [event.id for event in other.claim_events(1)] == ["ev0"]
+
+    with pytest.raises(ConcurrentUpdate):
+        consume_both_while_another_takes_one()
+    with store.transaction() as tx:
+        # The unit's own writes were rolled back with it; ev1 is still there, once.
+        assert [event.id for event in tx.claim_events(10)] == ["ev1"]
