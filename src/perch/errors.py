@@ -223,6 +223,10 @@ class StaleResult(EngineError):
     """The result belongs to an attempt that is no longer current; it was ignored."""
 
 
+class StoreError(EngineError):
+    """What the database holds is not what Perch wrote (a part of a document is missing)."""
+
+
 # --- access ----------------------------------------------------------------------------------
 
 

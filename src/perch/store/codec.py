@@ -9,7 +9,7 @@ not part of the document: it lives in its own column, which the compare-and-set 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any, get_args
@@ -236,6 +236,21 @@ def encode_execution(execution: Execution, sealer: Sealer | None = None) -> str:
     head = dumps(_to_dict(execution, with_runs=False, sealer=sealer))
     runs = ",".join([_task_run_texts.text(run, sealer) for run in execution.task_runs])
     return f'{head[:-1]},"taskRuns":[{runs}]}}'
+
+
+CHUNKS_KEY = "taskRunChunks"
+"""The document key of an execution whose task runs are stored in chunks (their count)."""
+
+
+def encode_head(execution: Execution, chunks: int, sealer: Sealer | None = None) -> str:
+    """The document of an execution whose task runs are kept in ``chunks`` chunks."""
+    head = dumps(_to_dict(execution, with_runs=False, sealer=sealer))
+    return f'{head[:-1]},"{CHUNKS_KEY}":{chunks}}}'
+
+
+def encode_runs(runs: Sequence[TaskRun], sealer: Sealer | None = None) -> str:
+    """Task runs as a JSON list (one chunk)."""
+    return "[" + ",".join([_task_run_texts.text(run, sealer) for run in runs]) + "]"
 
 
 _SEALED_KEY = dumps(SEALED)

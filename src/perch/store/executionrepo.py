@@ -28,8 +28,15 @@ from perch.engine.ports import ExecutionQuery, Page
 from perch.engine.states import StateType
 from perch.errors import ConcurrentUpdate
 from perch.store.cache import ExecutionCache
-from perch.store.codec import decode_execution, encode_execution, labels_map
+from perch.store.codec import (
+    encode_execution,
+    encode_head,
+    execution_from_dict,
+    labels_map,
+    load_sealed,
+)
 from perch.store.prepared import Prepared
+from perch.store.runchunks import chunk_count, delete_runs, read_runs, write_runs
 from perch.store.schema import events, executions, files, jobs, logs, timers
 from perch.store.sealing import Sealer
 
@@ -115,13 +122,16 @@ def _date_conditions(query: ExecutionQuery) -> list[ColumnElement[bool]]:
 
 def _columns(execution: Execution, sealer: Sealer | None) -> dict[str, Any]:
     state = execution.state
+    chunks = chunk_count(execution)
     return {
         "flow_revision": execution.flow_revision,
         "state": state.current.value,
         "end_date": state.end_date,
         "updated": datetime.now(UTC),
         "labels": labels_map(execution),
-        "document": encode_execution(execution, sealer),
+        "document": encode_execution(execution, sealer)
+        if chunks == 0
+        else encode_head(execution, chunks, sealer),
     }
 
 
@@ -134,6 +144,7 @@ class ExecutionQueries:
     _sealer: Sealer | None
     committed: list[Execution]
     """Executions written or read in this transaction, for the cache once it has committed."""
+    _written: dict[str, Execution]
 
     def insert_execution(self, execution: Execution) -> None:
         """Insert a new execution with its current version."""
@@ -150,7 +161,9 @@ class ExecutionQueries:
             _PREPARED_INSERT.rowcount(self._conn, row)
         except IntegrityError as exc:
             raise ConcurrentUpdate(f"execution '{execution.id}' already exists") from exc
+        write_runs(self._conn, execution, None, self._sealer, new=True)
         self.committed.append(execution)
+        self._written[execution.id] = execution
 
     def get_execution(self, execution_id: str, *, for_update: bool = False) -> Execution | None:
         """The execution, or None; ``for_update`` locks its row on PostgreSQL."""
@@ -167,7 +180,9 @@ class ExecutionQueries:
             cached = self._cache.get(execution_id, version)
             if cached is not None:
                 return cached
-        execution = decode_execution(document, version, self._sealer)
+        doc = load_sealed(document, self._sealer)
+        read_runs(self._conn, execution_id, doc, self._sealer)
+        execution = execution_from_dict(doc, version)
         if remember:
             self.committed.append(execution)
         return execution
@@ -182,7 +197,18 @@ class ExecutionQueries:
             raise ConcurrentUpdate(
                 f"execution '{execution.id}' is no longer at version {execution.version}"
             )
+        # The version replaced, as this transaction wrote it or as committed (the cache holds
+        # it): only the chunks of task runs that changed are written.
+        replaced = self._written.get(execution.id)
+        if replaced is None or replaced.version != execution.version:
+            replaced = (
+                self._cache.get(execution.id, execution.version)
+                if self._cache is not None
+                else None
+            )
+        write_runs(self._conn, execution, replaced, self._sealer, new=False)
         stored = execution.with_version(execution.version + 1)
+        self._written[execution.id] = stored
         self.committed.append(stored)
         return stored
 
@@ -255,6 +281,7 @@ class ExecutionQueries:
         the audit trail keeps its records (it is append-only). Whether the execution existed."""
         for table in (logs, jobs, timers, events, files):
             self._conn.execute(table.delete().where(table.c.execution_id == execution_id))
+        delete_runs(self._conn, execution_id)
         deleted = self._conn.execute(executions.delete().where(_c.id == execution_id)).rowcount
         return bool(deleted)
 

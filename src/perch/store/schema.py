@@ -218,6 +218,19 @@ api_tokens = Table(
     Index("ix_api_tokens_service_account_id", "service_account_id"),
 )
 
+# --- execution runs: the task runs of a large execution, in chunks ----------------------------
+
+execution_runs = Table(
+    "execution_runs",
+    metadata,
+    # An execution with more task runs than one chunk holds keeps them here, a chunk of them
+    # per row (JSON text, like ``executions.document``): a write rewrites only the chunks that
+    # changed, so a ForEach of 20,000 children does not rewrite the whole list for each one.
+    Column("execution_id", String(ID), primary_key=True),
+    Column("chunk", Integer, primary_key=True),
+    Column("document", Text, nullable=False),
+)
+
 # --- files: uploaded FILE inputs, addressed by their kestra:/// URI ------------------------------
 
 files = Table(

@@ -37,6 +37,8 @@ class SqlTransaction(
         self._cache = cache
         self._sealer = sealer
         self.committed: list[Execution] = []
+        self._written: dict[str, Execution] = {}
+        """Executions as this transaction last wrote them (what a second write replaces)."""
         self._audit_head: str | None = None
 
     @property
