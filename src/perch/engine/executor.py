@@ -7,7 +7,9 @@ transaction; after the commit it wakes the loops that have new work. :func:`appl
 same inside a transaction the caller already holds (the worker adds its logs and removes its
 job, the scheduler removes the timers it fired, in that same transaction). With an inline runner
 bound (:mod:`perch.engine.running`), the tasks that only render templates run in the
-transaction of the transition that dispatches them, instead of becoming jobs.
+transaction of the transition that dispatches them, instead of becoming jobs. On a single-writer
+store that transaction reads first and writes last (:mod:`perch.engine.buffered`), so the
+renderings of a transition hold no lock that other executions wait on.
 
 The context bound to a store is :mod:`perch.engine.context`, the unit of work of a transaction
 :mod:`perch.engine.written`, the outbox loop :mod:`perch.engine.eventloop`; their names are
