@@ -140,3 +140,18 @@ def test_a_missing_chunk_is_a_clear_error(store: SqlStore) -> None:
         store.transaction() as tx,
     ):
         tx.get_execution("big")
+
+
+def test_large_metadata_is_written_again_when_replaced(store: SqlStore) -> None:
+    values = {"run1": [str(n) for n in range(500)]}
+    execution = replace(make_execution("meta"), metadata={"forEachValues": values})
+    with store.transaction() as tx:
+        tx.insert_execution(execution)
+        saved = tx.update_execution(execution)  # the same object: its text is reused
+        changed = {"run1": [*values["run1"], "one more"]}
+        saved = tx.update_execution(replace(saved, metadata={"forEachValues": changed}))
+    store.cache.clear()
+    with store.transaction() as tx:
+        read = tx.get_execution("meta")
+    assert read is not None
+    assert read.metadata == {"forEachValues": changed}

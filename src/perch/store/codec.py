@@ -173,7 +173,9 @@ def execution_to_dict(execution: Execution, sealer: Sealer | None = None) -> dic
     return _to_dict(execution, with_runs=True, sealer=sealer)
 
 
-def _to_dict(execution: Execution, *, with_runs: bool, sealer: Sealer | None) -> dict[str, Any]:
+def _to_dict(
+    execution: Execution, *, with_runs: bool, sealer: Sealer | None, with_metadata: bool = True
+) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "id": execution.id,
         "tenant": execution.tenant,
@@ -199,11 +201,57 @@ def _to_dict(execution: Execution, *, with_runs: bool, sealer: Sealer | None) ->
         doc["parent"] = [p.execution_id, p.task_run_id, p.namespace, p.flow_id]
     if execution.original_id is not None:
         doc["originalId"] = execution.original_id
-    if execution.metadata:
+    if with_metadata and execution.metadata:
         doc["metadata"] = {
             key: _clean_metadata.sealed(value, sealer) for key, value in execution.metadata.items()
         }
     return doc
+
+
+class _MetadataTexts:
+    """Encoded metadata values, by identity (as :class:`_CleanValues`): a ForEach's 20,000 values
+    are encoded once, not at every write of the document."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._entries: dict[int, tuple[Any, Sealer | None, str]] = {}
+
+    def text(self, value: Any, sealer: Sealer | None) -> str:
+        if not _large(value):
+            return dumps(_clean_metadata.sealed(value, sealer))
+        hit = self._entries.get(id(value))
+        if hit is not None and hit[0] is value and hit[1] is sealer:
+            return hit[2]
+        text = dumps(_clean_metadata.sealed(value, sealer))
+        if len(self._entries) >= self._limit:
+            self._entries.clear()
+        self._entries[id(value)] = (value, sealer, text)
+        return text
+
+
+_metadata_texts = _MetadataTexts(limit=4096)
+
+
+def _large(value: Any) -> bool:
+    """Whether a metadata value holds a long list or map (at its top or one level down)."""
+    if not isinstance(value, Mapping | list | tuple):
+        return False
+    if len(value) >= 64:
+        return True
+    items = value.values() if isinstance(value, Mapping) else value
+    return any(isinstance(item, Mapping | list | tuple) and len(item) >= 64 for item in items)
+
+
+def _head(execution: Execution, sealer: Sealer | None) -> str:
+    """The document without its task runs, as JSON text ending in ``}``."""
+    head = dumps(_to_dict(execution, with_runs=False, sealer=sealer, with_metadata=False))
+    if not execution.metadata:
+        return head
+    entries = ",".join(
+        f"{dumps(key)}:{_metadata_texts.text(value, sealer)}"
+        for key, value in execution.metadata.items()
+    )
+    return f'{head[:-1]},"metadata":{{{entries}}}}}'
 
 
 def execution_from_dict(doc: dict[str, Any], version: int) -> Execution:
@@ -233,7 +281,7 @@ def encode_execution(execution: Execution, sealer: Sealer | None = None) -> str:
     """The execution document as compact JSON text (what :func:`execution_to_dict` gives)."""
     if not execution.task_runs:
         return dumps(execution_to_dict(execution, sealer))
-    head = dumps(_to_dict(execution, with_runs=False, sealer=sealer))
+    head = _head(execution, sealer)
     runs = ",".join([_task_run_texts.text(run, sealer) for run in execution.task_runs])
     return f'{head[:-1]},"taskRuns":[{runs}]}}'
 
@@ -244,7 +292,7 @@ CHUNKS_KEY = "taskRunChunks"
 
 def encode_head(execution: Execution, chunks: int, sealer: Sealer | None = None) -> str:
     """The document of an execution whose task runs are kept in ``chunks`` chunks."""
-    head = dumps(_to_dict(execution, with_runs=False, sealer=sealer))
+    head = _head(execution, sealer)
     return f'{head[:-1]},"{CHUNKS_KEY}":{chunks}}}'
 
 
