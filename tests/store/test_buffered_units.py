@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from perch.engine.buffered import BufferedTransaction
+from perch.engine.buffered import OPTIMISTIC_CONFLICTS, BufferedTransaction
 from perch.engine.effects import ScheduleTimer
 from perch.engine.events import Start
 from perch.engine.ports import QueuedEvent
@@ -78,3 +78,26 @@ def test_an_event_consumed_meanwhile_is_a_conflict_and_nothing_is_written(
     with store.transaction() as tx:
         # The unit's own writes were rolled back with it; ev1 is still there, once.
         assert [event.id for event in tx.claim_events(10)] == ["ev1"]
+
+
+def test_after_two_conflicts_a_unit_takes_the_lock_at_once_then_buffers_again(
+    store: SqlStore,
+) -> None:
+    if not store.single_writer:
+        pytest.skip("PostgreSQL units take row locks in one transaction")
+
+    def lose_once() -> None:
+        with store.transaction() as tx:
+            tx.add_events(_events(1))
+        with unit(store) as (tx, _written):
+            tx.claim_events(10)
+            with store.transaction() as other:
+                other.claim_events(10)
+
+    for _ in range(OPTIMISTIC_CONFLICTS):
+        with pytest.raises(ConcurrentUpdate):
+            lose_once()
+    with unit(store) as (tx, _written):
+        assert not isinstance(tx, BufferedTransaction)  # the write lock, as before buffering
+    with unit(store) as (tx, _written):
+        assert isinstance(tx, BufferedTransaction)

@@ -122,16 +122,20 @@ def unit(store: Store) -> Iterator[tuple[Transaction, Written]]:
         with store.transaction() as tx:
             yield tx, written
             written.flush(tx)
+        record_outcome(conflicted=False)
         return
     tx = BufferedTransaction(store)
     as_transaction: Transaction = tx  # checked: it offers every method of the port
     try:
-        yield as_transaction, written
-        tx.upgrade()
-        written.flush(tx)
-    except BaseException as exc:
-        tx.close(type(exc), exc, exc.__traceback__)
-        record_outcome(conflicted=isinstance(exc, ConcurrentUpdate))
+        try:
+            yield as_transaction, written
+            tx.upgrade()
+            written.flush(tx)
+        except BaseException as exc:
+            tx.close(type(exc), exc, exc.__traceback__)
+            raise
+        tx.close(None, None, None)
+    except ConcurrentUpdate:
+        record_outcome(conflicted=True)
         raise
-    tx.close(None, None, None)
     record_outcome(conflicted=False)
