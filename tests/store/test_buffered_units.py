@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from perch.engine.buffered import OPTIMISTIC_CONFLICTS, BufferedTransaction
+from perch.engine.buffered import OPTIMISTIC_CONFLICTS, BufferedTransaction, record_outcome
 from perch.engine.effects import ScheduleTimer
 from perch.engine.events import Start
 from perch.engine.ports import QueuedEvent
@@ -20,6 +20,12 @@ from perch.engine.written import unit
 from perch.errors import ConcurrentUpdate
 from perch.store import SqlStore
 from tests.store.samples import T0
+
+
+@pytest.fixture(autouse=True)
+def _fresh_thread() -> None:
+    """Forget the conflicts this thread met in earlier tests (they decide how a unit begins)."""
+    record_outcome(conflicted=False)
 
 
 def _events(count: int) -> list[QueuedEvent]:
