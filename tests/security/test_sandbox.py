@@ -134,6 +134,44 @@ def test_output_over_the_limit_fails_the_task(
     assert "template output limit of 1048576 characters" in _text(live, done)
 
 
+_A = "a" * 100
+_BIG = "{% set x = '" + _A + "' | replace({'a': '" + _A + "'}) | replace({'a': '" + _A + "'}) %}"
+"""``x``: 1,000,000 characters, under the limit; what is made from it below is not."""
+GROWTH = {
+    # A flat expression whose printed value is short (a length) but whose steps are huge: each
+    # would take gigabytes before the rendered value was measured at the end.
+    "replace_chain": "{{ '"
+    + _A
+    + "' | replace({'a': '"
+    + _A
+    + "'}) | replace({'a': '"
+    + _A
+    + "'}) | replace({'a': '"
+    + _A
+    + "'}) | replace({'a': '"
+    + _A
+    + "'}) | length }}",
+    "replace_regex": "{{ '" + _A + "' | replace({'(a)': '" + "$1" * 50 + "'}, regexp=true)"
+    " | replace({'(a)': '" + "$1" * 50 + "'}, regexp=true)"
+    " | replace({'(a)': '" + "$1" * 50 + "'}, regexp=true) | length }}",
+    "indent_wide": "{{ '" + "\\n" * 1000 + "' | indent(1000, '" + _A + "') | length }}",
+    "join_wide": _BIG + "{{ [x, x, x, x] | join(x) | length }}",
+    "concat_chain": _BIG + "{{ (x ~ x ~ x ~ x ~ x ~ x ~ x ~ x) | length }}",
+}
+
+
+@pytest.mark.parametrize("flow_id", sorted(GROWTH))
+def test_a_value_made_along_the_way_is_bounded_too(
+    live: Live, health: HealthWatch, flow_id: str
+) -> None:
+    done = live.run(_flow(flow_id, GROWTH[flow_id]))
+    assert done["state"]["current"] == "FAILED", done
+    assert "A value made while rendering is larger than the template output limit" in _text(
+        live, done
+    )
+    _quick(live, f"{flow_id}_after")
+
+
 def test_ranges_and_numbers_cannot_grow_without_bound(live: Live, health: HealthWatch) -> None:
     ranged = live.run(_flow("dots_range", "{{ (0..100000000000) | length }}"))
     assert ranged["state"]["current"] == "FAILED"

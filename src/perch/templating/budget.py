@@ -166,6 +166,30 @@ def check_size(value: Any, opened: Budget | None) -> None:
         raise (opened or Budget(_settings[0])).too_large(size)
 
 
+def check_made(size: int) -> None:
+    """Refuse a string of ``size`` characters that a filter, a function or ``~`` is about to
+    make (or just made) when it is over the output limit: without this, a few ``replace``
+    filters in a row could build gigabytes before the rendered value is measured at the end."""
+    budget: Budget | None = getattr(_local, "budget", None)
+    limit = (budget.limits if budget is not None else _settings[0]).output
+    if size > limit:
+        raise TemplateBudgetError(
+            f"A value made while rendering is larger than the template output limit of "
+            f"{limit} characters ({size} or more)"
+        )
+
+
+def concat(*parts: str) -> str:
+    """``a ~ b ~ c``: the parts glued, refused before gluing when over the output limit."""
+    if len(parts) > 1:
+        size = 0
+        for part in parts:
+            size += len(part)
+        if size > SMALL:
+            check_made(size)
+    return "".join(parts)
+
+
 def _size(value: Any, limit: int) -> int:
     if isinstance(value, str):
         return len(value)

@@ -51,6 +51,7 @@ RUNTIME: dict[str, Any] = {
     "_pos": values.positive,
     "_contains": values.contains,
     "_range": values.make_range,
+    "_cat": budget.concat,
     "_iter": values.iterate,
     "_iter2": values.iterate_pairs,
     "_default": core.default_filter,
@@ -278,7 +279,7 @@ class ExpressionCompiler:
                 current = current.left
             operands.append(current)
             parts = [self.string(part, self.expr(part)) for part in reversed(operands)]
-            return f"({' + '.join(parts)})"
+            return f"_cat({', '.join(parts)})"
         left, right = self.expr(node.left), self.expr(node.right)
         if op in ("==", "equals"):
             return f"_eq({left}, {right})"

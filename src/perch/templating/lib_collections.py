@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from perch.errors import TemplateRenderError
+from perch.templating.budget import check_made
 from perch.templating.lib_registry import (
     is_number,
     require_int,
@@ -61,7 +62,9 @@ def join(value: Any, separator: Any = None) -> str | None:
         return None
     items = require_list("The 'join' filter", value)
     glue = "" if separator is None else to_text(separator)
-    return glue.join(to_text(item) for item in items)
+    texts = [to_text(item) for item in items]
+    check_made(sum(map(len, texts)) + len(glue) * max(len(texts) - 1, 0))
+    return glue.join(texts)
 
 
 def _ends(name: str, value: Any, index: int) -> Any:

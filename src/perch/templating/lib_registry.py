@@ -17,6 +17,7 @@ from typing import Any
 
 from perch.errors import PerchError, TemplateRenderError
 from perch.templating import values
+from perch.templating.budget import SMALL, check_made
 
 LibraryFn = Callable[..., Any]
 
@@ -35,7 +36,10 @@ def library_call(label: str, fn: LibraryFn) -> LibraryFn:
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            if type(result) is str and len(result) > SMALL:
+                check_made(len(result))
+            return result
         except PerchError:
             raise
         except _INPUT_ERRORS as exc:

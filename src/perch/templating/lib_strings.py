@@ -17,6 +17,7 @@ from urllib.parse import quote_plus, unquote_plus
 
 from perch.errors import TemplateRenderError
 from perch.patterns import Pattern, PatternError, compile_pattern
+from perch.templating.budget import SMALL, check_made, limits
 from perch.templating.lib_registry import require_int, require_str, to_text, type_name
 
 # Java's String.trim() removes every code point up to and including the space.
@@ -139,6 +140,7 @@ def replace(value: Any, replace_pairs: Any = None, regexp: Any = False) -> Any:
 
         def substitute(text: str) -> str:
             for pattern, repl in compiled:
+                _check_regex_growth(pattern, repl, text)
                 text = pattern.sub(repl, text)
             return text
 
@@ -154,8 +156,24 @@ def replace(value: Any, replace_pairs: Any = None, regexp: Any = False) -> Any:
 
 def _java_literal_replace(text: str, old: str, new: str) -> str:
     if old == "":  # Java inserts the replacement around every character
+        check_made(len(text) + len(new) * (len(text) + 1))
         return new + new.join(text) + new if text else new
+    if len(new) > len(old):
+        check_made(len(text) + text.count(old) * (len(new) - len(old)))
     return text.replace(old, new)
+
+
+def _check_regex_growth(pattern: Pattern, repl: str, text: str) -> None:
+    """Refuse a regex replacement whose result would pass the output limit, counting match by
+    match (and stopping at the limit) before anything is built."""
+    limit = limits().output
+    if "\\" not in repl and (len(text) + 1) * (len(repl) + 1) <= limit:
+        return  # even a match at every position could not pass the limit
+    size = len(text)
+    for match in pattern.finditer(text):
+        size += len(match.expand(repl)) - (match.end() - match.start())
+        if size > SMALL:
+            check_made(size)
 
 
 def _compile_regex(pattern: str) -> Pattern:
@@ -374,6 +392,7 @@ def _indent(name: str, value: Any, amount: Any, prefix: Any, leading: bool) -> s
         raise TemplateRenderError(f"{label} accepts an amount of at most {MAX_INDENT}")
     pad = require_str(label, prefix, "prefix") * count
     newline = next((nl for nl in ("\r\n", "\n\r", "\n", "\r") if nl in text), "\n")
+    check_made(len(text) + (text.count(newline) + int(leading)) * (len(pad) + len(newline)))
     if leading:
         text = newline + text
     return text.replace(newline, newline + pad)
