@@ -12,6 +12,7 @@ import time
 import uvicorn
 
 from perch.api import ApiSettings, create_app
+from perch.api.app import prepare_routes
 from perch.engine.ports import Store
 from perch.errors import PerchError
 
@@ -23,6 +24,7 @@ class HttpServer:
         self, store: Store, *, host: str = "127.0.0.1", port: int = 8080, settings: ApiSettings
     ) -> None:
         self.app = create_app(store, settings)
+        prepare_routes(self.app)
         config = uvicorn.Config(
             self.app,
             host=host,
