@@ -25,6 +25,8 @@ class HttpServer:
     ) -> None:
         self.app = create_app(store, settings)
         prepare_routes(self.app)
+        # Threads started now, not by the event loop in the middle of a burst of sign-ins.
+        self.app.state.perch.authenticator.throttle.start()
         config = uvicorn.Config(
             self.app,
             host=host,
