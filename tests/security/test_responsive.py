@@ -57,3 +57,32 @@ def test_a_burst_of_refused_sign_ins_starts_no_thread_per_request(live: Live) ->
     after = len(_niceness(live.process.pid))
     # argon2's own lanes come and go with each check; a thread per waiting request would be 30.
     assert after - before < 10, (before, after)
+
+
+def _children(pid: int) -> dict[int, tuple[str, int]]:
+    """Child pid -> (command line, nice value), for every child process of ``pid``."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found[int(entry.name)] = (command, int(fields[16]))
+    return found
+
+
+def test_jq_programs_run_in_processes_of_a_lower_priority(live: Live) -> None:
+    source = (
+        "id: jq_priority\nnamespace: security.responsive\ntasks:\n  - id: probe\n"
+        "    type: io.kestra.plugin.core.log.Log\n    message: \"{{ 41 | jq('. + 1') }}\"\n"
+    )
+    assert live.run(source)["state"]["current"] == "SUCCESS"
+    workers = [
+        nice for command, nice in _children(live.process.pid).values() if "jq_worker" in command
+    ]
+    assert workers, _children(live.process.pid)
+    assert all(nice == 10 for nice in workers), workers
