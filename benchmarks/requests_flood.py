@@ -5,7 +5,9 @@ Run with ``python benchmarks/requests_flood.py``. Two floods against a fresh
 bad logins took 2.5 GB):
 
 1. 4 concurrent 100 MB chunked JSON bodies without credentials (refused with 413 at 64 KB);
-2. 48 concurrent bad Basic logins, each from its own loopback address (so only the bound on
+2. 2 concurrent 8 MB JSON bodies from the administrator (an execution's inputs; refused with
+   422 for holding too many items, after being parsed and checked);
+3. 48 concurrent bad Basic logins, each from its own loopback address (so only the bound on
    concurrent argon2 checks, not the per-address throttle, is at work).
 
 For each: the answers, the server's peak RSS growth (VmHWM) and /health latencies polled every
@@ -15,6 +17,7 @@ For each: the answers, the server's peak RSS growth (VmHWM) and /health latencie
 from __future__ import annotations
 
 import collections
+import json
 import sys
 import tempfile
 import time
@@ -24,6 +27,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
+
+JSON_FLOW = """
+id: typed
+namespace: bench.flood
+inputs:
+  - id: j
+    type: JSON
+    required: false
+tasks:
+  - id: done
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ inputs.j | length }}"
+"""
 
 
 def _peak_mb(pid: int) -> float:
@@ -71,8 +87,21 @@ def main() -> None:
                         f"{live.url}/api/v1/main/flows/search", auth=(f"crowd-{i}", "wrong-pass")
                     ).status_code
 
+            live.deploy(JSON_FLOW)
+            # A JSON input is JSON text; the body around it is JSON too: both are parsed.
+            values = [{f"k{i}": "v" * 50, "n": i} for i in range(100_000)]
+            document = json.dumps({"j": json.dumps(values)}).encode()
+
+            def big_json(_: int) -> int:
+                return live.client.post(
+                    "/api/v1/main/executions/bench.flood/typed",
+                    content=document,
+                    headers={"Content-Type": "application/json"},
+                ).status_code
+
             print(f"server {live.url} (pid {pid}), start peak RSS {_peak_mb(pid):.0f} MB")
             _flood("4 x 100 MB bodies", live.url, pid, 4, body)
+            _flood(f"2 x {len(document) / MB:.0f} MB JSON, admin", live.url, pid, 2, big_json)
             _flood("48 bad logins", live.url, pid, 48, login)
         finally:
             stop_live(live)
