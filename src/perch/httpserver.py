@@ -104,6 +104,7 @@ class HttpServer:
         self._server.should_exit = True
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+        self.app.state.perch.authenticator.throttle.stop()
         if self._socket is not None:
             self._socket.close()
 

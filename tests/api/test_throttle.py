@@ -66,3 +66,21 @@ def test_a_check_s_own_error_reaches_its_caller() -> None:
             await throttle.run_check_async(wrong)
 
     asyncio.run(attempt())
+
+
+def _check_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("perch-password")}
+
+
+def test_stopped_check_threads_end_and_a_later_check_starts_new_ones() -> None:
+    before = _check_threads()
+    throttle = LoginThrottle(concurrency=2)
+    throttle.start()
+    ours = _check_threads() - before
+    assert len(ours) == 2
+    throttle.stop()
+    for thread in ours:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in ours)
+    assert throttle.run_check(lambda: 42) == 42
+    assert len(_check_threads() - before - ours) == 2

@@ -128,6 +128,10 @@ class LoginThrottle:
         loop must not spend."""
         self._checkers.start()
 
+    def stop(self) -> None:
+        """End the password-check threads (when the server stops)."""
+        self._checkers.stop()
+
     def _busy(self) -> TooManyAttempts:
         return TooManyAttempts("the server is busy checking passwords: try again", retry_after=1)
 
@@ -164,7 +168,9 @@ class _CheckThreads:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
         self._lock = threading.Lock()
         self.started = False
 
@@ -180,6 +186,16 @@ class _CheckThreads:
                 ).start()
             self.started = True
 
+    def stop(self) -> None:
+        """End the threads once the checks queued before are done (a later check starts new
+        ones)."""
+        with self._lock:
+            if not self.started:
+                return
+            for _ in range(self._size):
+                self._queue.put(None)
+            self.started = False
+
     def submit(self, call: Callable[[], T]) -> Future[T]:
         self.start()
         future: Future[T] = Future()
@@ -189,7 +205,10 @@ class _CheckThreads:
     def _serve(self) -> None:
         lower_this_thread()
         while True:
-            future, call = self._queue.get()
+            item = self._queue.get()
+            if item is None:
+                return
+            future, call = item
             if not future.set_running_or_notify_cancel():
                 continue  # cancelled while it waited
             try:
