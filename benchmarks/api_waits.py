@@ -2,15 +2,14 @@
 
 Run with ``python benchmarks/api_waits.py [--count N] [--sleep PT3S]``: a live
 ``perch server local`` gets ``N`` concurrent ``wait=true`` creates of a flow that sleeps, while a
-client polls ``/health`` every 20 ms; prints the final states and the /health latencies
-(target: all < 50 ms). One shared HTTP client sends the creates, so the figures are not those of
-45 clients building their own connections in the measuring process.
+client polls ``/health`` every 20 ms from a process of its own (``benchmarks/healthpoll.py``);
+prints the final states and the /health latencies (target: all < 50 ms). One shared HTTP client
+sends the creates, so the figures are not those of 45 clients building their own connections.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +38,8 @@ def main() -> None:
     parser.add_argument("--sleep", default="PT3S")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from tests.security.conftest import ADMIN, HealthWatch, start_live, stop_live
+    from healthpoll import HealthPoller
+    from tests.security.conftest import ADMIN, start_live, stop_live
 
     with tempfile.TemporaryDirectory() as tmp:
         live = start_live(Path(tmp))
@@ -56,17 +56,12 @@ def main() -> None:
                     state: str = response.json()["state"]["current"]
                     return state
 
-                with HealthWatch(live.url) as watch, ThreadPoolExecutor(args.count) as pool:
+                with HealthPoller(live.url) as health, ThreadPoolExecutor(args.count) as pool:
                     states = list(pool.map(create, range(args.count)))
         finally:
             stop_live(live)
-    latencies = sorted(watch.latencies)
     print(f"{args.count} wait=true creates, final states: {sorted(set(states))}")
-    print(
-        f"/health: {len(latencies)} calls, median {statistics.median(latencies) * 1000:.1f} ms, "
-        f"p99 {latencies[int(len(latencies) * 0.99)] * 1000:.1f} ms, "
-        f"max {latencies[-1] * 1000:.1f} ms (target < 50 ms)"
-    )
+    print(f"  {health.summary()}")
 
 
 if __name__ == "__main__":

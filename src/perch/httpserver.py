@@ -12,6 +12,7 @@ import time
 import uvicorn
 
 from perch.api import ApiSettings, create_app
+from perch.api.app import prepare_routes
 from perch.engine.ports import Store
 from perch.errors import PerchError
 
@@ -23,6 +24,9 @@ class HttpServer:
         self, store: Store, *, host: str = "127.0.0.1", port: int = 8080, settings: ApiSettings
     ) -> None:
         self.app = create_app(store, settings)
+        prepare_routes(self.app)
+        # Threads started now, not by the event loop in the middle of a burst of sign-ins.
+        self.app.state.perch.authenticator.throttle.start()
         config = uvicorn.Config(
             self.app,
             host=host,
@@ -100,6 +104,7 @@ class HttpServer:
         self._server.should_exit = True
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+        self.app.state.perch.authenticator.throttle.stop()
         if self._socket is not None:
             self._socket.close()
 

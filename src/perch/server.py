@@ -44,6 +44,7 @@ from perch.engine.wakeup import (
 from perch.engine.worker import Outcome, RunRequest, WorkerPool
 from perch.errors import AlreadyExists, PerchError
 from perch.flows import Task
+from perch.responsive import freeze_startup_objects
 
 if TYPE_CHECKING:
     from perch.store import SqlStore
@@ -411,6 +412,8 @@ def _serve(  # noqa: PLR0917 - internal
         # A local SQLite server owns its data folder: no other worker can hold a lease.
         runtime.start(release_leases=database_url is None)
         http.start()
+        # Everything the server holds for good exists now: out of the collector's way.
+        freeze_startup_objects()
         info = ServerInfo(
             pid=os.getpid(),
             port=http.port,

@@ -85,6 +85,29 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
     return app
 
 
+def prepare_routes(app: FastAPI) -> int:
+    """Build now what FastAPI builds on the first request to each mounted router (every
+    route's dependencies and pydantic schemas, a quarter of a second for all of Perch's):
+    otherwise the first requests after a start do that work on the event loop, and every
+    other request, ``/health`` included, waits for it. The number of routers prepared."""
+    if getattr(app, "middleware_stack", None) is None:
+        app.middleware_stack = app.build_middleware_stack()
+    return _prepare(app.router.routes)
+
+
+def _prepare(routes: Any) -> int:
+    prepared = 0
+    for route in routes:
+        # FastAPI's included routers (0.12x and later) build their routes lazily.
+        candidates = getattr(route, "effective_candidates", None)
+        if callable(candidates):
+            low_priority = getattr(route, "effective_low_priority_routes", None)
+            if callable(low_priority):
+                low_priority()
+            prepared += 1 + _prepare(candidates())
+    return prepared
+
+
 def _serve_openapi(app: FastAPI) -> None:
     def openapi(_: Annotated[Principal, Depends(authenticated)]) -> JSONResponse:
         return JSONResponse(app.openapi())

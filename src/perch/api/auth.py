@@ -18,6 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
+import anyio.to_thread
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import (
     HTTPAuthorizationCredentials,
@@ -83,28 +84,54 @@ class Authenticator:
         otherwise, and :class:`~perch.errors.TooManyAttempts` (before any check) while the
         login or the client ``address`` has failed too often."""
         self.throttle.check(login, address)
+        key, remembered = self._remembered(login, password)
+        if remembered is not None:
+            return remembered
+        principal = self.throttle.run_check(self._verify, login, password, address)
+        self._remember(key, principal)
+        return principal
+
+    async def from_basic_async(
+        self, login: str, password: str, address: str | None = None
+    ) -> Principal:
+        """:meth:`from_basic` for the event loop: only the password check leaves it, for one
+        of the throttle's password-check threads, and no thread is held while it waits."""
+        self.throttle.check(login, address)
+        key, remembered = self._remembered(login, password)
+        if remembered is not None:
+            return remembered
+        principal = await self.throttle.run_check_async(self._verify, login, password, address)
+        self._remember(key, principal)
+        return principal
+
+    def _remembered(self, login: str, password: str) -> tuple[bytes, Principal | None]:
         key = hashlib.sha256(f"{len(login)}:{login}:{password}".encode()).digest()
-        now = time.monotonic()
         cached = self._basic.get(key)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > time.monotonic():
             self.throttle.succeeded(login)
-            return cached[1]
+            return key, cached[1]
+        return key, None
+
+    def _verify(self, login: str, password: str, address: str | None) -> Principal:
+        # On a password-check thread. Checked again: failures counted while this caller
+        # waited for its turn count too.
+        self.throttle.check(login, address)
         try:
-            with self.throttle.password_check():
-                # Again: failures counted while this caller waited for its slot count too.
-                self.throttle.check(login, address)
-                principal = identity.verify_password(self.store, login, password)
+            principal = identity.verify_password(self.store, login, password)
         except Unauthenticated:
             self.throttle.failed(login, address)
             raise
         self.throttle.succeeded(login)
+        return principal
+
+    def _remember(self, key: bytes, principal: Principal) -> None:
+        now = time.monotonic()
         with self._lock:
             if len(self._basic) >= self._MAX_CACHED:
                 self._basic = {k: v for k, v in self._basic.items() if v[0] > now}
                 if len(self._basic) >= self._MAX_CACHED:
                     self._basic.clear()
             self._basic[key] = (now + self.BASIC_TTL, principal)
-        return principal
 
     def from_token(self, token: str) -> Principal:
         """The service account owning this API token; :class:`Unauthenticated` when the token
@@ -117,6 +144,10 @@ class Authenticator:
             self._touched[stored.id] = now
             identity.record_token_use(self.store, stored.id, now)
         return principal
+
+    def known_ready(self) -> bool:
+        """Whether an administrator is known to exist, without asking the database."""
+        return self._ready
 
     def ready(self) -> bool:
         """Whether an administrator exists (before that, only the setup page answers)."""
@@ -166,23 +197,27 @@ class Authenticator:
             self._basic.clear()
 
 
-def authenticated(
+async def authenticated(
     request: Request,
     basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The principal of this request; :class:`Unauthenticated` (401) without valid credentials."""
+    """The principal of this request; :class:`Unauthenticated` (401) without valid credentials.
+
+    A coroutine, so that a request refused here never takes one of the shared request threads
+    (a burst of bad sign-ins would otherwise make the event loop start dozens of them); what
+    reads the database runs on one, and password checks on the throttle's own threads."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     authenticator: Authenticator = request.app.state.perch.authenticator
-    if not authenticator.ready():
+    if not authenticator.known_ready() and not await anyio.to_thread.run_sync(authenticator.ready):
         raise SetupRequired()
     if bearer is not None:
-        principal = authenticator.from_token(bearer.credentials)
+        principal = await anyio.to_thread.run_sync(authenticator.from_token, bearer.credentials)
     elif basic is not None:
         address = request.client.host if request.client else None
-        principal = authenticator.from_basic(basic.username, basic.password, address)
+        principal = await authenticator.from_basic_async(basic.username, basic.password, address)
     else:
         raise Unauthenticated()
     request.state.principal = principal

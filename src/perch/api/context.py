@@ -37,14 +37,14 @@ def store_of(request: Request) -> Store:
     return api_state(request).store
 
 
-def tenant_from_path(
+async def tenant_from_path(
     request: Request,
     tenant: Annotated[str, Path(pattern=TENANT_PATTERN, description="The tenant, e.g. `main`")],
 ) -> None:
     request.state.tenant = tenant
 
 
-def default_tenant(request: Request) -> None:
+async def default_tenant(request: Request) -> None:
     request.state.tenant = DEFAULT_TENANT
 
 

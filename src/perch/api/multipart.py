@@ -18,9 +18,9 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from perch.api.bodies import PARSED_JSON, checked_json
 from perch.engine.service.files import Upload
 from perch.errors import InvalidRequest
-from perch.inputs import strictjson
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 """The largest file a form may carry (413 beyond)."""
@@ -77,7 +77,7 @@ async def form_inputs(request: Request) -> dict[str, Any]:
     if not body.strip():
         return {}
     if media_type == "application/json" or media_type.endswith("+json"):
-        return _json_object(body)
+        return await _json_object(request, body)
     raise InvalidRequest(
         f"inputs are sent as multipart/form-data (or a JSON object), not `{media_type or 'no'}`"
         " content"
@@ -126,9 +126,13 @@ def _add(values: dict[str, Any], key: str, item: Any) -> None:
         values[key] = [values[key], item]
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
+async def _json_object(request: Request, body: bytes) -> dict[str, Any]:
+    before = request.scope.get("state", {}).get(PARSED_JSON)
     try:
-        parsed = strictjson.loads(body)
+        if before is not None and before[0] == body:  # parsed by StrictJsonBodies already
+            parsed = before[1]
+        else:
+            parsed = await checked_json(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidRequest(f"Invalid json: {error}") from None
     if not isinstance(parsed, dict):

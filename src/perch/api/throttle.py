@@ -5,21 +5,34 @@ client address) within :attr:`window` seconds, further Basic attempts are answer
 ``Retry-After`` until the window ends, without checking the password (so a right password is
 refused too while it lasts). A success clears its account's count.
 
-An argon2 check takes tens of megabytes and milliseconds by design; at most
-:attr:`concurrency` run at once, and a caller that cannot start one within
-:attr:`queue_wait` seconds is told to come back (429) instead of piling up.
+An argon2 check takes tens of megabytes and milliseconds by design; the checks run on
+:attr:`concurrency` threads of their own, and a caller whose check could not start within
+:attr:`queue_wait` seconds is told to come back (429) instead of piling up. Those threads run
+at a lower OS priority (:mod:`perch.responsive`): a burst of checks, each on several
+cores, must not leave the thread serving the API waiting for the CPU.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import math
+import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
 
 from perch.errors import TooManyAttempts
+from perch.responsive import lower_this_thread
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+CHECK_THREAD_PREFIX = "perch-password"
+"""The names of the threads checking passwords."""
 
 
 @dataclass(slots=True)
@@ -46,12 +59,13 @@ class LoginThrottle:
         self.per_account = per_account
         self.per_address = per_address
         self.window = window
+        self.concurrency = concurrency
         self.queue_wait = queue_wait
         self._clock = clock
         self._lock = threading.Lock()
         self._accounts: dict[str, _Count] = {}
         self._addresses: dict[str, _Count] = {}
-        self._checks = threading.BoundedSemaphore(concurrency)
+        self._checkers = _CheckThreads(concurrency)
 
     @staticmethod
     def _account_key(login: str) -> str:
@@ -108,12 +122,98 @@ class LoginThrottle:
         with self._lock:
             self._accounts.pop(self._account_key(login), None)
 
-    @contextmanager
-    def password_check(self) -> Iterator[None]:
-        """Hold one of the few password-check slots (429 when none frees up in time)."""
-        if not self._checks.acquire(timeout=self.queue_wait):
-            raise TooManyAttempts("the server is busy checking passwords: try again", retry_after=1)
+    def start(self) -> None:
+        """Start the password-check threads now (else the first check starts them): starting
+        a thread waits until it runs, tens of milliseconds on a busy machine, which the event
+        loop must not spend."""
+        self._checkers.start()
+
+    def stop(self) -> None:
+        """End the password-check threads (when the server stops)."""
+        self._checkers.stop()
+
+    def _busy(self) -> TooManyAttempts:
+        return TooManyAttempts("the server is busy checking passwords: try again", retry_after=1)
+
+    def run_check(self, check: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``check(*args, **kwargs)`` on a password-check thread: its result or its exception;
+        :class:`TooManyAttempts` when no thread could start it within :attr:`queue_wait`."""
+        future = self._checkers.submit(functools.partial(check, *args, **kwargs))
         try:
-            yield
-        finally:
-            self._checks.release()
+            return future.result(timeout=self.queue_wait)
+        except TimeoutError:
+            if future.cancel():
+                raise self._busy() from None
+        return future.result()
+
+    async def run_check_async(self, check: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """:meth:`run_check` for a coroutine: while it waits, the caller holds no thread (a
+        burst of sign-ins must not make the event loop start a thread for each). Call
+        :meth:`start` first, off the event loop."""
+        future = self._checkers.submit(functools.partial(check, *args, **kwargs))
+        answer = asyncio.wrap_future(future)
+        try:
+            return await asyncio.wait_for(asyncio.shield(answer), self.queue_wait)
+        except TimeoutError:
+            if future.cancel():
+                raise self._busy() from None
+        except asyncio.CancelledError:
+            future.cancel()  # the caller went away: its check need not run
+            raise
+        return await answer
+
+
+class _CheckThreads:
+    """``size`` daemon threads at a lower OS priority, running the calls submitted in turn."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self.started = False
+
+    def start(self) -> None:
+        """Start the threads (once; starting a thread waits for it to run, so the event loop
+        must not be the one to do it)."""
+        with self._lock:
+            if self.started:
+                return
+            for index in range(self._size):
+                threading.Thread(
+                    target=self._serve, name=f"{CHECK_THREAD_PREFIX}-{index}", daemon=True
+                ).start()
+            self.started = True
+
+    def stop(self) -> None:
+        """End the threads once the checks queued before are done (a later check starts new
+        ones)."""
+        with self._lock:
+            if not self.started:
+                return
+            for _ in range(self._size):
+                self._queue.put(None)
+            self.started = False
+
+    def submit(self, call: Callable[[], T]) -> Future[T]:
+        self.start()
+        future: Future[T] = Future()
+        self._queue.put((future, call))
+        return future
+
+    def _serve(self) -> None:
+        lower_this_thread()
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            future, call = item
+            if not future.set_running_or_notify_cancel():
+                continue  # cancelled while it waited
+            try:
+                result = call()
+            except BaseException as exc:  # handed to the caller, whatever it is
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
