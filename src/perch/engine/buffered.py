@@ -13,7 +13,7 @@ missing one is a conflict too, so nothing is delivered twice.
 A unit that must read its own writes (the concurrency slots of a flow are counted after its
 executions are written) or that writes something not kept here takes the write lock at that
 point (:meth:`BufferedTransaction.upgrade`) and goes on directly in the writing transaction:
-only such units (flows with a ``concurrency`` limit, claims of jobs, uploads) still render
+only such units (flows with a ``concurrency`` limit, a worker's claim of jobs) still render
 under the lock.
 """
 
@@ -167,6 +167,10 @@ class BufferedTransaction:
     def delete_job(self, job_id: str) -> None:
         self._keep(lambda tx: tx.delete_job(job_id))
 
+    def put_file(self, key: str, execution_id: str, content: bytes, created: datetime) -> None:
+        # Uploads are read back by later requests only, never by the unit that stores them.
+        self._keep(lambda tx: tx.put_file(key, execution_id, content, created))
+
     def claim_events(self, limit: int) -> list[QueuedEvent]:
         if self.direct:
             return self._tx.claim_events(limit)
@@ -201,9 +205,6 @@ class BufferedTransaction:
 
     def delete_execution(self, execution_id: str) -> bool:
         return self._now().delete_execution(execution_id)
-
-    def put_file(self, key: str, execution_id: str, content: bytes, created: datetime) -> None:
-        self._now().put_file(key, execution_id, content, created)
 
     def count_active_executions(self, tenant: str, namespace: str, flow_id: str) -> int:
         return self._now().count_active_executions(tenant, namespace, flow_id)
