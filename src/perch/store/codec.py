@@ -40,7 +40,16 @@ _encoder = json.JSONEncoder(
 )
 dumps: Callable[[Any], str] = _encoder.encode
 """Compact JSON text of a JSON-able value (mappings and tuples accepted)."""
-loads: Callable[[str], Any] = json.loads
+
+
+def _no_number(_name: str) -> None:
+    # NaN and infinities are refused at every entrance (perch.inputs.strictjson), but a database
+    # written before that may hold one: read back as null, so the execution still shows (it
+    # made every executions page answer 500).
+    return None
+
+
+loads: Callable[[str], Any] = json.JSONDecoder(parse_constant=_no_number).decode
 
 
 def canonical_json(value: Any) -> str:
@@ -308,7 +317,7 @@ def load_sealed(text: str, sealer: Sealer | None) -> Any:
     """``loads``, turning sealed secrets back into ``Secret`` values (the object hook slows
     decoding down, so it only runs on a document that has one)."""
     if _SEALED_KEY in text:
-        return json.loads(text, object_hook=opener(sealer))
+        return json.loads(text, object_hook=opener(sealer), parse_constant=_no_number)
     return loads(text)
 
 
