@@ -13,8 +13,8 @@ missing one is a conflict too, so nothing is delivered twice.
 A unit that must read its own writes (the concurrency slots of a flow are counted after its
 executions are written) or that writes something not kept here takes the write lock at that
 point (:meth:`BufferedTransaction.upgrade`) and goes on directly in the writing transaction:
-only such units (flows with a ``concurrency`` limit, a worker's claim of jobs) still render
-under the lock.
+only such units (an execution of a flow with a ``concurrency`` limit that ends, a worker's claim
+of jobs) still render under the lock. The slots a start counts are counted again under the lock.
 """
 
 from __future__ import annotations
@@ -56,6 +56,11 @@ def buffers(store: Store) -> bool:
     if not getattr(store, "single_writer", False):
         return False
     return int(getattr(_conflicts, "count", 0)) < OPTIMISTIC_CONFLICTS
+
+
+def buffering(tx: object) -> bool:
+    """Whether ``tx`` is a unit's transaction that has not written yet."""
+    return isinstance(tx, BufferedTransaction) and not tx.direct
 
 
 def record_outcome(*, conflicted: bool) -> None:
@@ -207,13 +212,27 @@ class BufferedTransaction:
         return self._now().delete_execution(execution_id)
 
     def count_active_executions(self, tenant: str, namespace: str, flow_id: str) -> int:
-        return self._now().count_active_executions(tenant, namespace, flow_id)
+        """Counted in the reading transaction (without this unit's own changes, which the
+        caller adds: :meth:`perch.engine.written.Written.slot_change`) and counted again under
+        the write lock: a different count there is a conflict, and the unit is retried."""
+        if self.direct:
+            return self._tx.count_active_executions(tenant, namespace, flow_id)
+        counted = self._tx.count_active_executions(tenant, namespace, flow_id)
+
+        def recount(tx: Transaction) -> None:
+            if tx.count_active_executions(tenant, namespace, flow_id) != counted:
+                raise ConcurrentUpdate(f"the slots of flow '{namespace}.{flow_id}' changed")
+
+        self._keep(recount)
+        return counted
 
     def oldest_queued_execution(self, tenant: str, namespace: str, flow_id: str) -> str | None:
         return self._now().oldest_queued_execution(tenant, namespace, flow_id)
 
     def lock_flow_slots(self, tenant: str, namespace: str, flow_id: str) -> None:
-        self._now().lock_flow_slots(tenant, namespace, flow_id)
+        if self.direct:
+            self._tx.lock_flow_slots(tenant, namespace, flow_id)
+        # Buffering: the write lock serialises the writes, and the count is checked again there.
 
     def add_jobs(self, jobs: Sequence[Job]) -> None:
         self._now().add_jobs(jobs)

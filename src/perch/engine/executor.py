@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from perch.engine.buffered import buffering
 from perch.engine.context import (
     FLOW_CACHE_SIZE,
     MAX_RETRIES,
@@ -353,11 +354,15 @@ def start_in(
     current = execution.state.current
     if flow.concurrency is not None and current in (StateType.CREATED, StateType.QUEUED):
         # Serialised per flow: two creates racing for the last slot must not both take it.
-        tx.lock_flow_slots(execution.tenant, execution.namespace, execution.flow_id)
-        written.flush(tx)  # the count below must see this transaction's states
-        active = tx.count_active_executions(
-            execution.tenant, execution.namespace, execution.flow_id
-        )
+        key = (execution.tenant, execution.namespace, execution.flow_id)
+        tx.lock_flow_slots(*key)
+        if buffering(tx):
+            # Counted before this unit's writes (and again under the write lock), plus what
+            # they change: the unit renders on without taking the lock.
+            active = tx.count_active_executions(*key) + written.slot_change(*key)
+        else:
+            written.flush(tx)  # the count below must see this transaction's states
+            active = tx.count_active_executions(*key)
         others = active - (0 if current is StateType.QUEUED else 1)
         if others >= flow.concurrency.limit:
             behavior = flow.concurrency.behavior

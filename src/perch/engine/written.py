@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from perch.engine.buffered import BufferedTransaction, buffers, record_outcome
 from perch.engine.model import Execution, LogEntry
 from perch.engine.ports import Job, Store, Transaction
+from perch.engine.states import StateType
 from perch.errors import ConcurrentUpdate
 
 
@@ -33,6 +34,8 @@ class Written:
     touched: set[str] = field(default_factory=set)
     """Executions written (state or log lines) in this transaction, for the change listeners."""
     _base: dict[str, int] = field(default_factory=dict)
+    _originals: dict[str, Execution] = field(default_factory=dict)
+    """Executions as read before this unit first staged them."""
     _dirty: set[str] = field(default_factory=set)
     _inserts: dict[str, Execution] = field(default_factory=dict)
     _jobs: list[Job] = field(default_factory=list)
@@ -62,6 +65,8 @@ class Written:
         """Record ``after`` as the new state of ``before``; it is returned with the version it
         will have once flushed."""
         base = self._base.setdefault(before.id, before.version)
+        if before.id not in self._inserts:
+            self._originals.setdefault(before.id, before)
         staged = after.with_version(base + 1)
         self.seen[before.id] = staged
         self.touched.add(before.id)
@@ -70,6 +75,23 @@ class Written:
         else:
             self._dirty.add(before.id)
         return staged
+
+    def slot_change(self, tenant: str, namespace: str, flow_id: str) -> int:
+        """How many concurrency slots of the flow this unit's unwritten changes take (or free,
+        when negative): what a count read before them must add."""
+        change = 0
+        for execution_id, execution in self.seen.items():
+            if (execution.tenant, execution.namespace, execution.flow_id) != (
+                tenant,
+                namespace,
+                flow_id,
+            ):
+                continue
+            if execution_id in self._inserts:
+                change += _holds_slot(execution)
+            elif execution_id in self._dirty:
+                change += _holds_slot(execution) - _holds_slot(self._originals[execution_id])
+        return change
 
     def add_jobs(self, jobs: list[Job]) -> None:
         self._jobs.extend(jobs)
@@ -108,6 +130,11 @@ class Written:
         if self._logs:
             tx.add_logs(self._logs)
             self._logs = []
+
+
+def _holds_slot(execution: Execution) -> int:
+    current = execution.state.current
+    return int(not current.is_terminated and current is not StateType.QUEUED)
 
 
 @contextmanager

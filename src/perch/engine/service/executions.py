@@ -9,9 +9,11 @@ from typing import Any
 
 from perch.engine.effects import Audit
 from perch.engine.executor import (
+    MAX_RETRIES,
     EngineContext,
     context_for,
     reading,
+    retryable,
     start_in,
     unit,
 )
@@ -22,6 +24,7 @@ from perch.engine.principal import Principal
 from perch.engine.service.files import Upload, file_uris
 from perch.errors import (
     BulkInvalid,
+    ConcurrentUpdate,
     ExecutionNotFound,
     FlowNotFound,
     IllegalState,
@@ -59,38 +62,46 @@ def create_execution(  # noqa: PLR0917 - the agreed signature
 
     ctx = context_for(store)
     # One transaction: reading the latest revision inside it costs less than a separate one.
-    with unit(store) as (tx, written):
-        flow, pinned = _flow_at(tx, ctx, (tenant, namespace, flow_id), revision)
-        if flow.disabled:
-            raise IllegalState("Cannot execute a disabled flow")
-        execution_id = new_id()
-        uploads = uploads or {}
-        uris = file_uris(flow, uploads, execution_id)
-        resolved = resolve_inputs(
-            flow.inputs or [],
-            {**inputs, **uris},
-            environment=default_environment(),
-            variables=_flow_vars(flow),
-        )
-        execution = new_execution(
-            flow,
-            revision=pinned,
-            inputs=resolved,
-            now=ctx.clock.now(),
-            principal=principal,
-            labels=labels,
-            correlation_id=correlation_id,
-            trigger=trigger,
-            execution_id=execution_id,
-        )
-        for input_id, uri in uris.items():
-            tx.put_file(uri, execution_id, uploads[input_id].content, ctx.clock.now())
-        if execution.tenant != tenant:
-            execution = replace(execution, tenant=tenant)
-        written.insert(execution)
-        started = start_in(tx, ctx, execution, written, principal)
-    ctx.after_commit(written)
-    return started
+    # Retried from a fresh read when it conflicts (two creates counting a flow's last slot).
+    for _ in range(MAX_RETRIES):
+        try:
+            with unit(store) as (tx, written):
+                flow, pinned = _flow_at(tx, ctx, (tenant, namespace, flow_id), revision)
+                if flow.disabled:
+                    raise IllegalState("Cannot execute a disabled flow")
+                execution_id = new_id()
+                uploads = uploads or {}
+                uris = file_uris(flow, uploads, execution_id)
+                resolved = resolve_inputs(
+                    flow.inputs or [],
+                    {**inputs, **uris},
+                    environment=default_environment(),
+                    variables=_flow_vars(flow),
+                )
+                execution = new_execution(
+                    flow,
+                    revision=pinned,
+                    inputs=resolved,
+                    now=ctx.clock.now(),
+                    principal=principal,
+                    labels=labels,
+                    correlation_id=correlation_id,
+                    trigger=trigger,
+                    execution_id=execution_id,
+                )
+                for input_id, uri in uris.items():
+                    tx.put_file(uri, execution_id, uploads[input_id].content, ctx.clock.now())
+                if execution.tenant != tenant:
+                    execution = replace(execution, tenant=tenant)
+                written.insert(execution)
+                started = start_in(tx, ctx, execution, written, principal)
+        except Exception as exc:
+            if not retryable(exc):
+                raise
+            continue
+        ctx.after_commit(written)
+        return started
+    raise ConcurrentUpdate(f"creating an execution of '{namespace}.{flow_id}' kept conflicting")
 
 
 def _flow_at(
