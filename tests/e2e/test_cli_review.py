@@ -302,8 +302,10 @@ namespace: company.team
 tasks:
   - id: nap
     type: io.kestra.plugin.core.flow.Sleep
-    duration: PT30S
+    duration: PT1H
 """
+"""Longer than any busy machine takes to notice the task RUNNING and send Ctrl-C (30 s was not,
+in a suite run beside another one and a CPU burner)."""
 
 
 def test_ctrl_c_while_start_waits_exits_cleanly(data_dir: Path, tmp_path: Path) -> None:
