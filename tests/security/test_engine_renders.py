@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.security.conftest import HealthWatch, Live, start_live, stop_live
+from tests.security.test_slow_render import OTHER
 
 # Ten billion iterations: longer than any time budget, so the rendering ends at the budget.
 SPIN = "{% for i in range(1, 100000) %}{% for j in range(1, 100000) %}{% endfor %}{% endfor %}"
@@ -34,17 +35,6 @@ tasks:
       - id: never
         type: io.kestra.plugin.core.log.Log
         message: "not reached"
-"""
-
-OTHER = """
-id: other
-namespace: probes
-tasks:
-  - id: wait
-    type: io.kestra.plugin.core.flow.Pause
-  - id: after
-    type: io.kestra.plugin.core.log.Log
-    message: "resumed"
 """
 
 

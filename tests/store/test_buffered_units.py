@@ -8,7 +8,9 @@ row); the peek and delete-by-id statements work there too.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -18,8 +20,16 @@ from perch.engine.events import Start
 from perch.engine.ports import QueuedEvent
 from perch.engine.written import unit
 from perch.errors import ConcurrentUpdate
-from perch.store import SqlStore
+from perch.store import SqlStore, open_store
 from tests.store.samples import T0
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[SqlStore]:
+    """SQLite only: PostgreSQL units take row locks in one transaction and never buffer."""
+    opened = open_store(data_dir=tmp_path / "data")
+    yield opened
+    opened.close()
 
 
 @pytest.fixture(autouse=True)
@@ -47,9 +57,8 @@ def test_peeked_work_items_stay_until_removed_by_id(store: SqlStore) -> None:
         assert [event.id for event in tx.claim_events(10)] == ["ev2"]
 
 
-def test_sqlite_units_buffer_their_writes(store: SqlStore) -> None:
-    if not store.single_writer:
-        pytest.skip("PostgreSQL units take row locks in one transaction")
+def test_sqlite_units_buffer_their_writes(sqlite_store: SqlStore) -> None:
+    store = sqlite_store
     with store.transaction() as tx:
         tx.add_events(_events(2))
     with unit(store) as (tx, _written):
@@ -65,10 +74,9 @@ def test_sqlite_units_buffer_their_writes(store: SqlStore) -> None:
 
 
 def test_an_event_consumed_meanwhile_is_a_conflict_and_nothing_is_written(
-    store: SqlStore,
+    sqlite_store: SqlStore,
 ) -> None:
-    if not store.single_writer:
-        pytest.skip("PostgreSQL units take row locks in one transaction")
+    store = sqlite_store
     with store.transaction() as tx:
         tx.add_events(_events(2))
 
@@ -87,10 +95,9 @@ def test_an_event_consumed_meanwhile_is_a_conflict_and_nothing_is_written(
 
 
 def test_after_two_conflicts_a_unit_takes_the_lock_at_once_then_buffers_again(
-    store: SqlStore,
+    sqlite_store: SqlStore,
 ) -> None:
-    if not store.single_writer:
-        pytest.skip("PostgreSQL units take row locks in one transaction")
+    store = sqlite_store
 
     def lose_once() -> None:
         with store.transaction() as tx:

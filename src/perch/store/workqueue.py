@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BindParameter, Connection, Integer, bindparam, func, or_, select
 
@@ -207,17 +208,7 @@ class WorkQueue:
         if limit <= 0:
             return []
         rows = self._conn.execute(_CLAIM_TIMERS, {"b_now": now, "b_limit": limit})
-        claimed = [
-            Timer(
-                id=row.id,
-                execution_id=row.execution_id,
-                due=row.due,
-                action=row.action,
-                task_run_id=row.task_run_id,
-                payload=loads(row.payload),
-            )
-            for row in rows
-        ]
+        claimed = [_timer(row) for row in rows]
         claimed.sort(key=lambda timer: timer.due)
         return claimed
 
@@ -227,17 +218,7 @@ class WorkQueue:
         if limit <= 0:
             return []
         rows = self._conn.execute(_PEEK_TIMERS, {"b_now": now, "b_limit": limit})
-        return [
-            Timer(
-                id=row.id,
-                execution_id=row.execution_id,
-                due=row.due,
-                action=row.action,
-                task_run_id=row.task_run_id,
-                payload=loads(row.payload),
-            )
-            for row in rows
-        ]
+        return [_timer(row) for row in rows]
 
     def delete_timer_ids(self, ids: Sequence[str]) -> int:
         """Remove these timers; how many were still there."""
@@ -273,10 +254,8 @@ class WorkQueue:
         :meth:`delete_event_ids`)."""
         if limit <= 0:
             return []
-        return [
-            QueuedEvent(row.id, row.execution_id, decode_event(row.payload, self._sealer))
-            for row in self._conn.execute(_PEEK_EVENTS, {"b_limit": limit})
-        ]
+        rows = self._conn.execute(_PEEK_EVENTS, {"b_limit": limit})
+        return [self._event(row) for row in rows]
 
     def delete_event_ids(self, ids: Sequence[str]) -> int:
         """Remove these events; how many were still there."""
@@ -291,7 +270,18 @@ class WorkQueue:
         rows = sorted(
             self._conn.execute(_CLAIM_EVENTS, {"b_limit": limit}), key=lambda row: row.seq
         )
-        return [
-            QueuedEvent(row.id, row.execution_id, decode_event(row.payload, self._sealer))
-            for row in rows
-        ]
+        return [self._event(row) for row in rows]
+
+    def _event(self, row: Any) -> QueuedEvent:
+        return QueuedEvent(row.id, row.execution_id, decode_event(row.payload, self._sealer))
+
+
+def _timer(row: Any) -> Timer:
+    return Timer(
+        id=row.id,
+        execution_id=row.execution_id,
+        due=row.due,
+        action=row.action,
+        task_run_id=row.task_run_id,
+        payload=loads(row.payload),
+    )
