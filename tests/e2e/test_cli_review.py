@@ -321,8 +321,9 @@ def test_ctrl_c_while_start_waits_exits_cleanly(data_dir: Path, tmp_path: Path) 
     first = process.stdout.readline()
     store = open_sqlite(data_dir)
     try:
-        # Ctrl-C while the in-process runner is running the task, as a user would: once the
-        # task run is RUNNING (the runner has started and claimed it), however long that takes.
+        # Ctrl-C as soon as the task run is RUNNING, however long that takes. The create makes
+        # it RUNNING already, so the signal may come while the headline is still being printed:
+        # the command must stop cleanly from its first line on.
         wait_for(
             store,
             execution_id_from(first),

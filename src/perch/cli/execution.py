@@ -104,11 +104,13 @@ def start(  # noqa: PLR0917 - typer maps parameters to options
         except PerchError as exc:
             report_error(exc)
             return
-        print_headline("Execution", execution_view(store, execution))
         if not wait:
+            print_headline("Execution", execution_view(store, execution))
             return
         try:
+            # Ctrl-C is caught from the headline on: a user may press it as soon as they see it.
             with _ctrl_c() as pressed:
+                print_headline("Execution", execution_view(store, execution))
                 if running_server(data_dir) is None and database_url() is None:
                     execution = _run_here(store, data_dir, execution.id, pressed)
                 else:
@@ -132,10 +134,11 @@ def _start_remote(
 ) -> None:
     body = remote.create_execution(namespace, flow_id, values, labels, wait=wait)
     view = execution_view_of_json(body)
-    print_headline("Execution", view)
     if not wait:
+        print_headline("Execution", view)
         return
     try:
+        print_headline("Execution", view)
         # The server may answer `wait=true` before the execution settles (at a time limit).
         body = body if view.settled else remote.wait_settled(view.id)
     except KeyboardInterrupt:
