@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import importlib
 import os
 import socket
 import threading
@@ -25,6 +27,10 @@ class HttpServer:
     ) -> None:
         self.app = create_app(store, settings)
         prepare_routes(self.app)
+        with contextlib.suppress(ImportError):
+            # anyio imports its asyncio backend on the first call sent to a thread; a module
+            # import on the event loop would hold every request meanwhile.
+            importlib.import_module("anyio._backends._asyncio")
         # Threads started now, not by the event loop in the middle of a burst of sign-ins.
         self.app.state.perch.authenticator.throttle.start()
         config = uvicorn.Config(

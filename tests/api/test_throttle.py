@@ -84,3 +84,19 @@ def test_stopped_check_threads_end_and_a_later_check_starts_new_ones() -> None:
     assert not any(thread.is_alive() for thread in ours)
     assert throttle.run_check(lambda: 42) == 42
     assert len(_check_threads() - before - ours) == 2
+
+
+def test_a_check_beyond_the_waiting_bound_is_refused_at_once() -> None:
+    throttle, release, started = _busy_throttle()
+    throttle.queue_wait = 30.0  # only the bound may refuse the last one
+    throttle.max_waiting = 1
+    waiter = threading.Thread(target=throttle.run_check, args=(started.append, "waits"))
+    waiter.start()
+    while throttle.waiting < 1:
+        threading.Event().wait(0.01)
+    with pytest.raises(TooManyAttempts, match="busy checking passwords"):
+        throttle.run_check(started.append, "beyond")
+    release.set()
+    waiter.join(timeout=10)
+    assert sorted(started) == ["a", "b", "waits"]
+    assert throttle.waiting == 0

@@ -7,9 +7,11 @@ refused too while it lasts). A success clears its account's count.
 
 An argon2 check takes tens of megabytes and milliseconds by design; the checks run on
 :attr:`concurrency` threads of their own, and a caller whose check could not start within
-:attr:`queue_wait` seconds is told to come back (429) instead of piling up. Those threads run
-at a lower OS priority (:mod:`perch.responsive`): a burst of checks, each on several
-cores, must not leave the thread serving the API waiting for the CPU.
+:attr:`queue_wait` seconds, or who finds :attr:`max_waiting` checks already waiting, is told to
+come back (429) instead of piling up. Refusing at once beyond that many spreads a burst's
+answers over its arrivals: otherwise all of them would time out, and be answered, together.
+Those threads run at a lower OS priority (:mod:`perch.responsive`): a burst of checks, each on
+several cores, must not leave the thread serving the API waiting for the CPU.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class LoginThrottle:
         window: float = 300.0,
         concurrency: int = 2,
         queue_wait: float = 1.0,
+        max_waiting: int = 8,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.per_account = per_account
@@ -61,6 +64,7 @@ class LoginThrottle:
         self.window = window
         self.concurrency = concurrency
         self.queue_wait = queue_wait
+        self.max_waiting = max_waiting
         self._clock = clock
         self._lock = threading.Lock()
         self._accounts: dict[str, _Count] = {}
@@ -132,12 +136,19 @@ class LoginThrottle:
         """End the password-check threads (when the server stops)."""
         self._checkers.stop()
 
+    @property
+    def waiting(self) -> int:
+        """Checks submitted that no thread has taken yet."""
+        return self._checkers.waiting
+
     def _busy(self) -> TooManyAttempts:
         return TooManyAttempts("the server is busy checking passwords: try again", retry_after=1)
 
     def run_check(self, check: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``check(*args, **kwargs)`` on a password-check thread: its result or its exception;
         :class:`TooManyAttempts` when no thread could start it within :attr:`queue_wait`."""
+        if self.waiting >= self.max_waiting:
+            raise self._busy()
         future = self._checkers.submit(functools.partial(check, *args, **kwargs))
         try:
             return future.result(timeout=self.queue_wait)
@@ -150,6 +161,8 @@ class LoginThrottle:
         """:meth:`run_check` for a coroutine: while it waits, the caller holds no thread (a
         burst of sign-ins must not make the event loop start a thread for each). Call
         :meth:`start` first, off the event loop."""
+        if self.waiting >= self.max_waiting:
+            raise self._busy()
         future = self._checkers.submit(functools.partial(check, *args, **kwargs))
         answer = asyncio.wrap_future(future)
         try:
@@ -173,6 +186,8 @@ class _CheckThreads:
         )
         self._lock = threading.Lock()
         self.started = False
+        self.waiting = 0
+        """Calls submitted and not yet taken by a thread (read without the lock: a hint)."""
 
     def start(self) -> None:
         """Start the threads (once; starting a thread waits for it to run, so the event loop
@@ -199,6 +214,8 @@ class _CheckThreads:
     def submit(self, call: Callable[[], T]) -> Future[T]:
         self.start()
         future: Future[T] = Future()
+        with self._lock:
+            self.waiting += 1
         self._queue.put((future, call))
         return future
 
@@ -209,6 +226,8 @@ class _CheckThreads:
             if item is None:
                 return
             future, call = item
+            with self._lock:
+                self.waiting -= 1
             if not future.set_running_or_notify_cancel():
                 continue  # cancelled while it waited
             try:

@@ -235,7 +235,9 @@ def _json(raw: Any, _: InputType | None = None) -> Any:
         if error.too_deep:
             raise ValueProblem(str(error).replace("the value", "the JSON value", 1)) from None
         raise ValueProblem(f"expected JSON but received `{describe_value(raw)}`: {error}") from None
-    _check_size(value)
+    if (problem := _size_problem(value)) is not None:
+        del value  # freed here (see _size_problem)
+        raise ValueProblem(problem)
     return value
 
 
@@ -251,25 +253,30 @@ MAX_VALUE_DEPTH = strictjson.MAX_DEPTH
 """The deepest nesting of lists and mappings in a JSON or YAML value."""
 
 
-def _check_size(value: Any) -> None:
-    """Raise :class:`ValueProblem` if ``value`` refers to itself, nests too deeply or expands
-    beyond :data:`MAX_VALUE_ITEMS`. Walks without recursion, and stops at the limit."""
+def _size_problem(value: Any) -> str | None:
+    """Why ``value`` is refused: it refers to itself, nests too deeply or expands beyond
+    :data:`MAX_VALUE_ITEMS` (None if it is not). Walks without recursion; stops at the limit.
+
+    Callers raise outside this call and drop the value first: a refused value of 100,000 items
+    kept alive by the error's traceback would be freed by whichever thread handles the error
+    (the event loop, for a request), holding the interpreter meanwhile."""
     count = 0
     pending: list[tuple[Any, tuple[int, ...]]] = [(value, ())]
     while pending:
         item, parents = pending.pop()
         count += 1
         if count > MAX_VALUE_ITEMS:
-            raise ValueProblem(f"the value holds more than {MAX_VALUE_ITEMS} items")
+            return f"the value holds more than {MAX_VALUE_ITEMS} items"
         if not isinstance(item, (list, dict)):
             continue
         if id(item) in parents:
-            raise ValueProblem("the value contains itself (through an alias)")
+            return "the value contains itself (through an alias)"
         if len(parents) >= MAX_VALUE_DEPTH:
-            raise ValueProblem(f"the value is nested more than {MAX_VALUE_DEPTH} levels deep")
+            return f"the value is nested more than {MAX_VALUE_DEPTH} levels deep"
         inner = (*parents, id(item))
         children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
         pending.extend((child, inner) for child in children)
+    return None
 
 
 def _yaml(raw: Any, _: InputType | None = None) -> Any:
@@ -292,7 +299,9 @@ def _yaml(raw: Any, _: InputType | None = None) -> Any:
                 f"the value is nested more than {MAX_VALUE_DEPTH} levels deep"
             ) from None
         raise ValueError(str(error)) from None
-    _check_size(value)
+    if (problem := _size_problem(value)) is not None:
+        del value  # freed here (see _size_problem)
+        raise ValueProblem(problem)
     return value
 
 

@@ -221,3 +221,21 @@ def test_a_repeated_yaml_anchor_is_read_without_a_warning() -> None:
 
 def test_yaml_aliases_that_stay_small_are_fine() -> None:
     assert parse_value(T.YAML, "a: &a [1, 2]\nb: [*a, *a]") == {"a": [1, 2], "b": [[1, 2], [1, 2]]}
+
+
+@pytest.mark.parametrize("input_type", [T.JSON, T.YAML])
+def test_a_refused_oversized_value_is_not_kept_alive_by_the_error(input_type: InputType) -> None:
+    # Freed where it was refused: kept by the traceback, it would be freed by the thread that
+    # handles the error (a request's event loop), holding the interpreter ~30 ms per 100k items.
+    raw = "[" + ", ".join(["1"] * (MAX_VALUE_ITEMS + 5)) + "]"
+    with pytest.raises(ValueProblem, match="more than") as caught:
+        parse_value(input_type, raw)
+    tb = caught.value.__traceback__
+    while tb is not None:
+        big = [
+            name
+            for name, value in tb.tb_frame.f_locals.items()
+            if isinstance(value, (list, dict)) and len(value) > 1_000
+        ]
+        assert big == [], (tb.tb_frame.f_code.co_name, big)
+        tb = tb.tb_next
