@@ -9,19 +9,29 @@ row); the peek and delete-by-id statements work there too.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from perch.engine import service
 from perch.engine.buffered import OPTIMISTIC_CONFLICTS, BufferedTransaction, record_outcome
-from perch.engine.effects import ScheduleTimer
+from perch.engine.context import context_for
+from perch.engine.effects import Audit, ScheduleTimer
 from perch.engine.events import Start
-from perch.engine.ports import QueuedEvent
-from perch.engine.written import unit
+from perch.engine.executor import ended_events
+from perch.engine.model import Execution
+from perch.engine.ports import QueuedEvent, Transaction
+from perch.engine.principal import Principal
+from perch.engine.states import StateType
+from perch.engine.written import Written, unit
 from perch.errors import ConcurrentUpdate
 from perch.store import SqlStore, open_store
 from tests.store.samples import T0
+
+ALICE = Principal("alice")
+KILLED = StateType.KILLED
 
 
 @pytest.fixture
@@ -114,3 +124,69 @@ def test_after_two_conflicts_a_unit_takes_the_lock_at_once_then_buffers_again(
         assert not isinstance(tx, BufferedTransaction)  # the write lock, as before buffering
     with unit(store) as (tx, _written):
         assert isinstance(tx, BufferedTransaction)
+
+
+LIMITED = """
+id: limited
+namespace: perch.units
+concurrency:
+  limit: 1
+  behavior: QUEUE
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+"""
+
+
+def _limited_executions(store: SqlStore, count: int) -> list[Execution]:
+    service.deploy_flow(store, LIMITED, ALICE)
+    created = [
+        service.create_execution(store, "main", "perch.units", "limited", {}, ALICE)
+        for _ in range(count)
+    ]
+    states = [service.get_execution(store, e.id).state.current for e in created]
+    assert states == [StateType.PAUSED] + [StateType.QUEUED] * (count - 1)
+    return created
+
+
+def _kill(written: Written, tx: Transaction, execution_id: str) -> Execution:
+    before = written.load(tx, execution_id)
+    assert before is not None
+    now = datetime.now(UTC)
+    return written.stage(before, replace(before, state=before.state.with_state(KILLED, now)))
+
+
+def test_the_end_of_a_limited_execution_wakes_the_next_without_the_write_lock(
+    sqlite_store: SqlStore,
+) -> None:
+    store = sqlite_store
+    first, second, third = _limited_executions(store, 3)
+    with unit(store) as (tx, written):
+        ended = _kill(written, tx, first.id)
+        _kill(written, tx, second.id)  # out of the queue in this unit, not yet in the database
+        events = ended_events(tx, context_for(store), ended, written)
+        assert isinstance(tx, BufferedTransaction)
+        assert not tx.direct  # nothing written yet: no write lock held
+        with store.transaction() as other:  # another writer is not kept waiting
+            other.add_audit(None, Audit("PROBE", ALICE, {}), datetime.now(UTC))
+    assert [event.execution_id for event in events] == [third.id]
+
+
+def test_the_queue_changing_meanwhile_is_a_conflict(sqlite_store: SqlStore) -> None:
+    store = sqlite_store
+    first, second, _third = _limited_executions(store, 3)
+
+    def end_first_while_the_second_is_taken() -> None:
+        with unit(store) as (tx, written):
+            ended = _kill(written, tx, first.id)
+            events = ended_events(tx, context_for(store), ended, written)
+            assert [event.execution_id for event in events] == [second.id]
+            with store.transaction() as other:  # someone else takes the second out of the queue
+                queued = other.get_execution(second.id, for_update=True)
+                assert queued is not None
+                now = datetime.now(UTC)
+                other.update_execution(replace(queued, state=queued.state.with_state(KILLED, now)))
+
+    with pytest.raises(ConcurrentUpdate, match="queue"):
+        end_first_while_the_second_is_taken()
+    assert service.get_execution(store, first.id).state.current is StateType.PAUSED

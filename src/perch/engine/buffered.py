@@ -10,17 +10,18 @@ fails, and the unit is retried from a fresh read, if anyone changed them in betw
 the unit consumed (queued events, due timers) are removed by id in that same write, and a
 missing one is a conflict too, so nothing is delivered twice.
 
-A unit that must read its own writes (the concurrency slots of a flow are counted after its
-executions are written) or that writes something not kept here takes the write lock at that
-point (:meth:`BufferedTransaction.upgrade`) and goes on directly in the writing transaction:
-only such units (an execution of a flow with a ``concurrency`` limit that ends, a worker's claim
-of jobs) still render under the lock. The slots a start counts are counted again under the lock.
+A unit that writes something not kept here takes the write lock at that point
+(:meth:`BufferedTransaction.upgrade`) and goes on directly in the writing transaction. What a
+unit reads that others' writes could change under it is read again under the write lock, and
+another answer there is a conflict: the concurrency slots a start counts (the unit adds its own
+unwritten changes), the oldest queued execution an ended one wakes (leaving out those the unit
+has moved on).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
@@ -226,8 +227,23 @@ class BufferedTransaction:
         self._keep(recount)
         return counted
 
-    def oldest_queued_execution(self, tenant: str, namespace: str, flow_id: str) -> str | None:
-        return self._now().oldest_queued_execution(tenant, namespace, flow_id)
+    def oldest_queued_execution(
+        self, tenant: str, namespace: str, flow_id: str, excluding: Collection[str] = ()
+    ) -> str | None:
+        """Read in the reading transaction (``excluding`` what the unit has moved on but not
+        written) and read again under the write lock: another answer there is a conflict (a
+        wake-up sent to an execution someone else started meanwhile would be lost)."""
+        if self.direct:
+            return self._tx.oldest_queued_execution(tenant, namespace, flow_id, excluding)
+        found = self._tx.oldest_queued_execution(tenant, namespace, flow_id, excluding)
+        kept = frozenset(excluding)
+
+        def again(tx: Transaction) -> None:
+            if tx.oldest_queued_execution(tenant, namespace, flow_id, kept) != found:
+                raise ConcurrentUpdate(f"the queue of flow '{namespace}.{flow_id}' changed")
+
+        self._keep(again)
+        return found
 
     def lock_flow_slots(self, tenant: str, namespace: str, flow_id: str) -> None:
         if self.direct:

@@ -9,8 +9,9 @@ from typing import Any
 
 from perch.engine.context import MAX_RETRIES, EngineContext, context_for, retryable
 from perch.engine.events import Start
-from perch.engine.executor import apply_in, start_in
+from perch.engine.executor import apply_in, oldest_queued, start_in
 from perch.engine.loops import BackgroundLoop
+from perch.engine.model import Execution
 from perch.engine.ports import QueuedEvent, Store, Transaction
 from perch.engine.principal import SYSTEM
 from perch.engine.states import StateType
@@ -61,6 +62,17 @@ class EventLoop(BackgroundLoop):
         return True
 
 
+def _pass_on(tx: Transaction, ctx: EngineContext, started: Execution, written: Written) -> None:
+    """A wake-up for a queued execution that has started already: two executions that ended
+    at once both woke the oldest queued one. The slot the second one freed goes to the next."""
+    if ctx.flow_for(tx, started).concurrency is None:
+        return
+    queued_id = oldest_queued(tx, started, written)
+    queued = written.load(tx, queued_id) if queued_id is not None else None
+    if queued is not None and queued.state.current is StateType.QUEUED:
+        start_in(tx, ctx, queued, written)  # counts the slots: stays QUEUED if none is free
+
+
 def deliver(tx: Transaction, ctx: EngineContext, queued: QueuedEvent, written: Written) -> None:
     """Apply one outbox event; an event the execution no longer accepts is dropped."""
     event: Any = queued.event
@@ -71,6 +83,8 @@ def deliver(tx: Transaction, ctx: EngineContext, queued: QueuedEvent, written: W
                 return
             if execution.state.current in (StateType.CREATED, StateType.QUEUED):
                 start_in(tx, ctx, execution, written)
+            else:
+                _pass_on(tx, ctx, execution, written)
             return
         apply_in(tx, ctx, queued.execution_id, event, SYSTEM, written=written)
     except ConcurrentUpdate:

@@ -232,10 +232,7 @@ def ended_events(
     events: list[QueuedEvent] = []
     flow = ctx.flow_for(tx, execution)
     if flow.concurrency is not None:
-        written.flush(tx)  # the query below must see this transaction's states
-        queued = tx.oldest_queued_execution(
-            execution.tenant, execution.namespace, execution.flow_id
-        )
+        queued = oldest_queued(tx, execution, written)
         if queued is not None:
             events.append(QueuedEvent(new_id(), queued, Start()))
     if execution.parent is not None:
@@ -247,6 +244,20 @@ def ended_events(
         )
         events.append(QueuedEvent(new_id(), execution.parent.execution_id, ended))
     return events
+
+
+def oldest_queued(tx: Transaction, execution: Execution, written: Written) -> str | None:
+    """The QUEUED execution of ``execution``'s flow that a freed slot goes to, as this unit
+    sees them."""
+    if buffering(tx):
+        # Nothing written yet: leave out the executions this unit moved out of QUEUED.
+        excluding = written.moved_from_queue()
+    else:
+        written.flush(tx)  # the query below sees this transaction's states
+        excluding = set()
+    return tx.oldest_queued_execution(
+        execution.tenant, execution.namespace, execution.flow_id, excluding
+    )
 
 
 def start_subflow(

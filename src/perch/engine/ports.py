@@ -7,7 +7,7 @@ Rows never leave the store: it converts them to the engine values in :mod:`perch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -164,7 +164,11 @@ class Transaction(Protocol):
         """Executions of the flow that hold a concurrency slot (not terminated, not QUEUED)."""
         ...
 
-    def oldest_queued_execution(self, tenant: str, namespace: str, flow_id: str) -> str | None: ...
+    def oldest_queued_execution(
+        self, tenant: str, namespace: str, flow_id: str, excluding: Collection[str] = ()
+    ) -> str | None:
+        """The flow's QUEUED execution that started first, leaving out ``excluding``."""
+        ...
 
     def lock_flow_slots(self, tenant: str, namespace: str, flow_id: str) -> None:
         """Hold the flow's concurrency slots until the transaction ends, so that two

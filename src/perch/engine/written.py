@@ -93,6 +93,15 @@ class Written:
                 change += _holds_slot(execution) - _holds_slot(self._originals[execution_id])
         return change
 
+    def moved_from_queue(self) -> set[str]:
+        """Executions this unit changed that are not QUEUED now (some may still be QUEUED in
+        the database, until the flush)."""
+        return {
+            execution_id
+            for execution_id, execution in self.seen.items()
+            if execution.state.current is not StateType.QUEUED
+        }
+
     def add_jobs(self, jobs: list[Job]) -> None:
         self._jobs.extend(jobs)
         self.jobs += len(jobs)

@@ -7,12 +7,14 @@ their compiled form for every call.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     bindparam,
     exists,
     func,
@@ -92,7 +94,7 @@ _OLDEST_QUEUED = (
     select(_c.id)
     .where(*_SAME_FLOW, _c.state == StateType.QUEUED.value)
     .order_by(_c.start_date, _c.id)
-    .limit(1)
+    .limit(bindparam("b_limit", type_=Integer()))
 )
 
 
@@ -290,8 +292,16 @@ class ExecutionQueries:
         params = {"b_tenant": tenant, "b_namespace": namespace, "b_flow_id": flow_id}
         return int(self._conn.execute(_COUNT_ACTIVE, params).scalar_one())
 
-    def oldest_queued_execution(self, tenant: str, namespace: str, flow_id: str) -> str | None:
-        """The id of the flow's QUEUED execution that started first, if any."""
-        params = {"b_tenant": tenant, "b_namespace": namespace, "b_flow_id": flow_id}
-        found: str | None = self._conn.execute(_OLDEST_QUEUED, params).scalar()
-        return found
+    def oldest_queued_execution(
+        self, tenant: str, namespace: str, flow_id: str, excluding: Collection[str] = ()
+    ) -> str | None:
+        """The id of the flow's QUEUED execution that started first, if any, leaving out
+        ``excluding`` (executions a unit has moved on without writing them yet)."""
+        params = {
+            "b_tenant": tenant,
+            "b_namespace": namespace,
+            "b_flow_id": flow_id,
+            "b_limit": len(excluding) + 1,
+        }
+        rows = self._conn.execute(_OLDEST_QUEUED, params).scalars()
+        return next((found for found in rows if found not in excluding), None)
