@@ -22,7 +22,7 @@ from perch.engine.effects import Audit, ScheduleTimer
 from perch.engine.events import Start
 from perch.engine.executor import ended_events
 from perch.engine.model import Execution
-from perch.engine.ports import QueuedEvent, Transaction
+from perch.engine.ports import Job, QueuedEvent, Transaction
 from perch.engine.principal import Principal
 from perch.engine.states import StateType
 from perch.engine.written import Written, unit
@@ -190,3 +190,68 @@ def test_the_queue_changing_meanwhile_is_a_conflict(sqlite_store: SqlStore) -> N
     with pytest.raises(ConcurrentUpdate, match="queue"):
         end_first_while_the_second_is_taken()
     assert service.get_execution(store, first.id).state.current is StateType.PAUSED
+
+
+def _queued_jobs(count: int) -> list[Job]:
+    return [
+        Job(f"j{n}", f"e{n}", f"tr{n}", "log", 1, T0 + timedelta(milliseconds=n))
+        for n in range(count)
+    ]
+
+
+def test_peeked_jobs_are_leased_by_id_only_while_claimable(store: SqlStore) -> None:
+    lease = T0 + timedelta(seconds=30)
+    with store.transaction() as tx:
+        tx.add_jobs(_queued_jobs(3))
+    with store.transaction() as tx:
+        assert [job.id for job in tx.peek_jobs(T0, 2)] == ["j0", "j1"]
+        assert tx.lease_job_ids("w1", ["j0", "j1"], T0, lease) == 2
+        assert tx.lease_job_ids("w2", ["j1", "j2"], T0, lease) == 1  # j1 is leased now
+        assert tx.peek_jobs(T0, 10) == []
+        assert [job.id for job in tx.peek_jobs(lease + timedelta(seconds=1), 10)] == [
+            "j0",
+            "j1",
+            "j2",
+        ]
+
+
+def test_worker_claims_lease_when_they_write_and_skip_what_another_unit_read(
+    sqlite_store: SqlStore,
+) -> None:
+    store = sqlite_store
+    lease = T0 + timedelta(seconds=30)
+    with store.transaction() as tx:
+        tx.add_jobs(_queued_jobs(3))
+    with unit(store) as (tx, written):
+        first = tx.claim_jobs("w1", 2, T0, lease)
+        assert isinstance(tx, BufferedTransaction)
+        assert not tx.direct  # read, not yet leased: no write lock held
+        with unit(store) as (other, _):  # another worker's claim meanwhile
+            second = other.claim_jobs("w2", 2, T0, lease)
+        written.add_jobs([Job("mine", "e9", "tr9", "log", 1, T0)])
+        own = written.claim_own_jobs("w1", 5, lease)
+    assert [job.id for job in first] == ["j0", "j1"]
+    assert [job.id for job in second] == ["j2"]
+    assert [(job.id, job.worker_id) for job in own] == [("mine", "w1")]
+    with store.transaction() as tx:
+        assert tx.peek_jobs(T0, 10) == []  # all five leased, "mine" written leased
+        later = lease + timedelta(seconds=1)
+        assert sorted(job.id for job in tx.peek_jobs(later, 10)) == ["j0", "j1", "j2", "mine"]
+
+
+def test_a_job_claimed_meanwhile_by_another_is_a_conflict(sqlite_store: SqlStore) -> None:
+    store = sqlite_store
+    lease = T0 + timedelta(seconds=30)
+    with store.transaction() as tx:
+        tx.add_jobs(_queued_jobs(1))
+
+    def claim_while_another_does() -> None:
+        with unit(store) as (tx, _written):
+            assert [job.id for job in tx.claim_jobs("w1", 1, T0, lease)] == ["j0"]
+            with store.transaction() as other:  # not a buffered unit: it does not skip j0
+                assert [job.id for job in other.claim_jobs("w2", 1, T0, lease)] == ["j0"]
+
+    with pytest.raises(ConcurrentUpdate, match="claimed by another"):
+        claim_while_another_does()
+    with unit(store) as (tx, _written):  # the reservation went with the failed unit
+        assert tx.claim_jobs("w3", 1, lease + timedelta(seconds=1), lease) != []

@@ -15,11 +15,13 @@ A unit that writes something not kept here takes the write lock at that point
 unit reads that others' writes could change under it is read again under the write lock, and
 another answer there is a conflict: the concurrency slots a start counts (the unit adds its own
 unwritten changes), the oldest queued execution an ended one wakes (leaving out those the unit
-has moved on).
+has moved on). A worker's claim reads jobs and leases them by id when it writes (jobs the unit
+wrote itself it claims from memory); the units of one process skip the jobs another has read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
@@ -49,6 +51,12 @@ OPTIMISTIC_CONFLICTS = 2
 that keeps losing to others still finishes: it then waits for the lock like any writer)."""
 
 _conflicts = threading.local()
+
+_reserving = threading.Lock()
+_reserved: dict[int, set[str]] = {}
+"""Per store (by id), the jobs that buffered units of this process have read to claim and not
+yet written: another unit reads past them instead of losing the claim to a conflict. The
+write checks the lease anyway; a single-writer store has a single process writing it."""
 
 
 def buffers(store: Store) -> bool:
@@ -80,6 +88,7 @@ class BufferedTransaction:
         self._open: AbstractContextManager[Transaction] = reader
         self._tx: Transaction = reader.__enter__()
         self._writes: list[Write] = []
+        self._reserved: list[str] = []
         self.direct = False
         """Whether the writing transaction is open (and everything now goes to it)."""
 
@@ -105,7 +114,16 @@ class BufferedTransaction:
         tb: TracebackType | None,
     ) -> None:
         """Commit (no exception) or roll back the transaction open now."""
-        self._open.__exit__(exc_type, exc, tb)
+        try:
+            self._open.__exit__(exc_type, exc, tb)
+        finally:
+            if self._reserved:
+                with _reserving:
+                    held = _reserved.get(id(self._store), set())
+                    held.difference_update(self._reserved)
+                    if not held:
+                        _reserved.pop(id(self._store), None)
+                self._reserved = []
 
     def _keep(self, write: Write) -> None:
         if self.direct:
@@ -172,6 +190,10 @@ class BufferedTransaction:
 
     def delete_job(self, job_id: str) -> None:
         self._keep(lambda tx: tx.delete_job(job_id))
+
+    def add_jobs(self, jobs: Sequence[Job]) -> None:
+        # A unit claims the jobs it writes itself from memory (Written.claim_own_jobs).
+        self._keep(lambda tx: tx.add_jobs(jobs))
 
     def put_file(self, key: str, execution_id: str, content: bytes, created: datetime) -> None:
         # Uploads are read back by later requests only, never by the unit that stores them.
@@ -250,13 +272,35 @@ class BufferedTransaction:
             self._tx.lock_flow_slots(tenant, namespace, flow_id)
         # Buffering: the write lock serialises the writes, and the count is checked again there.
 
-    def add_jobs(self, jobs: Sequence[Job]) -> None:
-        self._now().add_jobs(jobs)
-
     def claim_jobs(
         self, worker_id: str, limit: int, now: datetime, lease_until: datetime
     ) -> list[Job]:
-        return self._now().claim_jobs(worker_id, limit, now, lease_until)
+        """Read the oldest claimable jobs no other unit of this process has read, and lease
+        them when the unit writes; one leased by someone else meanwhile is a conflict."""
+        if self.direct:
+            return self._tx.claim_jobs(worker_id, limit, now, lease_until)
+        if limit <= 0:
+            return []
+        key = id(self._store)
+        with _reserving:
+            skipped = len(_reserved.get(key, ()))
+        peeked = self._peeking().peek_jobs(now, limit + skipped)
+        with _reserving:
+            held = _reserved.setdefault(key, set())
+            chosen = [job for job in peeked if job.id not in held][:limit]
+            held.update(job.id for job in chosen)
+        self._reserved.extend(job.id for job in chosen)
+        ids = [job.id for job in chosen]
+
+        def lease(tx: Transaction) -> None:
+            if cast(Peeking, tx).lease_job_ids(worker_id, ids, now, lease_until) != len(ids):
+                raise ConcurrentUpdate("a job read by this unit was claimed by another")
+
+        if ids:
+            self._keep(lease)
+        return [
+            dataclasses.replace(job, worker_id=worker_id, lease_until=lease_until) for job in chosen
+        ]
 
     def extend_leases(self, worker_id: str, job_ids: Sequence[str], lease_until: datetime) -> None:
         self._now().extend_leases(worker_id, job_ids, lease_until)

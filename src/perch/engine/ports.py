@@ -224,8 +224,9 @@ class Transaction(Protocol):
 
 class Peeking(Protocol):
     """What a single-writer store's reading transaction offers the engine's units that read
-    first and write last (:mod:`perch.engine.buffered`): work items read without claiming
-    them, and removed by id in the writing transaction that follows."""
+        first and write last (:mod:`perch.engine.buffered`): work items read without claiming
+        them, and removed (events, timers) or leased (jobs) by id in the writing transaction that
+    follows."""
 
     def peek_events(self, limit: int) -> list[QueuedEvent]: ...
 
@@ -234,6 +235,12 @@ class Peeking(Protocol):
     def peek_due_timers(self, now: datetime, limit: int) -> list[Timer]: ...
 
     def delete_timer_ids(self, ids: Sequence[str]) -> int: ...
+
+    def peek_jobs(self, now: datetime, limit: int) -> list[Job]: ...
+
+    def lease_job_ids(
+        self, worker_id: str, ids: Sequence[str], now: datetime, lease_until: datetime
+    ) -> int: ...
 
 
 class Store(Protocol):

@@ -182,13 +182,14 @@ class WorkerPool:
         started: list[_Started] = []
         budget = self._inline_limit if self._inline is not None else 0
         while True:
-            written.flush(tx)  # jobs written so far in this transaction become claimable
             now = self._ctx.clock.now()
-            jobs = tx.claim_jobs(worker_id, self._batch, now, now + self._lease)
+            lease_until = now + self._lease
+            # Older jobs of others first, then the ones this transaction wrote (claimed from
+            # memory: nothing is written before the unit ends).
+            jobs = tx.claim_jobs(worker_id, self._batch, now, lease_until)
+            jobs += written.claim_own_jobs(worker_id, self._batch - len(jobs), lease_until)
             if jobs:
                 self._claimed += 1  # only compared for change, so races between threads are fine
-            # Jobs this transaction wrote and claimed itself need no other worker woken.
-            written.jobs = max(0, written.jobs - len(jobs))
             ran_inline = 0
             for job in jobs:
                 item = self._start_in(tx, worker_id, job, written)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from perch.engine.buffered import BufferedTransaction, buffers, record_outcome
 from perch.engine.model import Execution, LogEntry
@@ -105,6 +106,20 @@ class Written:
     def add_jobs(self, jobs: list[Job]) -> None:
         self._jobs.extend(jobs)
         self.jobs += len(jobs)
+
+    def claim_own_jobs(self, worker_id: str, limit: int, lease_until: datetime) -> list[Job]:
+        """Lease up to ``limit`` of the jobs this unit wrote that nobody holds: they are
+        written leased at the flush (no other transaction can see them before)."""
+        claimed: list[Job] = []
+        for index, job in enumerate(self._jobs):
+            if len(claimed) >= limit:
+                break
+            if job.worker_id is None:
+                leased = replace(job, worker_id=worker_id, lease_until=lease_until)
+                self._jobs[index] = leased
+                claimed.append(leased)
+        self.jobs = max(0, self.jobs - len(claimed))
+        return claimed
 
     def dispatch(self, jobs: list[Job]) -> None:
         """Dispatches for the inline runner to run, or to write as jobs."""

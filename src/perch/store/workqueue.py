@@ -88,6 +88,13 @@ _PEEK_EVENTS = (
 _IDS: BindParameter[str] = bindparam("b_ids", expanding=True)
 _DELETE_TIMER_IDS = timers.delete().where(timers.c.id.in_(_IDS))
 _DELETE_EVENT_IDS = events.delete().where(events.c.id.in_(_IDS))
+_CLAIMABLE = or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < _NOW)
+_PEEK_JOBS = select(*_JOB_COLUMNS).where(_CLAIMABLE).order_by(jobs.c.created).limit(_LIMIT)
+_LEASE_JOB_IDS = (
+    jobs.update()
+    .where(jobs.c.id.in_(_IDS), _CLAIMABLE)
+    .values(worker_id=bindparam("b_worker"), lease_until=bindparam("b_lease"))
+)
 _CLAIM_EVENTS = (
     events.delete()
     .where(
@@ -160,6 +167,24 @@ class WorkQueue:
         claimed = [Job(*row) for row in _PREPARED_CLAIM_JOBS.rows(self._conn, params)]
         claimed.sort(key=lambda job: job.created)
         return claimed
+
+    def peek_jobs(self, now: datetime, limit: int) -> list[Job]:
+        """Up to ``limit`` of the oldest claimable jobs, left as they are (a reading
+        transaction leases them later with :meth:`lease_job_ids`)."""
+        if limit <= 0:
+            return []
+        return [
+            Job(*row) for row in self._conn.execute(_PEEK_JOBS, {"b_now": now, "b_limit": limit})
+        ]
+
+    def lease_job_ids(
+        self, worker_id: str, ids: Sequence[str], now: datetime, lease_until: datetime
+    ) -> int:
+        """Lease these jobs to ``worker_id``; how many were still claimable."""
+        if not ids:
+            return 0
+        params = {"b_ids": list(ids), "b_now": now, "b_worker": worker_id, "b_lease": lease_until}
+        return int(self._conn.execute(_LEASE_JOB_IDS, params).rowcount)
 
     def extend_leases(self, worker_id: str, job_ids: Sequence[str], lease_until: datetime) -> None:
         """Push back the lease of jobs this worker still holds."""
