@@ -255,3 +255,19 @@ def test_a_job_claimed_meanwhile_by_another_is_a_conflict(sqlite_store: SqlStore
         claim_while_another_does()
     with unit(store) as (tx, _written):  # the reservation went with the failed unit
         assert tx.claim_jobs("w3", 1, lease + timedelta(seconds=1), lease) != []
+
+
+def test_a_unit_never_claims_a_job_it_removed(sqlite_store: SqlStore) -> None:
+    # A result reported after its lease ran out: the job is removed, and the claim that follows
+    # in the same unit must not take it again (it still looks claimable in the database).
+    store = sqlite_store
+    with store.transaction() as tx:
+        tx.add_jobs(_queued_jobs(2))
+        tx.claim_jobs("w1", 1, T0, T0 + timedelta(seconds=1))
+    later = T0 + timedelta(seconds=5)
+    with unit(store) as (tx, _written):
+        tx.delete_job("j0")
+        claimed = tx.claim_jobs("w1", 5, later, later + timedelta(seconds=30))
+    assert [job.id for job in claimed] == ["j1"]
+    with store.transaction() as tx:
+        assert tx.peek_jobs(later + timedelta(minutes=1), 10) == [claimed[0]]

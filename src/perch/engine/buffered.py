@@ -89,6 +89,8 @@ class BufferedTransaction:
         self._tx: Transaction = reader.__enter__()
         self._writes: list[Write] = []
         self._reserved: list[str] = []
+        self._deleted_jobs: set[str] = set()
+        """Jobs this unit removed (a result reported): never claimed again by it."""
         self.direct = False
         """Whether the writing transaction is open (and everything now goes to it)."""
 
@@ -189,6 +191,7 @@ class BufferedTransaction:
         self._keep(lambda tx: tx.delete_timers(execution_id, task_run_ids))
 
     def delete_job(self, job_id: str) -> None:
+        self._deleted_jobs.add(job_id)
         self._keep(lambda tx: tx.delete_job(job_id))
 
     def add_jobs(self, jobs: Sequence[Job]) -> None:
@@ -284,10 +287,12 @@ class BufferedTransaction:
         key = id(self._store)
         with _reserving:
             skipped = len(_reserved.get(key, ()))
-        peeked = self._peeking().peek_jobs(now, limit + skipped)
+        peeked = self._peeking().peek_jobs(now, limit + skipped + len(self._deleted_jobs))
         with _reserving:
             held = _reserved.setdefault(key, set())
-            chosen = [job for job in peeked if job.id not in held][:limit]
+            chosen = [
+                job for job in peeked if job.id not in held and job.id not in self._deleted_jobs
+            ][:limit]
             held.update(job.id for job in chosen)
         self._reserved.extend(job.id for job in chosen)
         ids = [job.id for job in chosen]
