@@ -24,7 +24,7 @@ from perch.engine.executor import ended_events
 from perch.engine.model import Execution
 from perch.engine.ports import Job, QueuedEvent, Transaction
 from perch.engine.principal import Principal
-from perch.engine.states import StateType
+from perch.engine.states import State, StateType
 from perch.engine.written import Written, unit
 from perch.errors import ConcurrentUpdate
 from perch.store import SqlStore, open_store
@@ -271,3 +271,25 @@ def test_a_unit_never_claims_a_job_it_removed(sqlite_store: SqlStore) -> None:
     assert [job.id for job in claimed] == ["j1"]
     with store.transaction() as tx:
         assert tx.peek_jobs(later + timedelta(minutes=1), 10) == [claimed[0]]
+
+
+def test_a_job_a_unit_wrote_and_finished_itself_is_never_written(store: SqlStore) -> None:
+    lease = T0 + timedelta(seconds=30)
+    with unit(store) as (tx, written):
+        written.add_jobs(
+            [Job("mine", "e9", "tr9", "log", 1, T0), Job("next", "e9", "tr10", "log", 1, T0)]
+        )
+        assert [job.id for job in written.claim_own_jobs("w1", 1, lease)] == ["mine"]
+        written.remove_job(tx, "mine")  # run inline and reported in the same unit
+    with store.transaction() as tx:
+        assert [job.id for job in tx.peek_jobs(T0, 10)] == ["next"]
+
+
+def test_an_execution_queued_in_the_same_unit_is_woken(sqlite_store: SqlStore) -> None:
+    store = sqlite_store
+    (first,) = _limited_executions(store, 1)
+    newcomer = replace(first, id="newcomer", state=State.new(datetime.now(UTC), StateType.QUEUED))
+    with unit(store) as (tx, written):
+        written.insert(newcomer)  # a subflow started and queued by this very unit
+        events = ended_events(tx, context_for(store), _kill(written, tx, first.id), written)
+    assert [event.execution_id for event in events] == ["newcomer"]

@@ -147,9 +147,9 @@ class LoginThrottle:
     def run_check(self, check: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``check(*args, **kwargs)`` on a password-check thread: its result or its exception;
         :class:`TooManyAttempts` when no thread could start it within :attr:`queue_wait`."""
-        if self.waiting >= self.max_waiting:
+        future = self._checkers.submit(functools.partial(check, *args, **kwargs), self.max_waiting)
+        if future is None:
             raise self._busy()
-        future = self._checkers.submit(functools.partial(check, *args, **kwargs))
         try:
             return future.result(timeout=self.queue_wait)
         except TimeoutError:
@@ -161,9 +161,9 @@ class LoginThrottle:
         """:meth:`run_check` for a coroutine: while it waits, the caller holds no thread (a
         burst of sign-ins must not make the event loop start a thread for each). Call
         :meth:`start` first, off the event loop."""
-        if self.waiting >= self.max_waiting:
+        future = self._checkers.submit(functools.partial(check, *args, **kwargs), self.max_waiting)
+        if future is None:
             raise self._busy()
-        future = self._checkers.submit(functools.partial(check, *args, **kwargs))
         answer = asyncio.wrap_future(future)
         try:
             return await asyncio.wait_for(asyncio.shield(answer), self.queue_wait)
@@ -211,10 +211,13 @@ class _CheckThreads:
                 self._queue.put(None)
             self.started = False
 
-    def submit(self, call: Callable[[], T]) -> Future[T]:
+    def submit(self, call: Callable[[], T], max_waiting: int) -> Future[T] | None:
+        """Queue ``call``; None (nothing queued) when ``max_waiting`` calls wait already."""
         self.start()
         future: Future[T] = Future()
         with self._lock:
+            if self.waiting >= max_waiting:
+                return None
             self.waiting += 1
         self._queue.put((future, call))
         return future

@@ -249,15 +249,15 @@ def ended_events(
 def oldest_queued(tx: Transaction, execution: Execution, written: Written) -> str | None:
     """The QUEUED execution of ``execution``'s flow that a freed slot goes to, as this unit
     sees them."""
-    if buffering(tx):
+    key = (execution.tenant, execution.namespace, execution.flow_id)
+    if buffering(tx) and not written.queues_unwritten(*key):
         # Nothing written yet: leave out the executions this unit moved out of QUEUED.
         excluding = written.moved_from_queue()
     else:
-        written.flush(tx)  # the query below sees this transaction's states
+        # The database must show this unit's states (it queued one itself, or holds the lock).
+        written.flush(tx)
         excluding = set()
-    return tx.oldest_queued_execution(
-        execution.tenant, execution.namespace, execution.flow_id, excluding
-    )
+    return tx.oldest_queued_execution(*key, excluding)
 
 
 def start_subflow(

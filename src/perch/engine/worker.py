@@ -220,7 +220,7 @@ class WorkerPool:
             raise
         except EngineError as exc:
             log.info("dropped job %s: %s", job.id, exc)
-            tx.delete_job(job.id)
+            written.remove_job(tx, job.id)
             return None
         return _Started(job, started)
 
@@ -288,7 +288,7 @@ class WorkerPool:
             return
         except EngineError as exc:
             log.info("result of job %s dropped: %s", job.id, exc)
-        tx.delete_job(job.id)
+        written.remove_job(tx, job.id)
 
 
 def _attempt_for(job: Job, execution: Execution | None) -> int:

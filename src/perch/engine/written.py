@@ -121,6 +121,32 @@ class Written:
         self.jobs = max(0, self.jobs - len(claimed))
         return claimed
 
+    def remove_job(self, tx: Transaction, job_id: str) -> None:
+        """Remove a finished (or dropped) job: one this unit wrote is simply not written."""
+        kept = [job for job in self._jobs if job.id != job_id]
+        if len(kept) == len(self._jobs):
+            tx.delete_job(job_id)
+        self._jobs = kept
+
+    def queues_unwritten(self, tenant: str, namespace: str, flow_id: str) -> bool:
+        """Whether this unit put an execution of the flow in QUEUED that the database does not
+        show QUEUED yet (a new one, or one it moved there)."""
+        for execution_id, execution in self.seen.items():
+            if execution.state.current is not StateType.QUEUED:
+                continue
+            if (execution.tenant, execution.namespace, execution.flow_id) != (
+                tenant,
+                namespace,
+                flow_id,
+            ):
+                continue
+            if execution_id in self._inserts:
+                return True
+            original = self._originals.get(execution_id)
+            if original is not None and original.state.current is not StateType.QUEUED:
+                return True
+        return False
+
     def dispatch(self, jobs: list[Job]) -> None:
         """Dispatches for the inline runner to run, or to write as jobs."""
         self._dispatched.extend(jobs)

@@ -48,31 +48,61 @@ def loads(text: str | bytes) -> Any:
     depth = _bracket_depth(text)
     if depth > _PARSE_CEILING:
         raise InvalidJson("the value is nested too deeply")
-    constants: list[str] = []
+    unusual: list[str] = []
 
     def constant(name: str) -> float:
-        constants.append(name)
+        unusual.append(name)
         return _constant(name)
+
+    def number(digits: str) -> float:
+        parsed = float(digits)
+        if not math.isfinite(parsed):  # 1e400: too big for a float
+            unusual.append(digits)
+        return parsed
 
     try:
         if len(text) > YIELDING_PARSE:
             value = json.loads(
                 text,
                 parse_constant=constant,
+                parse_float=number,
                 object_hook=_yield,
                 parse_int=_int,
-                parse_float=_float,
             )
         else:
-            value = json.loads(text, parse_constant=constant)
+            value = json.loads(text, parse_constant=constant, parse_float=number)
     except RecursionError:
         raise InvalidJson("the value is nested too deeply") from None
-    # A parsed value can break a rule only through what its text shows: a constant, deep
-    # brackets, a surrogate or a `\u` escape of one. Without any, the walk over every value
-    # (as long as the parse itself for a big document) is not needed.
-    if constants or depth > MAX_DEPTH or _may_hold_surrogate(text):
+    # A parsed value can break a rule only through what its text shows: a constant or a number
+    # out of range, a surrogate or a `\u` escape of one, more than MAX_DEPTH brackets. Without
+    # the first two, only nesting needs a look, through the containers alone; the walk over
+    # every value (as long as the parse itself for a big document) is not needed.
+    if unusual or _may_hold_surrogate(text):
         check(value)
+    elif text.count("[") + text.count("{") > MAX_DEPTH and not _nesting_within(value, MAX_DEPTH):
+        check(value)  # says where
     return value
+
+
+_IS_CONTAINER = frozenset({dict, list}).__contains__
+
+
+def _nesting_within(value: Any, limit: int) -> bool:
+    # Level by level, over lists and objects only (brackets inside strings make the bracket
+    # count no measure of nesting).
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return False
+        below: list[Any] = []
+        for container in level:
+            items = container.values() if type(container) is dict else container
+            # Native iteration (a parsed value holds plain dicts and lists only).
+            below.extend(itertools.compress(items, map(_IS_CONTAINER, map(type, items))))
+        level = below
+    return True
 
 
 def _may_hold_surrogate(text: str) -> bool:
@@ -95,10 +125,6 @@ def _yield(value: dict[str, Any]) -> dict[str, Any]:
 
 def _int(text: str) -> int:
     return int(text)
-
-
-def _float(text: str) -> float:
-    return float(text)
 
 
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")

@@ -57,3 +57,24 @@ def test_nesting_is_measured_across_the_scanned_pieces(monkeypatch: pytest.Monke
     shallow = json.dumps([[n] for n in range(1_000)])
     assert strictjson._bracket_depth(shallow) == 2
     assert strictjson.loads(shallow) == [[n] for n in range(1_000)]
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e999", "1" * 400 + ".5"])
+@pytest.mark.parametrize("long", [False, True])
+def test_a_number_too_big_for_a_float_is_refused(number: str, long: bool) -> None:
+    text = f'{{"x": [{number}]}}'
+    if long:
+        text = _long(None).replace('"extra": null', f'"extra": {number}')
+    with pytest.raises(strictjson.InvalidJson, match="Infinity is not a JSON number"):
+        strictjson.loads(text)
+
+
+def test_brackets_inside_strings_do_not_hide_deep_nesting() -> None:
+    closers = '"' + "]" * 200 + '"'
+    openers = '"' + "[" * 200 + '"'
+    deep = "[" * 70 + "1" + "]" * 70
+    text = f"[{'[],' * 600}{closers}, {deep}, {openers}]"
+    with pytest.raises(strictjson.InvalidJson, match="nested more than 64 levels deep"):
+        strictjson.loads(text)
+    shallow = "[" * 60 + "1" + "]" * 60
+    assert strictjson.loads(f"[{'[],' * 600}{closers}, {shallow}, {openers}]")[-1] == "[" * 200
