@@ -137,6 +137,12 @@ def create_postgres_engine(url: str, schema: str | None) -> Engine:
     if schema is not None:
         # Created before any pooled connection points its search_path at it.
         with engine.connect() as connection:
+            # IF NOT EXISTS does not stop two sessions creating it at once (the second fails
+            # on a unique index): processes starting together take turns.
+            connection.exec_driver_sql(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0))",
+                {"key": f"perch-schema:{schema}"},
+            )
             connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             connection.commit()
 
