@@ -81,18 +81,20 @@ class Written:
         """How many concurrency slots of the flow this unit's unwritten changes take (or free,
         when negative): what a count read before them must add."""
         change = 0
-        for execution_id, execution in self.seen.items():
-            if (execution.tenant, execution.namespace, execution.flow_id) != (
-                tenant,
-                namespace,
-                flow_id,
-            ):
-                continue
+        for execution_id, execution in self._of_flow(tenant, namespace, flow_id):
             if execution_id in self._inserts:
                 change += _holds_slot(execution)
             elif execution_id in self._dirty:
                 change += _holds_slot(execution) - _holds_slot(self._originals[execution_id])
         return change
+
+    def _of_flow(
+        self, tenant: str, namespace: str, flow_id: str
+    ) -> Iterator[tuple[str, Execution]]:
+        key = (tenant, namespace, flow_id)
+        for execution_id, execution in self.seen.items():
+            if (execution.tenant, execution.namespace, execution.flow_id) == key:
+                yield execution_id, execution
 
     def moved_from_queue(self) -> set[str]:
         """Executions this unit changed that are not QUEUED now (some may still be QUEUED in
@@ -131,14 +133,8 @@ class Written:
     def queues_unwritten(self, tenant: str, namespace: str, flow_id: str) -> bool:
         """Whether this unit put an execution of the flow in QUEUED that the database does not
         show QUEUED yet (a new one, or one it moved there)."""
-        for execution_id, execution in self.seen.items():
+        for execution_id, execution in self._of_flow(tenant, namespace, flow_id):
             if execution.state.current is not StateType.QUEUED:
-                continue
-            if (execution.tenant, execution.namespace, execution.flow_id) != (
-                tenant,
-                namespace,
-                flow_id,
-            ):
                 continue
             if execution_id in self._inserts:
                 return True
