@@ -246,6 +246,10 @@ class Forbidden(AccessError):
     """You are not allowed to do this."""
 
 
+class NotAssigned(Forbidden):
+    """Access denied to resume this execution"""
+
+
 class TooManyAttempts(AccessError):
     """Too many attempts: try again later."""
 

@@ -13,15 +13,18 @@ from pathlib import Path
 import pytest
 from tests.runtime.conftest import deploy, ended, task_ids, wait_until
 
+from perch import identity
 from perch.engine import service
 from perch.engine.model import DEFAULT_TENANT, Execution
 from perch.engine.ports import Store
 from perch.engine.principal import Principal
 from perch.engine.states import StateType
+from perch.errors import NotAssigned
 from perch.server import LocalRuntime
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 CAROL = Principal("carol")
+PASSWORD = "correct horse battery"
 
 WAITING_FOR_INTEGRATIONS = {
     # flow id: the first task that needs an integration
@@ -140,17 +143,26 @@ def test_timed_pauses(examples: Store, runtime: LocalRuntime) -> None:
 
 
 def test_vm_request_by_users(examples: Store, runtime: LocalRuntime) -> None:
+    identity.create_user(examples, "grace", PASSWORD, email="grace@perch.local")
     execution = start(examples, "examples.infrastructure", "vm_request_by_users")
     paused_at(examples, execution.id, "admin_approval")
-    service.resume(examples, execution.id, {}, Principal("grace@perch.local"))
+    # carol started it but is not assigned: refused, and the execution stays paused.
+    with pytest.raises(NotAssigned):
+        service.resume(examples, execution.id, {}, CAROL)
+    paused_at(examples, execution.id, "admin_approval")
+    service.resume(examples, execution.id, {}, Principal("grace"))
     done = wait_until(examples, execution.id, ended)
     assert done.state.current is StateType.SUCCESS
     assert messages(examples, execution.id, "provision") == [
-        "grace@perch.local approved; provisioning for carol"
+        "grace approved; provisioning for carol"
     ]
 
 
 def test_release_by_groups_waits_for_script_tasks(examples: Store, runtime: LocalRuntime) -> None:
+    carol = identity.create_user(examples, "carol", PASSWORD)
+    for name in ("Security Team", "Release Managers"):
+        group = identity.create_group(examples, DEFAULT_TENANT, name)
+        identity.set_membership(examples, group.id, carol.id, True, tenant=DEFAULT_TENANT)
     execution = start(examples, "examples.platform", "release_by_groups", version="v1.2.3")
     paused_at(examples, execution.id, "security_review")
     service.resume(examples, execution.id, {}, CAROL)

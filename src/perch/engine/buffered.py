@@ -29,6 +29,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, cast
 
+from perch.engine.assignment import Decider
 from perch.engine.effects import Audit, ScheduleTimer
 from perch.engine.model import Execution, LogEntry
 from perch.engine.ports import (
@@ -164,6 +165,9 @@ class BufferedTransaction:
 
     def get_file(self, key: str) -> bytes | None:
         return self._tx.get_file(key)
+
+    def decider(self, username: str, tenant: str) -> Decider | None:
+        return self._tx.decider(username, tenant)
 
     def next_timer_due(self) -> datetime | None:
         return self._tx.next_timer_due()

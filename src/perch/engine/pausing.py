@@ -12,6 +12,7 @@ from datetime import UTC
 from typing import Any
 
 from perch.engine.advance import end
+from perch.engine.assignment import ASSIGNMENT_KEY
 from perch.engine.draft import Draft
 from perch.engine.effects import Audit, CancelTimers, SendEvent
 from perch.engine.events import Kill, Pause, Resume, TimerFired
@@ -99,6 +100,7 @@ def resume(d: Draft, event: Resume) -> None:
     task = d.task(run)
     declared = isinstance(task, PauseTask) and task.onResume is not None
     outputs = {
+        **_kept(run),
         "onResume": serialize_input_value(dict(event.inputs)) if declared or event.inputs else None,
         "resumed": resumed_output(d, event.principal, StateType.SUCCESS),
     }
@@ -107,6 +109,12 @@ def resume(d: Draft, event: Resume) -> None:
     _end_pause(d, run, StateType.RUNNING, outputs)
     d.set_meta(MANUAL_PAUSE_KEY, None)
     _after_pause_ended(d)
+
+
+def _kept(run: TaskRun) -> dict[str, Any]:
+    """What a paused task run's outputs keep when it ends: a HumanTask's assignment."""
+    outputs = run.outputs or {}
+    return {ASSIGNMENT_KEY: outputs[ASSIGNMENT_KEY]} if ASSIGNMENT_KEY in outputs else {}
 
 
 def _may_have_timer(task: object) -> bool:
@@ -133,7 +141,7 @@ def pause_elapsed(d: Draft, event: TimerFired) -> None:
     if run.state.current is not StateType.PAUSED:
         return
     to = StateType(str(event.payload.get("state", StateType.SUCCESS.value)))
-    outputs = {"onResume": None, "resumed": resumed_output(d, None, to)}
+    outputs = {**_kept(run), "onResume": None, "resumed": resumed_output(d, None, to)}
     if to is StateType.CANCELLED:
         _end_pause(d, run, to, outputs)
         _stop_everything(d, SYSTEM, StateType.CANCELLED)

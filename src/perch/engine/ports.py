@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from perch.engine.assignment import Decider
 from perch.engine.effects import Audit, ScheduleTimer
 from perch.engine.events import Event
 from perch.engine.model import JSON, Execution, LogEntry
@@ -220,6 +221,11 @@ class Transaction(Protocol):
     ) -> list[LogEntry]: ...
 
     def add_audit(self, execution_id: str | None, record: Audit, at: datetime) -> None: ...
+
+    # who may decide (see perch.engine.assignment)
+    def decider(self, username: str, tenant: str) -> Decider | None:
+        """The enabled user ``username``, with the names of their groups in ``tenant``."""
+        ...
 
 
 class Peeking(Protocol):

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from perch.durations import parse_duration
+from perch.engine.assignment import ASSIGNMENT_KEY, render_assignees
 from perch.engine.draft import Draft
 from perch.engine.effects import DispatchTask, ScheduleTimer, StartSubflow
 from perch.engine.ids import new_id
@@ -21,7 +22,7 @@ from perch.errors import PerchError
 from perch.flows import Task, TaskKind
 from perch.flows.tasks.core import Fail, Sleep
 from perch.flows.tasks.flowable import EachSequential, ForEach, If, Subflow, Switch
-from perch.flows.tasks.pause import Pause
+from perch.flows.tasks.pause import HumanTask, Pause
 from perch.templating.values import truthy
 
 PAUSE_ELAPSED = "PAUSE_ELAPSED"
@@ -172,7 +173,7 @@ def _begin_pause(d: Draft, task: Pause, run: TaskRun) -> TaskRun:
     # without ever having been PAUSED (nor pausing the execution).
     duration_text = task.effective_duration
     if duration_text is not None:
-        behavior = str(d.render(task.behavior or "RESUME", run)).upper()
+        behavior = str(d.render(task.behavior or task.default_behavior, run)).upper()
         if behavior not in BEHAVIOR_STATES:
             raise PerchError(f"Unknown Pause behavior '{behavior}'")
         target = BEHAVIOR_STATES[behavior]
@@ -182,6 +183,12 @@ def _begin_pause(d: Draft, task: Pause, run: TaskRun) -> TaskRun:
     duration = None
     if duration_text is not None:
         duration = parse_duration(str(d.render(duration_text, run)))
+    if isinstance(task, HumanTask):
+        assignees = render_assignees(
+            d.render(list(task.assignment.users or ()), run),
+            d.render(list(task.assignment.groups or ()), run),
+        )
+        run = d.put(_with_outputs(run, {ASSIGNMENT_KEY: assignees.to_json()}))
     run = d.move_run(run, StateType.PAUSED)
     d.saw_paused = True
     if duration is not None:

@@ -8,7 +8,21 @@ store as the engine's (:mod:`perch.identity.ports`).
 
 from __future__ import annotations
 
-from perch.identity.model import ApiToken, ServiceAccount, User
+from perch.identity.groups import (
+    TENANT_ID,
+    GroupNotFound,
+    create_group,
+    create_tenant,
+    delete_group,
+    get_group,
+    group_members,
+    groups_of,
+    list_tenants,
+    search_groups,
+    set_membership,
+    update_group,
+)
+from perch.identity.model import ApiToken, Group, ServiceAccount, Tenant, User
 from perch.identity.passwords import MIN_PASSWORD_LENGTH
 from perch.identity.ports import IdentityStore, IdentityTransaction
 from perch.identity.tokens import (
@@ -28,37 +42,63 @@ from perch.identity.tokens import (
     verify_token,
 )
 from perch.identity.users import (
+    UserChanges,
+    UserNotFound,
     create_user,
+    delete_user,
     find_user,
+    get_user,
     has_superadmin,
     is_superadmin,
+    search_users,
+    update_user,
     verify_password,
 )
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
+    "TENANT_ID",
     "TOKEN_PREFIX",
     "ApiToken",
     "ApiTokenNotFound",
+    "Group",
+    "GroupNotFound",
     "IdentityStore",
     "IdentityTransaction",
     "ServiceAccount",
     "ServiceAccountNotFound",
+    "Tenant",
     "User",
+    "UserChanges",
+    "UserNotFound",
     "create_api_token",
+    "create_group",
     "create_service_account",
+    "create_tenant",
     "create_user",
+    "delete_group",
     "delete_service_account",
+    "delete_user",
     "find_service_account",
     "find_user",
+    "get_group",
     "get_service_account",
+    "get_user",
+    "group_members",
+    "groups_of",
     "has_superadmin",
     "is_superadmin",
     "list_api_tokens",
     "list_service_accounts",
+    "list_tenants",
     "record_token_use",
     "revoke_api_token",
+    "search_groups",
+    "search_users",
+    "set_membership",
     "token_hash",
+    "update_group",
+    "update_user",
     "verify_password",
     "verify_token",
 ]

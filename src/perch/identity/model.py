@@ -25,6 +25,27 @@ class User:
     email: str | None = None
     superadmin: bool = False
     disabled: bool = False
+    display_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Users of one tenant known together by a name: a HumanTask may be assigned to them."""
+
+    id: str
+    tenant: str
+    name: str
+    created: datetime
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """An isolated part of one Perch: its own flows, executions, groups and accounts."""
+
+    id: str
+    name: str
+    created: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from perch.engine.ports import Transaction
-from perch.identity.model import ApiToken, ServiceAccount, User
+from perch.identity.model import ApiToken, Group, ServiceAccount, Tenant, User
 
 
 class IdentityTransaction(Transaction, Protocol):
@@ -29,8 +29,53 @@ class IdentityTransaction(Transaction, Protocol):
 
     def get_user(self, user_id: str) -> User | None: ...
 
-    def has_superadmin(self) -> bool:
-        """Whether an enabled superadmin exists."""
+    def has_superadmin(self, excluding: str | None = None) -> bool:
+        """Whether an enabled superadmin exists (other than the user ``excluding``)."""
+        ...
+
+    def update_user(self, user: User) -> bool:
+        """Write every field of ``user``; False when it is gone, :class:`AlreadyExists` when
+        its username or e-mail is another user's."""
+        ...
+
+    def delete_user(self, user_id: str) -> bool:
+        """Delete the user and their memberships; False when there was none."""
+        ...
+
+    def search_users(self, text: str | None, offset: int, limit: int) -> tuple[list[User], int]:
+        """Users whose username, e-mail or display name contains ``text``; and the total."""
+        ...
+
+    # groups
+    def insert_group(self, group: Group) -> None: ...
+
+    def update_group(self, group: Group) -> bool: ...
+
+    def delete_group(self, group_id: str) -> bool: ...
+
+    def get_group(self, group_id: str) -> Group | None: ...
+
+    def find_group(self, tenant: str, name: str) -> Group | None: ...
+
+    def search_groups(
+        self, tenant: str, text: str | None, offset: int, limit: int
+    ) -> tuple[list[Group], int]: ...
+
+    def add_member(self, group_id: str, user_id: str) -> bool:
+        """Make the user a member; False when they already were."""
+        ...
+
+    def remove_member(self, group_id: str, user_id: str) -> bool: ...
+
+    def group_members(self, group_id: str) -> list[User]: ...
+
+    def groups_of(self, user_id: str, tenant: str | None = None) -> list[Group]: ...
+
+    # tenants
+    def insert_tenant(self, tenant: Tenant) -> None: ...
+
+    def list_tenants(self) -> list[Tenant]:
+        """The tenants created besides the default one."""
         ...
 
     # service accounts

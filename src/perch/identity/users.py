@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from perch.engine.effects import Audit
 from perch.engine.executor import context_for, reading
 from perch.engine.ids import new_id
 from perch.engine.ports import Store
 from perch.engine.principal import SYSTEM, Principal, PrincipalKind
-from perch.errors import AlreadyExists, IdentityError, Unauthenticated
-from perch.identity.model import User, clean_name, storable
+from perch.errors import AlreadyExists, IdentityError, NotFound, Unauthenticated
+from perch.identity.model import User, clean_name, clean_text, storable
 from perch.identity.passwords import (
     check_strength,
     hash_password,
     password_matches,
     spend_a_verification,
 )
-from perch.identity.ports import as_identity
+from perch.identity.ports import IdentityTransaction, as_identity
 
 
 def create_user(
@@ -25,6 +27,7 @@ def create_user(
     *,
     email: str | None = None,
     superadmin: bool = False,
+    display_name: str | None = None,
     principal: Principal = SYSTEM,
 ) -> User:
     """Create a user who signs in with ``username`` (or ``email``) and ``password``.
@@ -33,13 +36,12 @@ def create_user(
     :class:`~perch.errors.AlreadyExists` when the username or e-mail is taken (a username
     may not be another user's e-mail either, so a login names one user only).
     """
-    username = clean_name(username, "username")
-    if any(c.isspace() for c in username):
-        raise IdentityError("the username may not contain spaces")
+    username = _clean_username(username)
     if email is not None:
-        email = clean_name(email, "e-mail address").lower()
-        if "@" not in email or any(c.isspace() for c in email):
-            raise IdentityError(f"'{email}' is not an e-mail address")
+        email = _clean_email(email)
+    if display_name is not None:
+        display_name = clean_text(display_name)
+        display_name = None if display_name is None else clean_name(display_name, "display name")
     check_strength(password)
     # Hashing takes tens of milliseconds: do it before holding the write transaction.
     user = User(
@@ -49,6 +51,7 @@ def create_user(
         created=context_for(store).clock.now(),
         email=email,
         superadmin=superadmin,
+        display_name=display_name,
     )
     with store.transaction() as raw:
         tx = as_identity(raw)
@@ -66,6 +69,20 @@ def create_user(
             user.created,
         )
     return user
+
+
+def _clean_username(username: str) -> str:
+    username = clean_name(username, "username")
+    if any(c.isspace() for c in username):
+        raise IdentityError("the username may not contain spaces")
+    return username
+
+
+def _clean_email(email: str) -> str:
+    email = clean_name(email, "e-mail address").lower()
+    if "@" not in email or any(c.isspace() for c in email):
+        raise IdentityError(f"'{email}' is not an e-mail address")
+    return email
 
 
 def has_superadmin(store: Store) -> bool:
@@ -108,3 +125,121 @@ def is_superadmin(store: Store, principal: Principal) -> bool:
         and not user.disabled
         and (user.username == principal.name)
     )
+
+
+class UserNotFound(NotFound):
+    """The user does not exist."""
+
+
+def get_user(store: Store, user_id: str) -> User:
+    """The user with this id; :class:`UserNotFound` otherwise."""
+    user = None
+    if storable(user_id):
+        with reading(store) as raw:
+            user = as_identity(raw).get_user(user_id)
+    if user is None:
+        raise UserNotFound(f"User '{user_id}' not found")
+    return user
+
+
+def search_users(
+    store: Store, text: str | None = None, *, page: int = 1, size: int = 25
+) -> tuple[list[User], int]:
+    """One page of the users matching ``text`` (in username, e-mail or display name), by
+    username, and how many match in all."""
+    if text is not None and not storable(text):
+        return [], 0
+    with reading(store) as raw:
+        return as_identity(raw).search_users(text, (page - 1) * size, size)
+
+
+@dataclass(frozen=True, slots=True)
+class UserChanges:
+    """What an update changes; ``None`` leaves a field as it is."""
+
+    username: str | None = None
+    email: str | None = None
+    display_name: str | None = None
+    password: str | None = None
+    superadmin: bool | None = None
+    disabled: bool | None = None
+
+
+def update_user(
+    store: Store, user_id: str, changes: UserChanges, *, principal: Principal = SYSTEM
+) -> User:
+    """Change a user. A disabled user's credentials stop working with the next request (see
+    :func:`verify_password`); the last enabled superadmin can be neither disabled nor demoted,
+    so Perch always keeps someone who can administer it."""
+    before = get_user(store, user_id)
+    username = before.username if changes.username is None else _clean_username(changes.username)
+    email = before.email
+    if changes.email is not None:
+        email = _clean_email(changes.email) if changes.email.strip() else None
+    display_name = before.display_name
+    if changes.display_name is not None:
+        display_name = clean_text(changes.display_name)
+        if display_name is not None:
+            display_name = clean_name(display_name, "display name")
+    password_hash = before.password_hash
+    if changes.password is not None:
+        check_strength(changes.password)
+        password_hash = hash_password(changes.password)
+    after = replace(
+        before,
+        username=username,
+        email=email,
+        display_name=display_name,
+        password_hash=password_hash,
+        superadmin=before.superadmin if changes.superadmin is None else changes.superadmin,
+        disabled=before.disabled if changes.disabled is None else changes.disabled,
+    )
+    now = context_for(store).clock.now()
+    with store.transaction() as raw:
+        tx = as_identity(raw)
+        for login in {username, email} - {before.username, before.email, None}:
+            other = tx.find_user(login) if login is not None else None
+            if other is not None and other.id != user_id:
+                raise AlreadyExists(f"a user with the login '{login}' already exists")
+        if _was_last_admin(tx, before, after):
+            raise IdentityError("the last enabled superadmin cannot be disabled or demoted")
+        if not tx.update_user(after):
+            raise UserNotFound(f"User '{user_id}' not found")
+        action = "USER_DISABLED" if after.disabled and not before.disabled else "USER_UPDATED"
+        detail = {"userId": user_id, "username": username, "changed": _changed(before, after)}
+        tx.add_audit(None, Audit(action, principal, detail), now)
+    return after
+
+
+def delete_user(store: Store, user_id: str, *, principal: Principal = SYSTEM) -> User:
+    """Delete a user and their group memberships; their credentials stop working at once.
+    Their audit records stay: the decisions they made outlive them."""
+    user = get_user(store, user_id)
+    now = context_for(store).clock.now()
+    with store.transaction() as raw:
+        tx = as_identity(raw)
+        if _was_last_admin(tx, user, replace(user, disabled=True)):
+            raise IdentityError("the last enabled superadmin cannot be deleted")
+        if not tx.delete_user(user.id):
+            raise UserNotFound(f"User '{user_id}' not found")
+        detail = {"userId": user.id, "username": user.username}
+        tx.add_audit(None, Audit("USER_DELETED", principal, detail), now)
+    return user
+
+
+def _was_last_admin(tx: IdentityTransaction, before: User, after: User) -> bool:
+    """Whether ``before`` is the only enabled superadmin and ``after`` no longer is one."""
+    was = before.superadmin and not before.disabled
+    still = after.superadmin and not after.disabled
+    if not was or still:
+        return False
+    return not tx.has_superadmin(excluding=before.id)
+
+
+def _changed(before: User, after: User) -> list[str]:
+    names = ("username", "email", "display_name", "password_hash", "superadmin", "disabled")
+    return [
+        "password" if n == "password_hash" else n
+        for n in names
+        if getattr(before, n) != getattr(after, n)
+    ]

@@ -1,6 +1,7 @@
-"""Users, service accounts and API tokens: the identity methods of the store's transactions.
+"""Service accounts and API tokens: identity methods of the store's transactions (users and
+groups are in :mod:`perch.store.userrepo`).
 
-Uniqueness (usernames, e-mails, a tenant's account names, token hashes) is enforced by the
+Uniqueness (a tenant's account names, token hashes) is enforced by the
 database, so two concurrent creations cannot both succeed; the loser gets
 :class:`perch.errors.AlreadyExists`.
 """
@@ -16,27 +17,16 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    exists,
-    or_,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 
 from perch.errors import AlreadyExists
-from perch.identity.model import ApiToken, ServiceAccount, User
+from perch.identity.model import ApiToken, ServiceAccount
 from perch.store.prepared import Prepared
-from perch.store.schema import api_tokens, service_accounts, users
+from perch.store.schema import api_tokens, service_accounts
 
-_USER_COLUMNS = (
-    users.c.id,
-    users.c.username,
-    users.c.password_hash,
-    users.c.created,
-    users.c.email,
-    users.c.superadmin,
-    users.c.disabled,
-)
 _ACCOUNT_COLUMNS = (
     service_accounts.c.id,
     service_accounts.c.tenant,
@@ -65,18 +55,6 @@ _TOKEN_BY_HASH = Prepared(
     )
     .where(api_tokens.c.token_hash == bindparam("b_hash"))
 )
-
-
-def _user(m: RowMapping) -> User:
-    return User(
-        id=m["id"],
-        username=m["username"],
-        password_hash=m["password_hash"],
-        created=m["created"],
-        email=m["email"],
-        superadmin=bool(m["superadmin"]),
-        disabled=bool(m["disabled"]),
-    )
 
 
 def _account(m: RowMapping) -> ServiceAccount:
@@ -109,51 +87,6 @@ class IdentityQueries:
     (:class:`perch.identity.ports.IdentityTransaction`)."""
 
     _conn: Connection
-
-    # --- users --------------------------------------------------------------------------------
-
-    def insert_user(self, user: User) -> None:
-        """Add a user; :class:`AlreadyExists` when the username or e-mail is taken."""
-        try:
-            with self._conn.begin_nested():
-                self._conn.execute(
-                    users.insert(),
-                    {
-                        "id": user.id,
-                        "username": user.username,
-                        "email": user.email,
-                        "password_hash": user.password_hash,
-                        "superadmin": user.superadmin,
-                        "disabled": user.disabled,
-                        "created": user.created,
-                    },
-                )
-        except IntegrityError as exc:
-            raise AlreadyExists(
-                f"a user with the username '{user.username}' or that e-mail already exists"
-            ) from exc
-
-    def find_user(self, login: str) -> User | None:
-        """The user whose username is ``login``, or else whose e-mail is (any case)."""
-        query = select(*_USER_COLUMNS).where(
-            or_(users.c.username == login, users.c.email == login.lower())
-        )
-        found = [_user(m) for m in self._conn.execute(query).mappings()]
-        for user in found:
-            if user.username == login:
-                return user
-        return found[0] if found else None
-
-    def get_user(self, user_id: str) -> User | None:
-        """The user with this id."""
-        row = self._conn.execute(select(*_USER_COLUMNS).where(users.c.id == user_id))
-        m = row.mappings().first()
-        return _user(m) if m is not None else None
-
-    def has_superadmin(self) -> bool:
-        """Whether an enabled superadmin exists."""
-        query = select(exists().where(users.c.superadmin.is_(True), users.c.disabled.is_(False)))
-        return bool(self._conn.execute(query).scalar())
 
     # --- service accounts ---------------------------------------------------------------------
 

@@ -187,6 +187,35 @@ users = Table(
     Column("superadmin", Boolean, nullable=False),
     Column("disabled", Boolean, nullable=False),
     Column("created", UtcDateTime, nullable=False),
+    Column("display_name", String(255), nullable=True),
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("created", UtcDateTime, nullable=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("tenant", String(ID), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("created", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant", "name"),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", String(ID), primary_key=True),
+    Column("user_id", String(ID), primary_key=True),
+    # A decision looks up the groups of one user: by user first.
+    Index("ix_group_members_user_id", "user_id"),
 )
 
 service_accounts = Table(

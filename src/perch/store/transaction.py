@@ -13,11 +13,12 @@ from perch.store.identityrepo import IdentityQueries
 from perch.store.journal import Journal
 from perch.store.notifications import check_channel
 from perch.store.sealing import Sealer
+from perch.store.userrepo import UserQueries
 from perch.store.workqueue import WorkQueue
 
 
 class SqlTransaction(
-    FlowQueries, ExecutionQueries, WorkQueue, Journal, IdentityQueries, FileQueries
+    FlowQueries, ExecutionQueries, WorkQueue, Journal, UserQueries, IdentityQueries, FileQueries
 ):
     """Reads and writes inside one open transaction of ``connection``.
 

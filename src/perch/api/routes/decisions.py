@@ -83,20 +83,24 @@ def resume_by_query(
     openapi_extra=FORM_BODY,
 )
 async def validate_resume(
+    *,
     execution_id: ExecutionId,
     request: Request,
     store: StoreDep,
     tenant: TenantDep,
+    principal: PrincipalDep,
     task_run_id: TaskRunId = None,
 ) -> JSONResponse:
     """Each ``onResume`` input with the value the submission would give it and its errors;
-    nothing changes. 409 when the execution is not paused."""
+    nothing changes. 409 when the execution is not paused, 403 for someone its HumanTask is
+    not assigned to."""
     inputs, uploads = split_uploads(await form_inputs(request))
     checked = await run_in_threadpool(
         service.validate_resume,
         store,
         execution_id,
         inputs,
+        principal,
         task_run_id=task_run_id,
         tenant=tenant,
         uploads=uploads,

@@ -29,7 +29,9 @@ from perch.engine.service.actions import (
 )
 from perch.engine.service.bulk import BULK_BATCH, BulkResult, Progress, matching_ids
 from perch.engine.service.decisions import (
+    Approval,
     ResumeValidation,
+    approvals,
     resume,
     resume_by_ids,
     resume_by_query,
@@ -54,11 +56,13 @@ __all__ = [
     "PAUSE",
     "RESTART",
     "RESUME",
+    "Approval",
     "BulkResult",
     "BulkRule",
     "CreateValidation",
     "Progress",
     "ResumeValidation",
+    "approvals",
     "check_all",
     "create_execution",
     "delete_execution",

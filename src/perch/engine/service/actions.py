@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+from perch.engine.assignment import may_decide
 from perch.engine.events import Event, Kill, Pause, Restart
 from perch.engine.executor import (
     MAX_RETRIES,
@@ -33,6 +34,7 @@ from perch.errors import (
     ConcurrentUpdate,
     EngineError,
     ExecutionNotFound,
+    NotAssigned,
     NotPaused,
     PerchError,
 )
@@ -268,8 +270,38 @@ def kill_by_query(
 
 def restart(store: Store, execution_id: str, principal: Principal) -> Execution:
     """Restart a FAILED (KILLED, CANCELLED, PAUSED) execution from its failed task runs,
-    keeping its id; raises :class:`perch.errors.IllegalState` for any other state."""
-    return apply(store, execution_id, Restart(principal), principal)
+    keeping its id; raises :class:`perch.errors.IllegalState` for any other state.
+
+    Restarting a PAUSED execution lets its pauses go on, as resuming them would: a paused
+    HumanTask may only be let go by one of its assignees (:class:`perch.errors.NotAssigned`)."""
+    act = _restart_act(principal)
+    ctx = context_for(store)
+    for _ in range(MAX_RETRIES):
+        try:
+            with unit(store) as (tx, written):
+                saved = act(tx, ctx, load_in(tx, written, execution_id, None), written)
+        except Exception as exc:
+            if not retryable(exc):
+                raise
+            continue
+        ctx.after_commit(written)
+        assert isinstance(saved, Execution)
+        return written.seen.get(execution_id, saved)
+    raise ConcurrentUpdate(f"execution '{execution_id}' kept changing; gave up after retries")
+
+
+def _restart_act(principal: Principal) -> Act:
+    event = Restart(principal)
+
+    def act(tx: Transaction, ctx: EngineContext, execution: Execution, written: Written) -> object:
+        for run in execution.task_runs:
+            if run.state.current is StateType.PAUSED and not may_decide(
+                tx, principal, execution, run
+            ):
+                raise NotAssigned()
+        return apply_in(tx, ctx, execution.id, event, principal, written=written, loaded=execution)
+
+    return act
 
 
 def restart_by_ids(
@@ -281,7 +313,7 @@ def restart_by_ids(
     progress: Progress | None = None,
 ) -> BulkResult:
     """Restart each execution; those that cannot be restarted are reported, not raised."""
-    act = _event_act(Restart, principal)
+    act = _restart_act(principal)
     return act_in_batches(store, ids, act, tenant=tenant, progress=progress)
 
 
@@ -289,7 +321,7 @@ def restart_by_query(
     store: Store, query: ExecutionQuery, principal: Principal, *, progress: Progress | None = None
 ) -> BulkResult:
     """Restart every failed (or paused) execution matching ``query``; others are reported."""
-    return _by_query(store, query, RESTART, _event_act(Restart, principal), progress)
+    return _by_query(store, query, RESTART, _restart_act(principal), progress)
 
 
 def _by_query(

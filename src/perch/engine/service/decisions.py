@@ -7,6 +7,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from perch.engine.assignment import (
+    Assignees,
+    Decider,
+    assignees_of,
+    check_may_decide,
+    may_decide,
+    paused_run,
+)
 from perch.engine.events import Resume
 from perch.engine.executor import (
     MAX_RETRIES,
@@ -18,7 +26,7 @@ from perch.engine.executor import (
     retryable,
     unit,
 )
-from perch.engine.model import Execution
+from perch.engine.model import Execution, TaskRun
 from perch.engine.ports import ExecutionQuery, Store, Transaction
 from perch.engine.principal import Principal
 from perch.engine.service.actions import (
@@ -88,8 +96,10 @@ def _resume_in(  # noqa: PLR0917 - internal
     from perch.engine import resume_declarations, run_variables
 
     flow = ctx.flow_for(tx, execution)
-    # Raises NotPaused (with who resumed it) before anything is validated.
+    # Raises NotPaused (with who resumed it) before anything is validated, then NotAssigned
+    # for anyone a HumanTask does not wait for: the same check on every path to a resume.
     declarations = resume_declarations(flow, execution, task_run_id)
+    check_may_decide(tx, principal, execution, task_run_id)
     values: Mapping[str, Any] = {}
     uris: dict[str, str] = {}
     files = uploads or {}
@@ -130,6 +140,7 @@ def validate_resume(
     store: Store,
     execution_id: str,
     inputs: Mapping[str, Any],
+    principal: Principal,
     *,
     task_run_id: str | None = None,
     tenant: str | None = None,
@@ -137,7 +148,8 @@ def validate_resume(
 ) -> ResumeValidation:
     """Check ``inputs`` against the paused task run's ``onResume`` declarations, one
     :class:`perch.inputs.InputCheck` per input; nothing changes. Raises
-    :class:`perch.errors.NotPaused` when the execution is not paused."""
+    :class:`perch.errors.NotPaused` when the execution is not paused, and
+    :class:`perch.errors.NotAssigned` to someone who may not resume it."""
     from perch.engine import resume_declarations, run_variables
 
     ctx = context_for(store)
@@ -146,7 +158,8 @@ def validate_resume(
         if execution is None or (tenant is not None and execution.tenant != tenant):
             raise ExecutionNotFound(f"Execution '{execution_id}' not found.")
         flow = ctx.flow_for(tx, execution)
-    declarations = resume_declarations(flow, execution, task_run_id)
+        declarations = resume_declarations(flow, execution, task_run_id)
+        check_may_decide(tx, principal, execution, task_run_id)
     uris: dict[str, str] = {}
     if declarations and uploads:
         uris = resume_uris(declarations, uploads, execution, _paused_run(execution, task_run_id))
@@ -197,3 +210,66 @@ def resume_by_query(
     result.done.extend(done.done)
     result.skipped.extend(done.skipped)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A paused execution someone may resume, and the task run waiting for them (None for a
+    manual pause)."""
+
+    execution: Execution
+    task_run: TaskRun | None
+    assignees: Assignees | None
+
+
+def approvals(
+    store: Store,
+    tenant: str,
+    principal: Principal,
+    *,
+    namespace_prefix: str | None = None,
+    page: int = 1,
+    size: int = 25,
+) -> tuple[list[Approval], int]:
+    """The paused executions of ``tenant`` that ``principal`` may resume, oldest first: one
+    page of them and how many there are. A HumanTask counts for its assignees only (the same
+    :func:`perch.engine.assignment.may_decide` a resume calls)."""
+    found: list[Approval] = []
+    batch, number = 500, 1
+    with reading(store) as raw:
+        tx = _RememberingDeciders(raw)
+        while True:
+            query = ExecutionQuery(
+                tenant=tenant,
+                states=(StateType.PAUSED,),
+                namespace_prefix=namespace_prefix,
+                page=number,
+                size=batch,
+                sort_desc=False,
+            )
+            results = raw.search_executions(query).results
+            for execution in results:
+                run = paused_run(execution)
+                if may_decide(tx, principal, execution, run):
+                    found.append(
+                        Approval(execution, run, None if run is None else assignees_of(run))
+                    )
+            if len(results) < batch:
+                break
+            number += 1
+    first = (page - 1) * size
+    return found[first : first + size], len(found)
+
+
+class _RememberingDeciders:
+    """A transaction's :meth:`decider`, each user read once (a list asks for the same one)."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+        self._known: dict[tuple[str, str], Decider | None] = {}
+
+    def decider(self, username: str, tenant: str) -> Decider | None:
+        key = (username, tenant)
+        if key not in self._known:
+            self._known[key] = self._tx.decider(username, tenant)
+        return self._known[key]

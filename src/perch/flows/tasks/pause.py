@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from pydantic import Field, SerializeAsAny
+from pydantic import Field, SerializeAsAny, model_validator
 
 from perch.flows.properties import Choice, Duration, Text
 from perch.flows.tasks.base import ChildShape, FlowableTask, Task, with_children
@@ -29,6 +29,9 @@ class Pause(FlowableTask):
     child_fields: ClassVar[dict[str, ChildShape]] = with_children(
         onPause=ChildShape.SINGLE, tasks=ChildShape.LIST
     )
+
+    default_behavior: ClassVar[str] = "RESUME"
+    """What happens when ``pauseDuration`` elapses and ``behavior`` is not set."""
 
     pauseDuration: Duration | None = None
     behavior: Annotated[str, Choice(*PAUSE_BEHAVIORS)] | None = None
@@ -57,11 +60,21 @@ class Assignment(StrictModel):
 
 
 class HumanTask(Pause):
-    """A Pause that only the assigned users or members of the assigned groups may resume."""
+    """A Pause that only the assigned users or members of the assigned groups may resume.
+
+    Its ``pauseDuration`` ends in FAILED unless ``behavior`` says otherwise (as Kestra's): an
+    approval nobody gave is not an approval."""
 
     type_names: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.ee.flow.HumanTask",)
+    default_behavior: ClassVar[str] = "FAIL"
 
-    assignment: Assignment | None = None
+    assignment: Assignment
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> HumanTask:
+        if not self.assignment.users and not self.assignment.groups:
+            raise ValueError("a HumanTask's `assignment` needs at least one user or group")
+        return self
 
 
 MODELS: tuple[type[Task], ...] = (Pause, HumanTask)
