@@ -14,9 +14,10 @@ from fastapi.routing import APIRoute
 from perch.api import errors
 from perch.api.auth import Authenticator, authenticated
 from perch.api.bodies import DEFAULT_LIMIT, BoundedBodies, StrictJsonBodies
-from perch.api.context import ApiState, default_tenant, tenant_from_path
+from perch.api.context import ApiState, default_tenant, tenant_access, tenant_from_path
 from perch.api.docs import install_docs
 from perch.api.headers import HtmlHeaders
+from perch.api.tenancy import TenantDirectory
 from perch.engine.ports import Store
 from perch.engine.principal import Principal
 
@@ -51,7 +52,7 @@ def _unique_id(route: APIRoute) -> str:
 
 def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
     """The REST API over ``store`` (which also holds users and API tokens)."""
-    from perch.api.routes import ROUTERS, public_router
+    from perch.api.routes import INSTANCE_ROUTERS, ROUTERS, public_router
 
     settings = settings or ApiSettings()
     app = FastAPI(
@@ -66,7 +67,10 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
         generate_unique_id_function=_unique_id,
     )
     app.state.perch = ApiState(
-        store=store, settings=settings, authenticator=Authenticator(store, settings)
+        store=store,
+        settings=settings,
+        authenticator=Authenticator(store, settings),
+        tenants=TenantDirectory(store),
     )
     errors.install(app)
     app.add_middleware(HtmlHeaders)
@@ -79,6 +83,8 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
     _serve_openapi(app)
     app.include_router(public_router)
     # Default-tenant routes first: `/api/v1/flows/...` must never be read as tenant "flows".
+    for router in INSTANCE_ROUTERS:
+        _mount(app, router, API_PREFIX, default_tenant)
     for router in ROUTERS:
         _mount(app, router, API_PREFIX, default_tenant)
     for router in ROUTERS:
@@ -129,5 +135,8 @@ def _serve_openapi(app: FastAPI) -> None:
 
 def _mount(app: FastAPI, router: APIRouter, prefix: str, tenant: Any) -> None:
     app.include_router(
-        router, prefix=prefix, dependencies=[Depends(tenant), Depends(authenticated)]
+        router,
+        prefix=prefix,
+        # Credentials first: nobody learns which tenants exist without them.
+        dependencies=[Depends(authenticated), Depends(tenant), Depends(tenant_access)],
     )

@@ -4,7 +4,9 @@ with an API token. Every route but ``/health`` and ``/api/v1/configs`` depends o
 
 Checking a password costs tens of milliseconds by design (argon2), so a successful Basic check
 is remembered for a short while, keyed by a SHA-256 digest of login and password (the password
-itself is never kept).
+itself is never kept). A remembered check is only used after reading the user again by id: a
+user disabled, deleted, renamed or given a new password (by this process or another) is refused
+with the next request.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from perch.api.throttle import LoginThrottle
 from perch.engine.ports import Store
 from perch.engine.principal import Principal, PrincipalKind
 from perch.errors import AccessError, AlreadyExists, Forbidden, SetupRequired, Unauthenticated
+from perch.identity import User
 
 if TYPE_CHECKING:
     from perch.api.app import ApiSettings
@@ -74,7 +77,7 @@ class Authenticator:
         self._lock = threading.Lock()
         # Serializes setup attempts, so two forms sent at once create one administrator.
         self._setup_lock = threading.Lock()
-        self._basic: dict[bytes, tuple[float, Principal]] = {}
+        self._basic: dict[bytes, tuple[float, User]] = {}
         self._touched: dict[str, datetime] = {}
         self._setup_token = settings.setup_token
         self.throttle = LoginThrottle()
@@ -85,11 +88,11 @@ class Authenticator:
         login or the client ``address`` has failed too often."""
         self.throttle.check(login, address)
         key, remembered = self._remembered(login, password)
-        if remembered is not None:
-            return remembered
-        principal = self.throttle.run_check(self._verify, login, password, address)
-        self._remember(key, principal)
-        return principal
+        if remembered is not None and identity.still_signs_in(self.store, remembered):
+            return self._known(login, remembered)
+        user = self.throttle.run_check(self._verify, login, password, address)
+        self._remember(key, user)
+        return _principal(user)
 
     async def from_basic_async(
         self, login: str, password: str, address: str | None = None
@@ -98,40 +101,45 @@ class Authenticator:
         of the throttle's password-check threads, and no thread is held while it waits."""
         self.throttle.check(login, address)
         key, remembered = self._remembered(login, password)
-        if remembered is not None:
-            return remembered
-        principal = await self.throttle.run_check_async(self._verify, login, password, address)
-        self._remember(key, principal)
-        return principal
+        if remembered is not None and await anyio.to_thread.run_sync(
+            identity.still_signs_in, self.store, remembered
+        ):
+            return self._known(login, remembered)
+        user = await self.throttle.run_check_async(self._verify, login, password, address)
+        self._remember(key, user)
+        return _principal(user)
 
-    def _remembered(self, login: str, password: str) -> tuple[bytes, Principal | None]:
+    def _remembered(self, login: str, password: str) -> tuple[bytes, User | None]:
         key = hashlib.sha256(f"{len(login)}:{login}:{password}".encode()).digest()
         cached = self._basic.get(key)
         if cached is not None and cached[0] > time.monotonic():
-            self.throttle.succeeded(login)
             return key, cached[1]
         return key, None
 
-    def _verify(self, login: str, password: str, address: str | None) -> Principal:
+    def _known(self, login: str, user: User) -> Principal:
+        self.throttle.succeeded(login)
+        return _principal(user)
+
+    def _verify(self, login: str, password: str, address: str | None) -> User:
         # On a password-check thread. Checked again: failures counted while this caller
         # waited for its turn count too.
         self.throttle.check(login, address)
         try:
-            principal = identity.verify_password(self.store, login, password)
+            user = identity.check_password(self.store, login, password)
         except Unauthenticated:
             self.throttle.failed(login, address)
             raise
         self.throttle.succeeded(login)
-        return principal
+        return user
 
-    def _remember(self, key: bytes, principal: Principal) -> None:
+    def _remember(self, key: bytes, user: User) -> None:
         now = time.monotonic()
         with self._lock:
             if len(self._basic) >= self._MAX_CACHED:
                 self._basic = {k: v for k, v in self._basic.items() if v[0] > now}
                 if len(self._basic) >= self._MAX_CACHED:
                     self._basic.clear()
-            self._basic[key] = (now + self.BASIC_TTL, principal)
+            self._basic[key] = (now + self.BASIC_TTL, user)
 
     def from_token(self, token: str) -> Principal:
         """The service account owning this API token; :class:`Unauthenticated` when the token
@@ -222,6 +230,10 @@ async def authenticated(
         raise Unauthenticated()
     request.state.principal = principal
     return principal
+
+
+def _principal(user: User) -> Principal:
+    return Principal(user.username, PrincipalKind.USER)
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticated)]

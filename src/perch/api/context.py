@@ -8,8 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Path, Request
 
+from perch.api.tenancy import TenantDirectory
 from perch.engine.model import DEFAULT_TENANT
 from perch.engine.ports import Store
+from perch.engine.principal import Principal, PrincipalKind
+from perch.errors import Forbidden
 
 if TYPE_CHECKING:
     from perch.api.app import ApiSettings
@@ -26,6 +29,7 @@ class ApiState:
     store: Store
     settings: ApiSettings
     authenticator: Authenticator
+    tenants: TenantDirectory
 
 
 def api_state(request: Request) -> ApiState:
@@ -41,11 +45,26 @@ async def tenant_from_path(
     request: Request,
     tenant: Annotated[str, Path(pattern=TENANT_PATTERN, description="The tenant, e.g. `main`")],
 ) -> None:
-    request.state.tenant = tenant
+    request.state.tenant = await api_state(request).tenants.resolve_async(tenant)
 
 
 async def default_tenant(request: Request) -> None:
     request.state.tenant = DEFAULT_TENANT
+
+
+async def tenant_access(request: Request) -> None:
+    """403 for a service account outside its own tenant (it belongs to exactly one)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    tenant = tenant_of(request)
+    if (
+        principal is not None
+        and principal.kind is PrincipalKind.SERVICE_ACCOUNT
+        and principal.tenant not in (None, tenant)
+    ):
+        raise Forbidden(
+            f"the service account '{principal.name}' belongs to tenant '{principal.tenant}',"
+            f" not to '{tenant}'"
+        )
 
 
 def tenant_of(request: Request) -> str:

@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from perch.engine import service
+from perch.engine.assignment import assignees_of, paused_run
 from perch.engine.model import Execution, TaskRun
 from perch.engine.ports import Store
-from perch.engine.states import State
+from perch.engine.states import State, StateType
 from perch.errors import ExecutionNotFound
 
 
@@ -66,7 +67,7 @@ def execution_json(execution: Execution) -> dict[str, Any]:
 
     SECRET values must be masked by the caller (:func:`shown_execution`).
     """
-    return {
+    shown = {
         "id": execution.id,
         "tenantId": execution.tenant,
         "namespace": execution.namespace,
@@ -84,6 +85,22 @@ def execution_json(execution: Execution) -> dict[str, Any]:
         "deleted": False,
         "metadata": dict(execution.metadata) if execution.metadata else None,
     }
+    waiting = assignment_json(execution)
+    if waiting is not None:
+        shown["assignment"] = waiting
+    return shown
+
+
+def assignment_json(execution: Execution) -> dict[str, Any] | None:
+    """Who may resume the paused HumanTask of a PAUSED execution (None for anything else):
+    ``{taskRunId, taskId, users, groups}``."""
+    if execution.state.current is not StateType.PAUSED:
+        return None
+    run = paused_run(execution)
+    assignees = None if run is None else assignees_of(run)
+    if run is None or assignees is None:
+        return None
+    return {"taskRunId": run.id, "taskId": run.task_id, **assignees.to_json()}
 
 
 def shown_execution(store: Store, execution: Execution) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from perch.errors import (
     Forbidden,
     IllegalState,
     InputValidationError,
+    NotAssigned,
     NotFound,
     NotPaused,
     NotRunning,
@@ -52,6 +53,7 @@ STATUS: dict[type[PerchError], tuple[int, str]] = {
     AccessError: (403, "Forbidden"),
     Unauthenticated: (401, "Unauthorized"),
     Forbidden: (403, "Forbidden"),
+    NotAssigned: (403, ""),  # Kestra's words alone: "Access denied to resume this execution"
     TooManyAttempts: (429, "Too many requests"),
     BodyTooLarge: (413, "Request entity too large"),
 }
@@ -92,7 +94,8 @@ def _details(exc: PerchError) -> list[dict[str, Any]] | None:
 async def _perch_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PerchError)
     status, prefix = status_of(exc)
-    body = error_body(f"{prefix}: {exc.message}", request.url.path, _details(exc))
+    message = f"{prefix}: {exc.message}" if prefix else exc.message
+    body = error_body(message, request.url.path, _details(exc))
     if isinstance(exc, BulkInvalid):
         # Kestra's BulkErrorResponse: the bare message and each refused id with why.
         body["message"] = exc.message

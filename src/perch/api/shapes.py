@@ -50,6 +50,13 @@ class LabelShape(Shape):
     value: str
 
 
+class AssignmentShape(Shape):
+    taskRunId: str
+    taskId: str
+    users: list[str] = Field(description="Usernames or e-mail addresses")
+    groups: list[str] = Field(description="Group names: any member may decide")
+
+
 class ExecutionShape(Shape):
     id: str
     tenantId: str
@@ -67,6 +74,9 @@ class ExecutionShape(Shape):
     originalId: str | None = None
     deleted: bool = False
     metadata: dict[str, Any] | None = None
+    assignment: AssignmentShape | None = Field(
+        default=None, description="While paused on a HumanTask: who may resume it"
+    )
 
 
 class ExecutionResponseShape(ExecutionShape):

@@ -49,6 +49,7 @@ def version() -> None:
 def _register_subcommands() -> None:
     from perch.cli.execution import execution_app
     from perch.cli.flow import flow_app
+    from perch.cli.group import group_app
     from perch.cli.server import server_app
     from perch.cli.token import token_app
     from perch.cli.user import user_app
@@ -58,6 +59,7 @@ def _register_subcommands() -> None:
     app.add_typer(server_app, name="server")
     app.add_typer(token_app, name="token")
     app.add_typer(user_app, name="user")
+    app.add_typer(group_app, name="group")
 
 
 def main() -> None:

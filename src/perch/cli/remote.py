@@ -46,6 +46,7 @@ TokenOption = Annotated[
     ),
 ]
 
+INSTANCE_PREFIX = "/api/v1"
 AUTH_HINT = "authentication failed: set PERCH_TOKEN or PERCH_USERNAME/PERCH_PASSWORD"
 AUTH_REFUSED = "authentication failed: the server refused the {what} (check {names})"
 # Kestra-shaped error messages start with a category ("Illegal state: …"); the CLI prints the
@@ -119,12 +120,20 @@ class Remote:
         self.client.close()
 
     def call(
-        self, method: str, path: str, *, ok: Iterable[int] = (200,), **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        ok: Iterable[int] = (200,),
+        instance: bool = False,
+        **kwargs: Any,
     ) -> httpx.Response:
-        """Send a request under the tenant's prefix; any status not in ``ok`` is a
-        :class:`RemoteError`. An unreachable server or refused credentials end the command."""
+        """Send a request under the tenant's prefix (under ``/api/v1`` alone with ``instance``,
+        for users and tenants); any status not in ``ok`` is a :class:`RemoteError`. An
+        unreachable server or refused credentials end the command."""
+        prefix = INSTANCE_PREFIX if instance else self.prefix
         try:
-            response = self.client.request(method, self.prefix + path, **kwargs)
+            response = self.client.request(method, prefix + path, **kwargs)
         except httpx.TransportError as exc:
             fail(f"cannot reach Perch at {self.server}: {_reason(exc)}")
             raise  # unreachable: fail exits

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -18,6 +18,9 @@ class Principal:
 
     name: str
     kind: PrincipalKind = PrincipalKind.USER
+    tenant: str | None = field(default=None, compare=False)
+    """A service account's tenant: the only one it may act in (users reach tenants through
+    their roles). Not part of equality: a principal is known by its kind and name."""
 
     @property
     def is_system(self) -> bool:

@@ -44,6 +44,7 @@ from perch.identity.tokens import (
 from perch.identity.users import (
     UserChanges,
     UserNotFound,
+    check_password,
     create_user,
     delete_user,
     find_user,
@@ -51,6 +52,7 @@ from perch.identity.users import (
     has_superadmin,
     is_superadmin,
     search_users,
+    still_signs_in,
     update_user,
     verify_password,
 )
@@ -71,6 +73,7 @@ __all__ = [
     "User",
     "UserChanges",
     "UserNotFound",
+    "check_password",
     "create_api_token",
     "create_group",
     "create_service_account",
@@ -96,6 +99,7 @@ __all__ = [
     "search_groups",
     "search_users",
     "set_membership",
+    "still_signs_in",
     "token_hash",
     "update_group",
     "update_user",

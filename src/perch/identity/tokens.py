@@ -221,7 +221,7 @@ def verify_token(store: Store, raw_value: str, now: datetime) -> tuple[Principal
         raise Unauthenticated(f"the API token '{token.name}' ({token.prefix}…) was revoked")
     if token.expires is not None and now >= token.expires:
         raise Unauthenticated(f"the API token '{token.name}' ({token.prefix}…) has expired")
-    return Principal(account.name, PrincipalKind.SERVICE_ACCOUNT), token
+    return Principal(account.name, PrincipalKind.SERVICE_ACCOUNT, account.tenant), token
 
 
 def record_token_use(store: Store, token_id: str, at: datetime) -> None:

@@ -105,13 +105,31 @@ def verify_password(store: Store, login: str, password: str) -> Principal:
     Raises :class:`~perch.errors.Unauthenticated` otherwise, after the same work whether or not
     the user exists, so the answer's timing does not reveal valid usernames.
     """
+    return Principal(check_password(store, login, password).username, PrincipalKind.USER)
+
+
+def check_password(store: Store, login: str, password: str) -> User:
+    """The enabled user ``login`` if ``password`` is theirs (see :func:`verify_password`)."""
     user = find_user(store, login)
     if user is None or user.disabled:
         spend_a_verification(password)
         raise Unauthenticated("wrong username or password")
     if not password_matches(user.password_hash, password):
         raise Unauthenticated("wrong username or password")
-    return Principal(user.username, PrincipalKind.USER)
+    return user
+
+
+def still_signs_in(store: Store, checked: User) -> bool:
+    """Whether a user whose password was checked earlier may still sign in with it: neither
+    disabled, deleted, renamed nor given a new password since (one read by id)."""
+    with reading(store) as raw:
+        now = as_identity(raw).get_user(checked.id)
+    return (
+        now is not None
+        and not now.disabled
+        and now.username == checked.username
+        and now.password_hash == checked.password_hash
+    )
 
 
 def is_superadmin(store: Store, principal: Principal) -> bool:

@@ -11,11 +11,27 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from perch.api.routes import accounts, actions, decisions, executions, flows, follow, logs
+from perch.api.routes import (
+    accounts,
+    actions,
+    approvals,
+    decisions,
+    executions,
+    flows,
+    follow,
+    groups,
+    logs,
+    users,
+)
 from perch.api.routes.meta import public_router
+
+INSTANCE_ROUTERS: list[APIRouter] = [users.router]
+"""Mounted once, under ``/api/v1`` only: what belongs to no tenant (users, tenants)."""
 
 ROUTERS: list[APIRouter] = [
     accounts.router,
+    groups.router,
+    approvals.router,
     flows.router,
     logs.router,
     follow.router,
@@ -24,4 +40,4 @@ ROUTERS: list[APIRouter] = [
     executions.router,
 ]
 
-__all__ = ["ROUTERS", "public_router"]
+__all__ = ["INSTANCE_ROUTERS", "ROUTERS", "public_router"]
