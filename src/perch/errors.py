@@ -191,10 +191,24 @@ class IllegalState(EngineError):
 class NotPaused(IllegalState):
     """The execution is not paused."""
 
-    def __init__(self, execution_id: str, resumed_by: str | None = None) -> None:
+    def __init__(
+        self, execution_id: str, resumed_by: str | None = None, *, killed_by: str | None = None
+    ) -> None:
         self.execution_id = execution_id
         self.resumed_by = resumed_by
+        """Who resumed (or restarted) the pause last, when someone did."""
+        self.killed_by = killed_by
+        """Who killed the execution while it was paused, when someone did."""
         super().__init__(f"Execution '{execution_id}' is not paused, can't resume it")
+
+    @property
+    def decided(self) -> str | None:
+        """What ended the pause, in words: ``resumed by X`` or ``killed by X``."""
+        if self.killed_by:
+            return f"killed by {self.killed_by}"
+        if self.resumed_by:
+            return f"resumed by {self.resumed_by}"
+        return None
 
 
 class NotRunning(IllegalState):

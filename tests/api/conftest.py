@@ -52,6 +52,12 @@ class Api:
             base_url=self.url, timeout=30, headers={"Authorization": f"Bearer {token}"}
         )
 
+    def add_tenant(self, *tenants: str) -> None:
+        """Create tenants: until a second one exists, any tenant in a path means ``main``."""
+        for tenant in tenants:
+            response = self.client.post("/api/v1/tenants", json={"id": tenant})
+            assert response.status_code == 200, response.text
+
     def deploy(self, source: str, tenant: str | None = None) -> dict[str, Any]:
         """Create or update a flow from YAML through the API."""
         prefix = f"/api/v1/{tenant}" if tenant else "/api/v1"

@@ -8,6 +8,7 @@ from tests.api.conftest import Api
 
 
 def test_service_account_lifecycle(api: Api) -> None:
+    api.add_tenant("other")
     client = api.client
     created = client.post(
         "/api/v1/main/service-accounts", json={"name": "ci", "description": "builds"}

@@ -121,6 +121,7 @@ def test_kill_a_running_execution(api: Api) -> None:
 
 
 def test_kill_unknown_and_other_tenant(api: Api) -> None:
+    api.add_tenant("elsewhere")
     api.deploy(HOLD)
     [execution_id] = paused(api, "company.bulk", "hold")
 

@@ -286,6 +286,7 @@ def test_get_one_execution_has_kestras_shape(api: Api) -> None:
 
 
 def test_unknown_execution_and_other_tenants_are_404(api: Api) -> None:
+    api.add_tenant("demo")
     api.deploy(QUICK, tenant="demo")
     created = api.client.post("/api/v1/demo/executions/company.team/quick")
     assert created.status_code == 200, created.text

@@ -177,6 +177,7 @@ def test_listing_of_one_flow(api: Api) -> None:
 
 
 def test_search_stays_in_its_tenant(api: Api) -> None:
+    api.add_tenant("demo")
     api.deploy(QUICK, tenant="demo")
     theirs = _run(api, "company.team/quick", tenant="demo")
     assert ids(api, {}) == []
@@ -214,6 +215,7 @@ def test_delete_a_terminated_execution(api: Api) -> None:
 
 
 def test_delete_refuses_a_live_execution_and_other_tenants(api: Api) -> None:
+    api.add_tenant("demo")
     s = seed(api)
     paused = s.paused["id"]
     response = api.client.delete(f"/api/v1/executions/{paused}")

@@ -295,6 +295,7 @@ def test_delete_hides_the_flow_but_a_paused_execution_still_resumes(api: Api) ->
 
 
 def test_flows_belong_to_their_tenant(api: Api) -> None:
+    api.add_tenant("demo")
     assert post(api, flow(message="demo"), tenant="demo").status_code == 200
     assert api.client.get("/api/v1/flows/company.team/hello").status_code == 404
     assert api.client.get("/api/v1/main/flows/company.team/hello").status_code == 404

@@ -214,6 +214,7 @@ def test_a_quiet_stream_sends_heartbeats(api: Api, monkeypatch: pytest.MonkeyPat
 
 
 def test_follow_of_an_unknown_or_foreign_execution_is_404(api: Api) -> None:
+    api.add_tenant("other")
     execution = paused(api)
     for path in (
         "/api/v1/executions/no-such-execution/follow",

@@ -10,11 +10,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import select
 from tests.api.conftest import ADMIN, Api, state_is
 from tests.api.hitl import create, form
 
 from perch import identity
 from perch.engine.model import DEFAULT_TENANT
+from perch.store.schema import audit
 
 PASSWORD = "correct horse battery"
 DENIED = "Access denied to resume this execution"
@@ -80,6 +82,17 @@ def _start(api: Api, **inputs: str) -> str:
     return execution_id
 
 
+def _audit(api: Api, execution_id: str) -> list[tuple[str, str]]:
+    """The audit trail of one execution: (action, principal), oldest first."""
+    query = (
+        select(audit.c.action, audit.c.principal_name)
+        .where(audit.c.execution_id == execution_id)
+        .order_by(audit.c.seq)
+    )
+    with api.store.transaction() as tx:  # type: ignore[attr-defined]
+        return [(a, p) for a, p in tx.connection.execute(query)]
+
+
 def _resume(client: httpx.Client, execution_id: str, **values: str) -> httpx.Response:
     return client.post(
         f"/api/v1/main/executions/{execution_id}/resume", **(form(**values) if values else {})
@@ -117,6 +130,11 @@ def test_only_assignees_resume_and_everyone_else_gets_403(
     assert "assignment" not in body  # no longer waiting for anyone
     logs = api.client.get(f"/api/v1/main/logs/{execution_id}").json()
     assert any(line["message"] == "Approved by alice" for line in logs)
+    trail = _audit(api, execution_id)
+    # Each refused attempt is on record, beside the decision that was made.
+    assert trail.count(("RESUME_DENIED", "dave")) == 2
+    assert trail.count(("RESUME_DENIED", "admin")) == 2
+    assert ("RESUME", "alice") in trail
 
 
 def test_a_listed_username_a_group_member_and_an_expression_may_decide(
@@ -162,6 +180,7 @@ def test_bulk_resume_reports_each_refusal(api: Api, people: dict[str, httpx.Clie
     for execution_id in ids:
         body = api.client.get(f"/api/v1/main/executions/{execution_id}").json()
         assert body["state"]["current"] == "PAUSED"
+        assert _audit(api, execution_id).count(("RESUME_DENIED", "dave")) == 2
     assert people["bob"].post("/api/v1/main/executions/resume/by-ids", json=ids).json() == {
         "count": 2,
         "invalids": [],
@@ -175,6 +194,7 @@ def test_restart_cannot_bypass_the_assignment_but_kill_follows_rbac(
     restart = api.client.post(f"/api/v1/main/executions/{execution_id}/restart")
     assert restart.status_code == 403
     assert restart.json()["message"] == DENIED
+    assert ("RESTART_DENIED", "admin") in _audit(api, execution_id)
     assert (
         api.client.get(f"/api/v1/main/executions/{execution_id}").json()["state"]["current"]
         == "PAUSED"
@@ -182,6 +202,11 @@ def test_restart_cannot_bypass_the_assignment_but_kill_follows_rbac(
     killed = api.client.delete(f"/api/v1/main/executions/{execution_id}/kill")
     assert killed.status_code in (200, 202, 204), killed.text
     api.wait(execution_id, state_is("KILLED"))
+    # The conflict says what ended the pause, and who: not "resumed by" after a kill.
+    late = _resume(people["bob"], execution_id)
+    assert late.status_code == 409
+    assert late.json()["killedBy"] == "admin"
+    assert "resumedBy" not in late.json()
 
 
 def test_the_approvals_inbox_lists_what_the_caller_may_resume(

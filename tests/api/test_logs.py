@@ -127,6 +127,7 @@ def test_a_bad_filter_is_422(api: Api) -> None:
 
 
 def test_logs_of_an_unknown_or_foreign_execution_are_404(api: Api) -> None:
+    api.add_tenant("other")
     execution = run_to_end(api.store)
 
     for path in (

@@ -126,6 +126,7 @@ def test_json_body_and_tenant_path_and_bearer_token(api: Api) -> None:
 
 
 def test_unknown_other_tenant_and_anonymous(api: Api) -> None:
+    api.add_tenant("elsewhere")
     api.deploy(APPROVAL)
     [execution_id] = paused(api, "company.team", "approval")
 
@@ -266,6 +267,7 @@ def test_resume_by_ids_is_all_or_nothing(api: Api) -> None:
 
 
 def test_resume_by_ids_does_not_reach_another_tenant(api: Api) -> None:
+    api.add_tenant("elsewhere")
     api.deploy(HOLD)
     [execution_id] = paused(api, "company.bulk", "hold")
 

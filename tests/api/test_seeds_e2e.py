@@ -257,7 +257,29 @@ def test_vacation_approval_needs_its_answer_and_records_who_decided(api: Api) ->
     ]
 
 
+def test_the_seeds_curl_resumes_on_a_server_with_one_tenant(api: Api) -> None:
+    # The guide deploys to the default tenant and then resumes at `/api/v1/demo/…` (its
+    # namespace where the tenant goes): with one tenant, any tenant in a path means `main`.
+    api.deploy(PAUSE_DEMO)
+    [execution_id] = paused(api, "demo", "pause_demo")
+    status, body = curl(
+        "-X",
+        "POST",
+        f"{api.url}/api/v1/demo/executions/{execution_id}/resume",
+        "-H",
+        "accept: application/json",
+        "-F",
+        "status=OK",
+        "-u",
+        f"{ADMIN[0]}:{ADMIN[1]}",
+    )
+    assert (status, body) == (204, "")
+    done = api.wait(execution_id, state_is("SUCCESS"))
+    assert outputs_of(done, "wait_for_manual_resume")["resumed"]["by"] == ADMIN[0]
+
+
 def test_pause_demo_resumed_on_the_tenant_path_with_a_bearer_token(api: Api) -> None:
+    api.add_tenant("demo")
     api.deploy(PAUSE_DEMO, tenant="demo")
     [execution_id] = paused(api, "demo", "pause_demo", tenant="demo")
     token = service_token(api, "release-bot", tenant="demo")

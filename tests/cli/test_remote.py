@@ -264,6 +264,9 @@ def test_invalid_flow_and_tenant(runner: CliRunner, sqlite_api: Api, tmp_path: P
     assert refused.exit_code == 1
     assert refused.stdout.startswith(f"{broken}:")
     assert "Pasue" in refused.stdout
+    # Until a second tenant exists, any tenant means the default one.
+    created = api.client.post("/api/v1/tenants", json={"id": "other"})
+    assert created.status_code == 200, created.text
     other = perch(runner, api, "flow", "deploy", str(flow_file(tmp_path)), "--tenant", "other")
     assert other.exit_code == 0, other.output
     assert "0 flows" in perch(runner, api, "flow", "list").stdout

@@ -17,6 +17,7 @@ from perch.api.bodies import DEFAULT_LIMIT, BoundedBodies, StrictJsonBodies
 from perch.api.context import ApiState, default_tenant, tenant_access, tenant_from_path
 from perch.api.docs import install_docs
 from perch.api.headers import HtmlHeaders
+from perch.api.shapes import ErrorShape
 from perch.api.tenancy import TenantDirectory
 from perch.engine.ports import Store
 from perch.engine.principal import Principal
@@ -134,9 +135,15 @@ def _serve_openapi(app: FastAPI) -> None:
 
 
 def _mount(app: FastAPI, router: APIRouter, prefix: str, tenant: Any) -> None:
+    responses: dict[int | str, dict[str, Any]] = {
+        403: {"model": ErrorShape, "description": "A service account outside its tenant"}
+    }
+    if "{tenant}" in prefix:
+        responses[404] = {"model": ErrorShape, "description": "No such tenant (or resource)"}
     app.include_router(
         router,
         prefix=prefix,
         # Credentials first: nobody learns which tenants exist without them.
         dependencies=[Depends(authenticated), Depends(tenant), Depends(tenant_access)],
+        responses=responses,
     )

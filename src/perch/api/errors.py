@@ -100,7 +100,9 @@ async def _perch_error(request: Request, exc: Exception) -> JSONResponse:
         # Kestra's BulkErrorResponse: the bare message and each refused id with why.
         body["message"] = exc.message
         body["invalids"] = [{"invalidValue": i, "message": why} for i, why in exc.invalids]
-    if isinstance(exc, NotPaused) and exc.resumed_by:
+    if isinstance(exc, NotPaused) and exc.killed_by:
+        body["killedBy"] = exc.killed_by
+    elif isinstance(exc, NotPaused) and exc.resumed_by:
         body["resumedBy"] = exc.resumed_by
     headers = {"WWW-Authenticate": AUTHENTICATE} if status == 401 else None
     if isinstance(exc, TooManyAttempts):

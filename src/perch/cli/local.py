@@ -141,11 +141,11 @@ def report_error(exc: PerchError) -> None:
         for problem in exc.problems:
             err.print(Text.assemble("  ", (problem.input_id, "bold"), ": ", problem.message))
         raise typer.Exit(1)
-    if isinstance(exc, NotPaused) and exc.resumed_by:
+    if isinstance(exc, NotPaused) and exc.decided:
         err.print(
             Text(
                 f"error: execution '{exc.execution_id}' is not paused: "
-                f"it was already resumed by {exc.resumed_by}",
+                f"it was already {exc.decided}",
                 style="bold red",
             )
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from perch.engine.creation import new_execution, replay_execution
 from perch.engine.errorlogs import error_log_entries, error_logs_hook
 from perch.engine.flowindex import find_task
-from perch.engine.pausing import last_resumed_by, resume_declarations
+from perch.engine.pausing import resume_declarations
 from perch.engine.starting import PAUSE_ELAPSED, RETRY, SLEEP_DONE, TASK_TIMEOUT, is_worker_task
 from perch.engine.transition import Transition, transition
 from perch.engine.variables import run_variables
@@ -24,7 +24,6 @@ __all__ = [
     "error_logs_hook",
     "find_task",
     "is_worker_task",
-    "last_resumed_by",
     "new_execution",
     "replay_execution",
     "resume_declarations",

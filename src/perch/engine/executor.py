@@ -48,6 +48,7 @@ from perch.engine.effects import (
 from perch.engine.events import Event, Kill, Resume, Start, SubflowEnded
 from perch.engine.ids import new_id
 from perch.engine.model import Execution, LogEntry
+from perch.engine.pausing import not_paused
 from perch.engine.ports import Job, QueuedEvent, Store, Transaction
 from perch.engine.principal import SYSTEM, Principal
 from perch.engine.states import StateType
@@ -58,7 +59,6 @@ from perch.errors import (
     ConcurrentUpdate,
     ExecutionNotFound,
     FlowNotFound,
-    NotPaused,
     PerchError,
 )
 from perch.inputs import resolve_inputs
@@ -77,7 +77,6 @@ __all__ = [
     "create_child",
     "ended_events",
     "reading",
-    "resumed_by",
     "retryable",
     "start_in",
     "start_subflow",
@@ -151,7 +150,7 @@ def _apply_in(  # noqa: PLR0917 - internal
     if execution is None:
         raise ExecutionNotFound(f"Execution '{execution_id}' not found")
     if isinstance(event, Resume) and not execution.state.current.is_paused:
-        raise NotPaused(execution_id, resumed_by(execution))
+        raise not_paused(execution)
     flow = ctx.flow_for(tx, execution)
     now = ctx.clock.now()
     result = transition(flow, execution, event, now=now, hooks=ctx.hooks)
@@ -397,12 +396,3 @@ def start_in(
     return apply_in(
         tx, ctx, execution.id, Start(principal), principal, written=written, loaded=execution
     )
-
-
-def resumed_by(execution: Execution) -> str | None:
-    """Who resumed the execution's last resumed Pause (from its ``resumed.by`` output)."""
-    for run in reversed(execution.task_runs):
-        resumed = (run.outputs or {}).get("resumed")
-        if isinstance(resumed, dict) and resumed.get("by"):
-            return str(resumed["by"])
-    return None

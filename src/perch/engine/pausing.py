@@ -39,13 +39,18 @@ def resumed_output(d: Draft, principal: Principal | None, to: StateType) -> dict
     return {"by": by, "on": on, "to": to.value}
 
 
-def last_resumed_by(execution: Execution) -> str | None:
-    """Who resumed the execution last (for a "not paused" conflict message)."""
+def not_paused(execution: Execution) -> NotPaused:
+    """The conflict of resuming ``execution`` when it is not paused, naming who ended its last
+    pause and how (a kill records ``to: KILLING``; a resume or a restart, the state it went on
+    in)."""
     for run in reversed(execution.task_runs):
         resumed = (run.outputs or {}).get("resumed")
         if isinstance(resumed, dict) and resumed.get("by"):
-            return str(resumed["by"])
-    return None
+            by = str(resumed["by"])
+            if resumed.get("to") == StateType.KILLING.value:
+                return NotPaused(execution.id, killed_by=by)
+            return NotPaused(execution.id, by)
+    return NotPaused(execution.id)
 
 
 def _paused_runs(d: Draft) -> list[TaskRun]:
@@ -82,14 +87,13 @@ def _after_pause_ended(d: Draft) -> None:
 def resume(d: Draft, event: Resume) -> None:
     """Resume a paused task run with ``onResume`` values (already validated), or a manual
     pause; raises :class:`NotPaused` when there is nothing to resume."""
-    execution_id = d.original.id
     if d.state.current is not StateType.PAUSED:
-        raise NotPaused(execution_id, last_resumed_by(d.original))
+        raise not_paused(d.original)
     paused = _paused_runs(d)
     if event.task_run_id is not None:
         paused = [run for run in paused if run.id == event.task_run_id]
         if not paused:
-            raise NotPaused(execution_id, last_resumed_by(d.original))
+            raise not_paused(d.original)
     d.emit(Audit("RESUME", event.principal, _detail(d, paused[0] if paused else None, event)))
     if not paused:
         d.set_meta(MANUAL_PAUSE_KEY, None)
@@ -203,12 +207,12 @@ def resume_declarations(
     """The ``onResume`` declarations of the paused task run (none for a manual pause);
     raises :class:`NotPaused` when the execution (or that task run) is not paused."""
     if execution.state.current is not StateType.PAUSED:
-        raise NotPaused(execution.id, last_resumed_by(execution))
+        raise not_paused(execution)
     paused = [run for run in execution.task_runs if run.state.current is StateType.PAUSED]
     if task_run_id is not None:
         paused = [run for run in paused if run.id == task_run_id]
         if not paused:
-            raise NotPaused(execution.id, last_resumed_by(execution))
+            raise not_paused(execution)
     if not paused:
         return []
     task = find_task(flow, paused[0].task_id)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from time import monotonic
+from time import monotonic, thread_time
 from typing import Any, Final
 
 from perch.errors import TemplateBudgetError
@@ -27,12 +27,23 @@ class Limits:
     """The budget of one rendering."""
 
     time: float = 2.0
-    """Seconds of wall time (``--template-time-limit``, PERCH_TEMPLATE_TIME_LIMIT)."""
+    """Seconds of CPU time of the rendering thread (``--template-time-limit``,
+    PERCH_TEMPLATE_TIME_LIMIT); a rendering also stops after :data:`WALL_FACTOR` times as much
+    wall time, however little CPU it got."""
     output: int = 1 << 20
     """Characters of one rendered value (``--template-output-limit``)."""
     iterations: int = 1_000_000
     """Loop iterations, all loops together (``--template-loop-limit``)."""
 
+
+WALL_FACTOR: Final = 5
+"""The time limit counts the CPU time the rendering's own thread spends, so that a template
+gives the same answer on an idle machine and on a loaded one (the work, not the machine's
+business, is what is bounded). A rendering starved of CPU still ends after this many times the
+limit in wall time, so no thread waits on it for ever."""
+_CHECK_EVERY: Final = 64
+"""Loop iterations between two looks at the clocks (reading the thread's CPU clock is a system
+call; one iteration is bounded by the other limits meanwhile)."""
 
 DEFAULT_LIMITS: Final = Limits()
 SMALL: Final = 4096
@@ -66,17 +77,19 @@ def _seconds(value: float) -> str:
 class Budget:
     """What is left of one rendering's budget."""
 
-    __slots__ = ("deadline", "iterations", "limits", "written")
+    __slots__ = ("cpu_deadline", "deadline", "iterations", "limits", "written")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.deadline = monotonic() + limits.time
+        self.cpu_deadline = thread_time() + limits.time
+        self.deadline = monotonic() + limits.time * WALL_FACTOR
         self.iterations = limits.iterations
         self.written = 0
 
     def remaining(self) -> float:
-        """Seconds left; raises when none are."""
-        left = self.deadline - monotonic()
+        """Seconds left (the less of CPU and wall time); raises when none are. A call that
+        waits on something else (a ``jq`` process) takes it as its timeout."""
+        left = min(self.cpu_deadline - thread_time(), self.deadline - monotonic())
         if left <= 0:
             raise self.out_of_time()
         return left
@@ -88,7 +101,7 @@ class Budget:
         )
 
     def check_time(self) -> None:
-        if monotonic() > self.deadline:
+        if thread_time() > self.cpu_deadline or monotonic() > self.deadline:
             raise self.out_of_time()
 
     def tick(self) -> None:
@@ -99,8 +112,8 @@ class Budget:
             raise TemplateBudgetError(
                 f"The loops ran more than the template limit of {self.limits.iterations} iterations"
             )
-        if monotonic() > self.deadline:
-            raise self.out_of_time()
+        if not left % _CHECK_EVERY:
+            self.check_time()
 
     def too_large(self, size: int) -> TemplateBudgetError:
         return TemplateBudgetError(

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
-from perch.engine.assignment import may_decide
+from perch.engine.assignment import may_decide, paused_run
+from perch.engine.effects import Audit
 from perch.engine.events import Event, Kill, Pause, Restart
 from perch.engine.executor import (
     MAX_RETRIES,
@@ -193,6 +195,17 @@ def _in_one_transaction(
     return None
 
 
+def record_refusal(
+    tx: Transaction, ctx: EngineContext, execution: Execution, principal: Principal, action: str
+) -> None:
+    """An audit record of a decision refused to someone a HumanTask is not assigned to."""
+    run = paused_run(execution)
+    detail: dict[str, Any] = {"executionId": execution.id, "outcome": "DENIED"}
+    if run is not None:
+        detail |= {"taskRunId": run.id, "taskId": run.task_id}
+    tx.add_audit(execution.id, Audit(f"{action}_DENIED", principal, detail), ctx.clock.now())
+
+
 def load_in(tx: Transaction, written: Written, execution_id: str, tenant: str | None) -> Execution:
     """The execution, read and locked in ``tx``; :class:`ExecutionNotFound` when it does not
     exist, or not in ``tenant`` (another tenant's executions are not even said to exist)."""
@@ -280,6 +293,12 @@ def restart(store: Store, execution_id: str, principal: Principal) -> Execution:
         try:
             with unit(store) as (tx, written):
                 saved = act(tx, ctx, load_in(tx, written, execution_id, None), written)
+        except NotAssigned:
+            with store.transaction() as tx:
+                refused = tx.get_execution(execution_id)
+                if refused is not None:
+                    record_refusal(tx, ctx, refused, principal, "RESTART")
+            raise
         except Exception as exc:
             if not retryable(exc):
                 raise
@@ -290,7 +309,10 @@ def restart(store: Store, execution_id: str, principal: Principal) -> Execution:
     raise ConcurrentUpdate(f"execution '{execution_id}' kept changing; gave up after retries")
 
 
-def _restart_act(principal: Principal) -> Act:
+def _restart_act(principal: Principal, *, record: bool = False) -> Act:
+    """Restart, refused with :class:`NotAssigned` to someone who may not decide one of the
+    execution's paused HumanTasks (``record``: the refusal is audited in the same
+    transaction, for bulk actions whose transaction commits the others)."""
     event = Restart(principal)
 
     def act(tx: Transaction, ctx: EngineContext, execution: Execution, written: Written) -> object:
@@ -298,6 +320,8 @@ def _restart_act(principal: Principal) -> Act:
             if run.state.current is StateType.PAUSED and not may_decide(
                 tx, principal, execution, run
             ):
+                if record:
+                    record_refusal(tx, ctx, execution, principal, "RESTART")
                 raise NotAssigned()
         return apply_in(tx, ctx, execution.id, event, principal, written=written, loaded=execution)
 
@@ -313,7 +337,7 @@ def restart_by_ids(
     progress: Progress | None = None,
 ) -> BulkResult:
     """Restart each execution; those that cannot be restarted are reported, not raised."""
-    act = _restart_act(principal)
+    act = _restart_act(principal, record=True)
     return act_in_batches(store, ids, act, tenant=tenant, progress=progress)
 
 
@@ -321,7 +345,7 @@ def restart_by_query(
     store: Store, query: ExecutionQuery, principal: Principal, *, progress: Progress | None = None
 ) -> BulkResult:
     """Restart every failed (or paused) execution matching ``query``; others are reported."""
-    return _by_query(store, query, RESTART, _restart_act(principal), progress)
+    return _by_query(store, query, RESTART, _restart_act(principal, record=True), progress)
 
 
 def _by_query(

@@ -42,6 +42,6 @@ def matching_ids(store: Store, query: ExecutionQuery, *, page_size: int = 1000) 
 
 
 def not_paused_reason(exc: NotPaused) -> str:
-    if exc.resumed_by:
-        return f"not paused (resumed by {exc.resumed_by})"
+    if exc.decided:
+        return f"not paused ({exc.decided})"
     return "not paused"

@@ -35,11 +35,12 @@ from perch.engine.service.actions import (
     counting_refused,
     load_in,
     partition,
+    record_refusal,
 )
 from perch.engine.service.bulk import BULK_BATCH, BulkResult, Progress
 from perch.engine.service.files import Upload, resume_uris
 from perch.engine.states import StateType
-from perch.errors import ConcurrentUpdate, ExecutionNotFound
+from perch.errors import ConcurrentUpdate, ExecutionNotFound, NotAssigned
 from perch.flows import Flow
 from perch.inputs import InputBase, InputCheck, check_inputs, resolve_inputs, serialize_input_value
 from perch.templating import default_environment
@@ -73,6 +74,11 @@ def resume(
                 saved = _resume_in(
                     tx, ctx, execution, inputs, principal, task_run_id, written, uploads or {}
                 )
+        except NotAssigned:
+            # The resume rolled back; the refusal is recorded on its own.
+            with store.transaction() as tx:
+                record_refusal(tx, ctx, execution, principal, "RESUME")
+            raise
         except Exception as exc:
             if not retryable(exc):
                 raise
@@ -190,7 +196,11 @@ def resume_by_ids(
     values = inputs or {}
 
     def act(tx: Transaction, ctx: EngineContext, execution: Execution, written: Written) -> object:
-        return _resume_in(tx, ctx, execution, values, principal, None, written)
+        try:
+            return _resume_in(tx, ctx, execution, values, principal, None, written)
+        except NotAssigned:
+            record_refusal(tx, ctx, execution, principal, "RESUME")  # commits with the rest
+            raise
 
     return act_in_batches(store, ids, act, tenant=tenant, progress=progress, batch=batch)
 
