@@ -218,6 +218,35 @@ group_members = Table(
     Index("ix_group_members_user_id", "user_id"),
 )
 
+roles = Table(
+    "roles",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("tenant", String(ID), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=True),
+    # JSON text: {"FLOW": ["READ", ...], ...}
+    Column("permissions", Text, nullable=False),
+    Column("created", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant", "name"),
+)
+
+bindings = Table(
+    "bindings",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("tenant", String(ID), nullable=False),
+    # USER, GROUP or SERVICE_ACCOUNT; external_id is that user's, group's or account's id.
+    Column("type", String(32), nullable=False),
+    Column("external_id", String(ID), nullable=False),
+    Column("role_id", String(ID), nullable=False),
+    # None: the whole tenant; else this namespace and its children.
+    Column("namespace", String(255), nullable=True),
+    Column("created", UtcDateTime, nullable=False),
+    # Every request looks up the bindings of its principal.
+    Index("ix_bindings_external_id", "external_id"),
+)
+
 service_accounts = Table(
     "service_accounts",
     metadata,
