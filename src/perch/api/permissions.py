@@ -132,6 +132,9 @@ ROUTE_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/executions/restart/by-query"): Needs(EXECUTION, U),
     ("POST", "/executions/{executionId}/restart"): Needs(EXECUTION, U),
     ("POST", "/executions/{executionId}/replay"): Needs(EXECUTION, C),
+    # the audit trail: filtered to the namespaces the caller may read
+    ("GET", "/auditlogs/search"): Needs(Resource.AUDITLOG, R),
+    ("GET", "/auditlogs/export"): Needs(Resource.AUDITLOG, R),
     # executions
     ("GET", "/executions/search"): Needs(EXECUTION, R),
     ("GET", "/executions"): Needs(EXECUTION, R),

@@ -91,11 +91,30 @@ class EmitLog:
 
 @dataclass(frozen=True, slots=True)
 class Audit:
-    """An audit record: who did what to which execution."""
+    """An audit record: who did what to which execution.
+
+    The fields after ``detail`` are optional: the store derives what is left out (the tenant and
+    namespace from the execution or the detail, the resource type from the execution id or the
+    action's prefix, the channel from the principal or :func:`perch.engine.auditlog.audit_origin`,
+    the outcome from the action).
+    """
 
     action: str
     principal: Principal
     detail: Mapping[str, JSON] = field(default_factory=dict)
+    tenant: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    namespace: str | None = None
+    channel: str | None = None
+    """API, UI, CLI, LINK or SYSTEM (:class:`perch.engine.auditlog.Channel`)."""
+    address: str | None = None
+    user_agent: str | None = None
+    outcome: str | None = None
+    """SUCCESS, DENIED, CONFLICT, UNAUTHORIZED…"""
+    before: JSON = None
+    """The state of the resource before the action (e.g. an execution's state)."""
+    after: JSON = None
 
 
 @dataclass(frozen=True, slots=True)

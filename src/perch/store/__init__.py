@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from perch.store.auditchain import AuditCheck
+from perch.store.auditkey import load_audit_key
 from perch.store.database import DEFAULT_DATA_DIR, create_store_engine, database_url
-from perch.store.journal import AuditCheck
 from perch.store.migrate import upgrade_to_head
 from perch.store.sealing import load_sealer
 from perch.store.sqlstore import SqlStore
@@ -32,10 +33,11 @@ def open_store(
     """
     folder = data_dir if data_dir is not None or url is not None else DEFAULT_DATA_DIR
     sealer = load_sealer(folder)
+    audit_key = load_audit_key(folder)
     engine = create_store_engine(database_url(url, data_dir), schema=schema)
     try:
         upgrade_to_head(engine)
     except BaseException:
         engine.dispose()
         raise
-    return SqlStore(engine, sealer=sealer)
+    return SqlStore(engine, sealer=sealer, audit_key=audit_key, data_dir=folder)

@@ -1,58 +1,140 @@
-"""Execution logs, and the append-only audit trail made tamper-evident by a hash chain.
+"""Execution logs, and the append-only audit trail, chained per tenant with a keyed hash.
 
-Each audit record stores ``hash = sha256(prev_hash + canonical JSON of the record)``, where
-``prev_hash`` is the hash of the record before it (64 zeros for the first). Changing, removing or
-reordering any record breaks every hash after it, which :func:`verify_audit_chain` detects.
-Appends are serialized so the chain never forks: by the single writer on SQLite, by a
-transaction-scoped advisory lock on PostgreSQL.
+How the chain is computed and checked is in :mod:`perch.store.auditchain`. Appends to one
+tenant's chain are serialized so it never forks: by the single writer on SQLite, by a
+transaction-scoped advisory lock per tenant on PostgreSQL. What a caller leaves out of an
+:class:`~perch.engine.effects.Audit` is derived here (see :func:`_derive`).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select, text
 
+from perch.engine.auditlog import AuditPage, AuditQuery, Channel, current_origin
 from perch.engine.effects import Audit
-from perch.engine.model import LogEntry
-from perch.store.codec import canonical_json, loads
+from perch.engine.model import DEFAULT_TENANT, Execution, LogEntry
+from perch.engine.principal import PrincipalKind
+from perch.store.auditchain import GENESIS_HASH, keyed_hash
+from perch.store.auditkey import Head
+from perch.store.auditsearch import search_audit_rows
+from perch.store.codec import canonical_json
 from perch.store.prepared import Prepared
-from perch.store.schema import audit, logs
-from perch.templating.taint import MASK, Secret
-
-GENESIS_HASH = "0" * 64
+from perch.store.schema import audit, executions, logs
+from perch.templating.taint import MASK, Secret, masked
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 _LEVEL_ALIASES = {"WARNING": "WARN", "FATAL": "ERROR", "CRITICAL": "ERROR"}
 
-# An arbitrary constant naming the audit-append lock among PostgreSQL advisory locks.
-_AUDIT_LOCK = 0x4155444954  # "AUDIT"
-
 _INSERT_LOGS = logs.insert()
-_INSERT_AUDIT = audit.insert()
-_PREPARED_INSERT_AUDIT = Prepared(
-    _INSERT_AUDIT,
-    (
-        "at",
-        "execution_id",
-        "action",
-        "principal_name",
-        "principal_kind",
-        "detail",
-        "prev_hash",
-        "hash",
-    ),
+_AUDIT_COLUMNS = (
+    "at",
+    "execution_id",
+    "action",
+    "principal_name",
+    "principal_kind",
+    "detail",
+    "prev_hash",
+    "hash",
+    "tenant",
+    "position",
+    "resource_type",
+    "resource_id",
+    "namespace",
+    "channel",
+    "address",
+    "user_agent",
+    "outcome",
+    "before_state",
+    "after_state",
 )
+_PREPARED_INSERT_AUDIT = Prepared(audit.insert(), _AUDIT_COLUMNS)
 _PREPARED_INSERT_LOGS = Prepared(
     _INSERT_LOGS,
     ("execution_id", "task_run_id", "task_id", "attempt", "timestamp", "level", "message"),
 )
-_LAST_AUDIT_HASH = select(audit.c.hash).order_by(audit.c.seq.desc()).limit(1)
-_PREPARED_LAST_AUDIT_HASH = Prepared(_LAST_AUDIT_HASH)
+_PREPARED_TENANT_HEAD = Prepared(
+    select(audit.c.position, audit.c.hash)
+    .where(audit.c.tenant == bindparam("b_tenant"), audit.c.position.is_not(None))
+    .order_by(audit.c.position.desc())
+    .limit(1)
+)
+_PREPARED_EXECUTION_PLACE = Prepared(
+    select(executions.c.tenant, executions.c.namespace).where(executions.c.id == bindparam("b_id"))
+)
+
+# The resource an action is about, from the prefix of its name (longest first).
+_RESOURCE_PREFIXES = (
+    ("SERVICE_ACCOUNT", "SERVICE_ACCOUNT"),
+    ("API_TOKEN", "SERVICE_ACCOUNT"),
+    ("BINDING", "BINDING"),
+    ("EXECUTION", "EXECUTION"),
+    ("GROUP", "GROUP"),
+    ("ROLE", "ROLE"),
+    ("USER", "USER"),
+    ("TENANT", "TENANT"),
+    ("FLOW", "FLOW"),
+    ("SECRET", "SECRET"),
+    ("KV", "KVSTORE"),
+    ("LOGIN", "USER"),
+)
+# Where the detail of each resource type names the resource's id.
+_ID_KEYS = {
+    "EXECUTION": ("executionId",),
+    "USER": ("userId", "username"),
+    "GROUP": ("groupId",),
+    "ROLE": ("roleId", "id"),
+    "BINDING": ("bindingId", "id"),
+    "SERVICE_ACCOUNT": ("serviceAccountId", "tokenId", "id"),
+    "TENANT": ("tenant",),
+    "FLOW": ("flowId",),
+    "SECRET": ("key", "name"),
+    "KVSTORE": ("key",),
+}
+
+
+def _text(detail: Mapping[str, Any], key: str) -> str | None:
+    value = detail.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _resource_type(record: Audit, execution_id: str | None) -> str | None:
+    if record.resource_type is not None:
+        return record.resource_type
+    for prefix, kind in _RESOURCE_PREFIXES:
+        if record.action.startswith(prefix):
+            return kind
+    return "EXECUTION" if execution_id is not None else None
+
+
+def _resource_id(
+    record: Audit, kind: str | None, execution_id: str | None, detail: Mapping[str, Any]
+) -> str | None:
+    if record.resource_id is not None:
+        return record.resource_id
+    if kind == "EXECUTION" and execution_id is not None:
+        return execution_id
+    for key in _ID_KEYS.get(kind or "", ()):
+        found = _text(detail, key)
+        if found is not None:
+            return found
+    return None
+
+
+def _outcome(record: Audit, detail: Mapping[str, Any]) -> str:
+    if record.outcome is not None:
+        return record.outcome
+    named = _text(detail, "outcome")
+    if named is not None:
+        return named
+    return "DENIED" if record.action.endswith("_DENIED") else "SUCCESS"
+
+
+def _optional_json(value: Any) -> str | None:
+    return None if value is None else canonical_json(masked(value))
 
 
 def levels_at_least(level: str) -> tuple[str, ...]:
@@ -64,73 +146,15 @@ def levels_at_least(level: str) -> tuple[str, ...]:
     return LEVELS[LEVELS.index(name) :]
 
 
-def audit_hash(
-    prev_hash: str,
-    *,
-    at: datetime,
-    execution_id: str | None,
-    action: str,
-    principal_name: str,
-    principal_kind: str,
-    detail: Any,
-) -> str:
-    """The hash of one audit record chained to the one before it."""
-    body = canonical_json(
-        {
-            "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
-            "executionId": execution_id,
-            "action": action,
-            "principal": {"name": principal_name, "kind": principal_kind},
-            "detail": detail,
-        }
-    )
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class AuditCheck:
-    """The result of :func:`verify_audit_chain`."""
-
-    ok: bool
-    records: int
-    broken_at: int | None = None
-    """The sequence number of the first record that does not match the chain."""
-    reason: str | None = None
-
-
-def verify_audit_chain(rows: Iterable[Any]) -> AuditCheck:
-    """Check audit rows (in sequence order) against their hash chain."""
-    prev = GENESIS_HASH
-    count = 0
-    for row in rows:
-        count += 1
-        if row.prev_hash != prev:
-            return AuditCheck(False, count, row.seq, "prev_hash does not match the record before")
-        expected = audit_hash(
-            prev,
-            at=row.at,
-            execution_id=row.execution_id,
-            action=row.action,
-            principal_name=row.principal_name,
-            principal_kind=row.principal_kind,
-            detail=loads(row.detail),
-        )
-        if row.hash != expected:
-            return AuditCheck(False, count, row.seq, "the record does not match its hash")
-        prev = row.hash
-    return AuditCheck(True, count)
-
-
-AUDIT_ROWS = select(audit).order_by(audit.c.seq)
-"""Every audit record in chain order."""
-
-
 class Journal:
     """The log and audit methods of :class:`perch.store.transaction.SqlTransaction`."""
 
     _conn: Connection
     dialect: str
-    _audit_head: str | None
+    _written: dict[str, Execution]
+    _audit_heads: dict[str, Head]
+    """The chain head of each tenant this transaction appended to (what commits publish)."""
+    _audit_key: bytes
 
     def add_logs(self, entries: Sequence[LogEntry]) -> None:
         """Write log lines (one batched INSERT)."""
@@ -178,40 +202,83 @@ class Journal:
         query = query.order_by(logs.c.timestamp, logs.c.seq)
         return [LogEntry(*row) for row in self._conn.execute(query)]
 
-    def _last_audit_hash(self) -> str:
-        if self._audit_head is None:
+    def _audit_position(self, tenant: str) -> tuple[int, str]:
+        """The head of ``tenant``'s chain as this transaction sees it (read once, then kept)."""
+        head = self._audit_heads.get(tenant)
+        if head is None:
             if self.dialect == "postgresql":
-                self._conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_AUDIT_LOCK})")
-            row = _PREPARED_LAST_AUDIT_HASH.first(self._conn, {})
-            last = row[0] if row is not None else None
-            self._audit_head = last if last is not None else GENESIS_HASH
-        return self._audit_head
+                self._conn.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                    {"key": f"perch.audit/{tenant}"},
+                )
+            row = _PREPARED_TENANT_HEAD.first(self._conn, {"b_tenant": tenant})
+            head = Head(int(row[0]), str(row[1])) if row is not None else Head(0, GENESIS_HASH)
+            self._audit_heads[tenant] = head
+        return head.position, head.hash
+
+    def _execution_place(self, execution_id: str) -> tuple[str, str] | None:
+        written: Execution | None = self._written.get(execution_id)
+        if written is not None:
+            return written.tenant, written.namespace
+        row = _PREPARED_EXECUTION_PLACE.first(self._conn, {"b_id": execution_id})
+        return (str(row[0]), str(row[1])) if row is not None else None
 
     def add_audit(self, execution_id: str | None, record: Audit, at: datetime) -> None:
-        """Append an audit record to the hash chain."""
-        prev = self._last_audit_hash()
-        detail = loads(canonical_json(record.detail))
+        """Append an audit record to its tenant's chain (SECRET values masked)."""
+        detail: dict[str, Any] = dict(masked(dict(record.detail)))
+        place = self._execution_place(execution_id) if execution_id is not None else None
         principal = record.principal
-        digest = audit_hash(
-            prev,
-            at=at,
-            execution_id=execution_id,
-            action=record.action,
-            principal_name=principal.name,
-            principal_kind=principal.kind.value,
-            detail=detail,
+        tenant = (
+            record.tenant
+            or _text(detail, "tenant")
+            or (place[0] if place is not None else None)
+            or principal.tenant
+            or DEFAULT_TENANT
         )
-        _PREPARED_INSERT_AUDIT.rowcount(
-            self._conn,
-            {
-                "at": at,
-                "execution_id": execution_id,
-                "action": record.action,
-                "principal_name": principal.name,
-                "principal_kind": principal.kind.value,
-                "detail": canonical_json(detail),
-                "prev_hash": prev,
-                "hash": digest,
-            },
-        )
-        self._audit_head = digest
+        namespace = record.namespace or _text(detail, "namespace")
+        if namespace is None and place is not None:
+            namespace = place[1]
+        origin = current_origin()
+        if record.channel is not None:
+            channel = record.channel
+        elif principal.kind is PrincipalKind.SYSTEM:
+            channel = Channel.SYSTEM.value
+        else:
+            channel = origin.channel if origin is not None else Channel.API.value
+        kind = _resource_type(record, execution_id)
+        position, prev = self._audit_position(tenant)
+        fields: dict[str, Any] = {
+            "at": at,
+            "execution_id": execution_id,
+            "action": record.action,
+            "principal_name": principal.name,
+            "principal_kind": principal.kind.value,
+            "detail": canonical_json(detail),
+            "prev_hash": prev,
+            "tenant": tenant,
+            "position": position + 1,
+            "resource_type": kind,
+            "resource_id": _resource_id(record, kind, execution_id, detail),
+            "namespace": namespace,
+            "channel": channel,
+            "address": record.address or (origin.address if origin is not None else None),
+            "user_agent": record.user_agent or (origin.user_agent if origin is not None else None),
+            "outcome": _outcome(record, detail),
+            "before_state": _optional_json(record.before),
+            "after_state": _optional_json(record.after),
+        }
+        fields["hash"] = keyed_hash(self._audit_key, prev, fields)
+        _PREPARED_INSERT_AUDIT.rowcount(self._conn, fields)
+        self._audit_heads[tenant] = Head(position + 1, fields["hash"])
+
+    def search_audit(
+        self,
+        query: AuditQuery,
+        scope: tuple[str, ...] | None,
+        *,
+        before_seq: int | None = None,
+        count: bool = True,
+    ) -> AuditPage:
+        """A page of matching audit records, newest first (see
+        :func:`perch.engine.auditlog.search_audit`)."""
+        return search_audit_rows(self._conn, query, scope, before_seq=before_seq, count=count)

@@ -171,7 +171,25 @@ audit = Table(
     Column("detail", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
-    Index("ix_audit_execution_id", "execution_id"),
+    # Each tenant has a chain of its own (see perch.store.auditchain); position is the record's
+    # place in it, from 1 (None for records written before the chain was keyed).
+    Column("tenant", String(ID), nullable=False),
+    Column("position", BigInteger, nullable=True),
+    Column("resource_type", String(32), nullable=True),
+    Column("resource_id", String(255), nullable=True),
+    Column("namespace", String(255), nullable=True),
+    Column("channel", String(16), nullable=False),
+    Column("address", String(255), nullable=True),
+    Column("user_agent", Text, nullable=True),
+    Column("outcome", String(32), nullable=False),
+    Column("before_state", Text, nullable=True),
+    Column("after_state", Text, nullable=True),
+    Index("ix_audit_tenant_position", "tenant", "position", unique=True),
+    # Searches run newest first within one tenant, by execution, principal or resource.
+    Index("ix_audit_tenant_seq", "tenant", "seq"),
+    Index("ix_audit_tenant_execution_id_seq", "tenant", "execution_id", "seq"),
+    Index("ix_audit_tenant_principal_name_seq", "tenant", "principal_name", "seq"),
+    Index("ix_audit_tenant_resource_id_seq", "tenant", "resource_id", "seq"),
 )
 
 # --- identity: people and machines that call the API (see perch.identity) ----------------------

@@ -5,14 +5,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, text
 
 from perch.engine.ports import Store, Transaction
+from perch.store.auditchain import AuditCheck, chain_heads, verify_trail
+from perch.store.auditkey import (
+    Checkpointer,
+    Head,
+    load_audit_key,
+    read_checkpoint,
+    write_checkpoint,
+)
 from perch.store.cache import ExecutionCache
 from perch.store.database import BEGIN_OPTION
-from perch.store.journal import AUDIT_ROWS, AuditCheck, verify_audit_chain
 from perch.store.notifications import Listener
 from perch.store.schema import metadata
 from perch.store.sealing import Sealer
@@ -23,9 +31,20 @@ class SqlStore:
     """A SQLite or PostgreSQL database holding flows, executions and their work items."""
 
     def __init__(
-        self, engine: Engine, *, cache_size: int = 1024, sealer: Sealer | None = None
+        self,
+        engine: Engine,
+        *,
+        cache_size: int = 1024,
+        sealer: Sealer | None = None,
+        audit_key: bytes | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self.engine = engine
+        # The audit chain's HMAC key, and the folder of the chain-head checkpoint (none for a
+        # store without a data folder); both live outside the database on purpose.
+        self.audit_key = audit_key if audit_key is not None else load_audit_key(None)
+        self.data_dir = data_dir
+        self._checkpointer = Checkpointer(data_dir) if data_dir is not None else None
         # Encrypts SECRET values at rest; a store without one refuses to write a secret.
         self.sealer = sealer
         self.dialect: str = engine.dialect.name
@@ -52,21 +71,33 @@ class SqlStore:
         with writing, self.engine.connect() as connection:
             if readonly and self.dialect == "sqlite":
                 connection.execution_options(**{BEGIN_OPTION: "DEFERRED"})
-            tx = SqlTransaction(connection, self.dialect, self.cache, self.sealer)
+            tx = SqlTransaction(connection, self.dialect, self.cache, self.sealer, self.audit_key)
             with connection.begin():
                 yield tx
         # Only now is what the transaction wrote or read known to be committed.
         if tx.committed:
             self.cache.put_all(tx.committed)
+        if tx._audit_heads and self._checkpointer is not None:
+            self._checkpointer.advance(tx._audit_heads)
 
-    def verify_audit_chain(self) -> AuditCheck:
-        """Check every audit record against the hash chain (detects edits and deletions)."""
+    def verify_audit_chain(self, tenant: str | None = None) -> AuditCheck:
+        """Check the audit records of every tenant (or one) against their keyed chains and the
+        checkpointed heads: detects changed, inserted and deleted records, and cut-off ones."""
+        if self._checkpointer is not None:
+            self._checkpointer.flush()
+        checkpoint = read_checkpoint(self.data_dir)
         with self.transaction(readonly=True) as tx:
-            rows = tx.connection.execution_options(yield_per=1000).execute(AUDIT_ROWS)
-            try:
-                return verify_audit_chain(rows)
-            finally:
-                rows.close()
+            return verify_trail(tx.connection, self.audit_key, checkpoint, tenant)
+
+    def audit_heads(self) -> dict[str, Head]:
+        """The newest record of each tenant's chain, as stored."""
+        with self.transaction(readonly=True) as tx:
+            return chain_heads(tx.connection)
+
+    def checkpoint_audit_heads(self, heads: dict[str, Head]) -> None:
+        """Write ``heads`` to the checkpoint file of the data folder (nothing without one)."""
+        if self.data_dir is not None:
+            write_checkpoint(self.data_dir, heads)
 
     def notify(self, channel: str, payload: str = "") -> None:
         """Send a PostgreSQL NOTIFY now (a no-op on SQLite)."""
@@ -96,7 +127,9 @@ class SqlStore:
             return total
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Write the last audit heads to the checkpoint; close every pooled connection."""
+        if self._checkpointer is not None:
+            self._checkpointer.flush()
         self.engine.dispose()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 from perch.engine.model import Execution
+from perch.store.auditkey import Head, load_audit_key
 from perch.store.cache import ExecutionCache
 from perch.store.executionrepo import ExecutionQueries
 from perch.store.filerepo import FileQueries
@@ -32,6 +33,7 @@ class SqlTransaction(
         dialect: str,
         cache: ExecutionCache | None = None,
         sealer: Sealer | None = None,
+        audit_key: bytes | None = None,
     ) -> None:
         self._conn = connection
         self.dialect = dialect
@@ -40,7 +42,8 @@ class SqlTransaction(
         self.committed: list[Execution] = []
         self._written: dict[str, Execution] = {}
         """Executions as this transaction last wrote them (what a second write replaces)."""
-        self._audit_head: str | None = None
+        self._audit_heads: dict[str, Head] = {}
+        self._audit_key = audit_key if audit_key is not None else load_audit_key(None)
 
     @property
     def connection(self) -> Connection:

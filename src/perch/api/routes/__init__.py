@@ -15,6 +15,7 @@ from perch.api.routes import (
     accounts,
     actions,
     approvals,
+    auditlogs,
     decisions,
     executions,
     flows,
@@ -37,6 +38,7 @@ ROUTERS: list[APIRouter] = [
     follow.router,
     decisions.router,
     actions.router,
+    auditlogs.router,
     executions.router,
 ]
 

@@ -209,7 +209,8 @@ def _delete_in(tx: Transaction, execution: Execution, principal: Principal, now:
         "flowId": execution.flow_id,
         "state": execution.state.current.value,
     }
-    tx.add_audit(execution.id, Audit("EXECUTION_DELETED", principal, detail), now)
+    record = Audit("EXECUTION_DELETED", principal, detail, tenant=execution.tenant)
+    tx.add_audit(execution.id, record, now)
 
 
 def _flow_vars(flow: Flow) -> dict[str, Any]:

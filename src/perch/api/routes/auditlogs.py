@@ -1,0 +1,236 @@
+"""The audit trail: ``GET /auditlogs/search`` (a page, newest first) and
+``GET /auditlogs/export?format=jsonl|csv`` (every match, streamed), with the same filters.
+
+Both need AUDITLOG:READ. Records of no namespace (users, groups, roles…) are shown only to a
+caller who may read the whole tenant's audit trail; SECRET values were masked when the records
+were written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import Field
+
+from perch.api.auth import PrincipalDep
+from perch.api.context import StoreDep, TenantDep
+from perch.api.convert import iso
+from perch.api.shapes import ERRORS, Shape
+from perch.engine.auditlog import AuditQuery, AuditRecord, export_audit, search_audit
+from perch.engine.principal import Principal
+
+router = APIRouter(tags=["Audit logs"])
+
+MAX_PAGE_SIZE = 1000
+
+
+class AuditPrincipalShape(Shape):
+    name: str
+    kind: str = Field(description="USER, SERVICE_ACCOUNT or SYSTEM")
+
+
+class AuditLogShape(Shape):
+    """One audit record."""
+
+    id: int = Field(description="The record's sequence number")
+    tenant: str
+    date: str = Field(description="ISO-8601, UTC")
+    principal: AuditPrincipalShape
+    action: str
+    resourceType: str | None = None
+    resourceId: str | None = None
+    namespace: str | None = None
+    executionId: str | None = None
+    channel: str = Field(description="API, UI, CLI, LINK or SYSTEM")
+    address: str | None = None
+    userAgent: str | None = None
+    outcome: str
+    detail: Any = None
+    before: Any = None
+    after: Any = None
+
+
+class AuditLogPageShape(Shape):
+    results: list[AuditLogShape]
+    total: int
+
+
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def audit_query(  # noqa: PLR0917 - query parameters
+    tenant: TenantDep,
+    principal: Annotated[str | None, Query(description="The principal's name")] = None,
+    action: Annotated[str | None, Query(description="The action, e.g. `RESUME`")] = None,
+    resourceType: Annotated[
+        str | None, Query(description="EXECUTION, FLOW, USER, GROUP, ROLE, BINDING…")
+    ] = None,
+    resourceId: Annotated[str | None, Query(description="The resource's id")] = None,
+    namespace: Annotated[str | None, Query(description="The namespace and its children")] = None,
+    executionId: Annotated[str | None, Query(description="The execution id")] = None,
+    startDate: Annotated[
+        datetime | None, Query(description="At or after (ISO-8601; UTC when no zone)")
+    ] = None,
+    endDate: Annotated[
+        datetime | None, Query(description="Before (ISO-8601; UTC when no zone)")
+    ] = None,
+    page: Annotated[int, Query(ge=1, description="The page, from 1")] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Results per page")] = 25,
+) -> AuditQuery:
+    return AuditQuery(
+        tenant=tenant,
+        principal=principal,
+        action=action,
+        resource_type=resourceType,
+        resource_id=resourceId,
+        namespace=namespace,
+        execution_id=executionId,
+        start=_utc(startDate),
+        end=_utc(endDate),
+        page=page,
+        size=size,
+    )
+
+
+AuditQueryDep = Annotated[AuditQuery, Depends(audit_query)]
+
+
+def readable_namespaces(principal: Principal) -> tuple[str, ...] | None:
+    """The namespaces whose audit records ``principal`` may read; None for the whole tenant.
+    The route's rule already required AUDITLOG:READ somewhere; narrowing it to namespaces is
+    where a namespace-scoped binding will plug in."""
+    del principal
+    return None
+
+
+def record_json(record: AuditRecord) -> dict[str, Any]:
+    """An audit record as the API shows it."""
+    return {
+        "id": record.seq,
+        "tenant": record.tenant,
+        "date": iso(record.at),
+        "principal": {"name": record.principal_name, "kind": record.principal_kind},
+        "action": record.action,
+        "resourceType": record.resource_type,
+        "resourceId": record.resource_id,
+        "namespace": record.namespace,
+        "executionId": record.execution_id,
+        "channel": record.channel,
+        "address": record.address,
+        "userAgent": record.user_agent,
+        "outcome": record.outcome,
+        "detail": record.detail,
+        "before": record.before,
+        "after": record.after,
+    }
+
+
+@router.get(
+    "/auditlogs/search",
+    summary="Search the audit trail",
+    response_model=AuditLogPageShape,
+    responses=ERRORS,
+)
+def search(store: StoreDep, query: AuditQueryDep, principal: PrincipalDep) -> JSONResponse:
+    """The records that match every filter, newest first, a page at a time."""
+    found = search_audit(store, query, namespaces=readable_namespaces(principal))
+    return JSONResponse(
+        {"results": [record_json(record) for record in found.results], "total": found.total}
+    )
+
+
+CSV_COLUMNS = (
+    "id",
+    "tenant",
+    "date",
+    "principalName",
+    "principalKind",
+    "action",
+    "resourceType",
+    "resourceId",
+    "namespace",
+    "executionId",
+    "channel",
+    "address",
+    "userAgent",
+    "outcome",
+    "detail",
+)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    # A spreadsheet runs a cell starting with these as a formula: never a typed value's text.
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_lines(records: Iterator[AuditRecord]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flushed() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_COLUMNS)
+    yield flushed()
+    for record in records:
+        shown = record_json(record)
+        row = {
+            **shown,
+            "principalName": record.principal_name,
+            "principalKind": record.principal_kind,
+        }
+        writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
+        yield flushed()
+
+
+def jsonl_lines(records: Iterator[AuditRecord]) -> Iterator[str]:
+    for record in records:
+        yield json.dumps(record_json(record), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+@router.get(
+    "/auditlogs/export",
+    summary="Export the audit trail as JSON lines or CSV",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/x-ndjson": {}, "text/csv": {}}},
+        **ERRORS,
+    },
+)
+def export(
+    store: StoreDep,
+    query: AuditQueryDep,
+    principal: PrincipalDep,
+    format: Annotated[ExportFormat, Query(description="`jsonl` or `csv`")] = ExportFormat.JSONL,
+) -> StreamingResponse:
+    """Every record that matches the filters, newest first (``page`` and ``size`` ignored)."""
+    records = export_audit(store, query, namespaces=readable_namespaces(principal))
+    if format is ExportFormat.CSV:
+        body, media, name = csv_lines(records), "text/csv; charset=utf-8", "auditlogs.csv"
+    else:
+        body, media, name = jsonl_lines(records), "application/x-ndjson", "auditlogs.jsonl"
+    return StreamingResponse(
+        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
