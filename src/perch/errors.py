@@ -293,3 +293,18 @@ class AlreadyExists(IdentityError):
 
 class WeakPassword(IdentityError):
     """The password is too short: use at least 8 characters."""
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+class SecretError(PerchError):
+    """The secret request is not valid."""
+
+
+class SecretNotFound(NotFound):
+    """The secret does not exist."""
+
+
+class SecretUnavailable(TemplateRenderError):
+    """A secret a template asked for cannot be found (the message names it, never a value)."""

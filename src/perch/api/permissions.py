@@ -144,5 +144,11 @@ ROUTE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/executions/{executionId}/file"): Needs(EXECUTION, R),
     ("POST", "/executions/{namespace}/{flowId}/validate"): Needs(EXECUTION, C, "namespace"),
     ("POST", "/executions/{namespace}/{flowId}"): Needs(EXECUTION, C, "namespace"),
+    # namespace secrets: names only on every read
+    ("GET", "/namespaces/{namespace}/secrets"): Needs(Resource.SECRET, R, "namespace"),
+    ("GET", "/namespaces/{namespace}/secrets/{key}"): Needs(Resource.SECRET, R, "namespace"),
+    ("PUT", "/namespaces/{namespace}/secrets"): Needs(Resource.SECRET, U, "namespace"),
+    ("PUT", "/namespaces/{namespace}/secrets/{key}"): Needs(Resource.SECRET, U, "namespace"),
+    ("DELETE", "/namespaces/{namespace}/secrets/{key}"): Needs(Resource.SECRET, D, "namespace"),
 }
 """Method and path under the tenant → the rule. Add a row with every new route."""

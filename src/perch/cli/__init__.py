@@ -51,6 +51,7 @@ def _register_subcommands() -> None:
     from perch.cli.execution import execution_app
     from perch.cli.flow import flow_app
     from perch.cli.group import group_app
+    from perch.cli.secret import secret_app
     from perch.cli.server import server_app
     from perch.cli.token import token_app
     from perch.cli.user import user_app
@@ -62,6 +63,7 @@ def _register_subcommands() -> None:
     app.add_typer(user_app, name="user")
     app.add_typer(group_app, name="group")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(secret_app, name="secret")
 
 
 def main() -> None:

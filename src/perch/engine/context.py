@@ -59,6 +59,11 @@ class InlineRuns(Protocol):
         ...
 
 
+ScopedHooks = Callable[[str, str], Mapping[str, Callable[..., Any]]]
+"""Template hooks that depend on where an execution runs: ``(tenant, namespace) -> hooks``
+(``secret()`` reads the flow's namespace and its parents, never a template's say-so)."""
+
+
 class EngineContext:
     """What the loops and service functions share for one store: the clock, the wake-up hub,
     template hooks, the runner of inline tasks, and parsed flow revisions (a revision never
@@ -74,13 +79,23 @@ class EngineContext:
         hub: WakeHub | None = None,
         hooks: Mapping[str, Callable[..., Any]] | None = None,
         inline: InlineRuns | None = None,
+        scoped_hooks: ScopedHooks | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.hub = hub or WakeHub()
         self.hooks = hooks
         self.inline = inline
+        self.scoped_hooks = scoped_hooks
         self._flows: OrderedDict[tuple[str, str, str, int], Flow] = OrderedDict()
         self._lock = threading.Lock()
+
+    def hooks_for(self, execution: Execution) -> Mapping[str, Callable[..., Any]]:
+        """The template hooks of ``execution``: the scoped ones for its tenant and namespace,
+        overridden by the shared ones (a test's)."""
+        if self.scoped_hooks is None:
+            return self.hooks or {}
+        scoped = self.scoped_hooks(execution.tenant, execution.namespace)
+        return {**scoped, **self.hooks} if self.hooks else scoped
 
     def flow_for(self, tx: Transaction, execution: Execution) -> Flow:
         """The parsed flow revision the execution is pinned to."""
@@ -140,12 +155,19 @@ _contexts: weakref.WeakKeyDictionary[Any, EngineContext] = weakref.WeakKeyDictio
 _contexts_lock = threading.Lock()
 
 
+def store_hooks(store: Store) -> ScopedHooks:
+    """The scoped hooks every context of ``store`` has: ``secret()`` from its secret store."""
+    from perch.engine.secretlookup import secret_hooks
+
+    return secret_hooks(store)
+
+
 def context_for(store: Store) -> EngineContext:
     """The context bound to ``store`` (a default one, created on first use)."""
     with _contexts_lock:
         ctx = _contexts.get(store)
         if ctx is None:
-            ctx = _contexts[store] = EngineContext()
+            ctx = _contexts[store] = EngineContext(scoped_hooks=store_hooks(store))
         return ctx
 
 
@@ -156,10 +178,17 @@ def bind(
     hub: WakeHub | None = None,
     hooks: Mapping[str, Callable[..., Any]] | None = None,
     inline: InlineRuns | None = None,
+    scoped_hooks: ScopedHooks | None = None,
 ) -> EngineContext:
     """Give ``store`` its own clock, hub, hooks and inline runner (the server and tests call
     this first)."""
-    ctx = EngineContext(clock=clock, hub=hub, hooks=hooks, inline=inline)
+    ctx = EngineContext(
+        clock=clock,
+        hub=hub,
+        hooks=hooks,
+        inline=inline,
+        scoped_hooks=scoped_hooks or store_hooks(store),
+    )
     with _contexts_lock:
         _contexts[store] = ctx
     return ctx

@@ -153,7 +153,7 @@ def _apply_in(  # noqa: PLR0917 - internal
         raise not_paused(execution)
     flow = ctx.flow_for(tx, execution)
     now = ctx.clock.now()
-    result = transition(flow, execution, event, now=now, hooks=ctx.hooks)
+    result = transition(flow, execution, event, now=now, hooks=ctx.hooks_for(execution))
     saved = written.stage(execution, result.execution)
     effects = list(result.effects)
     if not any(isinstance(e, Audit) for e in effects) and not principal.is_system:

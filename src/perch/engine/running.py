@@ -116,7 +116,7 @@ def run_started(
         task_run = execution.task_run(started.task_run_id)
         request = RunRequest(
             variables=run_variables(started.flow, execution, task_run),
-            hooks=ctx.hooks or {},
+            hooks=ctx.hooks_for(execution),
             execution_id=execution.id,
             task_run_id=task_run.id,
             attempt=started.attempt,

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -111,6 +112,45 @@ class _LazyView(Mapping[str, Any]):
         return repr(self._data())
 
 
+ENV_PREFIX = "ENV_"
+"""Environment variables shown to flows as ``envs``: ``ENV_FOO`` is ``envs.foo`` (Kestra's
+open-source rule). No other variable of the server's environment reaches a flow."""
+
+
+class _EnvVars(Mapping[str, str]):
+    """``envs``: the ``ENV_*`` variables of the environment, read when a template reads them
+    (so a variable set after start is seen, and renderings that never read ``envs`` pay
+    nothing)."""
+
+    __slots__ = ()
+
+    def _data(self) -> dict[str, str]:
+        cut = len(ENV_PREFIX)
+        return {
+            name[cut:].lower(): value
+            for name, value in os.environ.items()
+            if name.startswith(ENV_PREFIX) and len(name) > cut
+        }
+
+    def __getitem__(self, key: str) -> str:
+        return self._data()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def __repr__(self) -> str:
+        return repr(self._data())
+
+
+_ENVS = _EnvVars()
+
+
 def base_variables(flow: Flow, execution: Execution) -> dict[str, Any]:
     """The variables shared by every task of the execution (no ``task``/``taskrun``)."""
     tree = _RunTree(execution.task_runs)
@@ -135,7 +175,7 @@ def base_variables(flow: Flow, execution: Execution) -> dict[str, Any]:
         "labels": nested_labels(execution.labels),
         "vars": dict(flow.variables or {}),
         "tasks": states,
-        "envs": {},
+        "envs": _ENVS,
     }
     end_date = execution.state.end_date
     if end_date is not None:

@@ -28,7 +28,7 @@ def open_store(
     ``schema`` confines a PostgreSQL store to one schema (created when missing), e.g. to isolate
     test runs sharing a server.
 
-    SECRET values are encrypted with ``PERCH_SECRET_KEY``, else the key file of the data folder
+    SECRET values are encrypted with ``PERCH_ENCRYPTION_KEY``, else the key file of the data folder
     (created at the first start; see :mod:`perch.store.sealing`).
     """
     folder = data_dir if data_dir is not None or url is not None else DEFAULT_DATA_DIR

@@ -319,3 +319,19 @@ files = Table(
     Column("created", UtcDateTime, nullable=False),
     Index("ix_files_execution_id", "execution_id"),
 )
+
+# --- secrets: the namespace secret store, encrypted -------------------------------------------
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("tenant", String(ID), primary_key=True),
+    Column("namespace", String(255), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    # AES-GCM: a 12-byte nonce, then the ciphertext and its tag; the row's tenant, namespace
+    # and key are the associated data, so a value copied to another row does not decrypt.
+    Column("value", LargeBinary, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("created", UtcDateTime, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+)

@@ -6,11 +6,11 @@ secret, an output or a ForEach value rendered from one, a task's error made of o
 time), so the database file and its rows never hold the text, and a token edited or moved from
 another server is refused. Reading turns the token back into a marked ``Secret``.
 
-The key is ``PERCH_SECRET_KEY`` when set (32 random bytes in URL-safe base64, e.g.
-``python -c "import secrets, base64; print(base64.urlsafe_b64encode(secrets.token_bytes(32))
-.decode())"``), else the file
-``secret.key`` of the data folder, created 0600 at the first start. Losing it loses the secrets
-of stored executions (they read back as the sealed form, never as text); nothing else is lost.
+The key is ``PERCH_ENCRYPTION_KEY`` (or its older name ``PERCH_SECRET_KEY``) when set: 32 random
+bytes in base64, e.g. ``openssl rand -base64 32``; else the file ``secret.key`` of the data
+folder, created 0600 at the first start with a warning in the log. Losing it loses the secrets
+of stored executions (they read back as the sealed form, never as text) and the namespace secret
+store (:mod:`perch.store.secretrepo`, AES-GCM under a key derived from this one); nothing else.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import logging
 import os
 import secrets
 from collections.abc import Mapping
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from perch.errors import PerchError
 from perch.templating.taint import Secret, holds_secret
@@ -32,16 +35,26 @@ from perch.templating.taint import Secret, holds_secret
 SEALED: Final = "$perch.sealed"
 """The key of the one-key object that stands for a sealed secret in a stored document."""
 KEY_FILE: Final = "secret.key"
-KEY_ENV: Final = "PERCH_SECRET_KEY"
+KEY_ENV: Final = "PERCH_ENCRYPTION_KEY"
+OLD_KEY_ENV: Final = "PERCH_SECRET_KEY"
+
+log = logging.getLogger(__name__)
 
 
 class Sealer:
     """Encrypts and decrypts secret texts with one key."""
 
-    __slots__ = ("_fernet",)
+    __slots__ = ("_fernet", "_key")
 
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
+        self._key = base64.urlsafe_b64decode(key)
+
+    def derived_key(self, purpose: bytes) -> bytes:
+        """32 bytes for ``purpose``, derived from the server key (HKDF-SHA256): each use of
+        the key (Fernet here, AES-GCM for the secret store) gets its own."""
+        derive = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose)
+        return derive.derive(self._key)
 
     def seal(self, text: str) -> str:
         return self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
@@ -62,20 +75,24 @@ def new_key() -> str:
 def _parse_key(text: str, where: str) -> bytes:
     raw = text.strip().encode("ascii", "replace")
     try:
-        if len(base64.urlsafe_b64decode(raw)) == 32:
-            return raw
+        # Standard (openssl rand -base64 32) and URL-safe base64 are both accepted.
+        decoded = base64.urlsafe_b64decode(raw)
+        if len(decoded) == 32:
+            return base64.urlsafe_b64encode(decoded)
     except (binascii.Error, ValueError):
         pass
-    raise PerchError(f"{where} is not a secret key: it must be 32 random bytes in URL-safe base64")
+    raise PerchError(f"{where} is not a secret key: it must be 32 random bytes in base64")
 
 
 def load_sealer(data_dir: Path | None, environ: Mapping[str, str] | None = None) -> Sealer:
-    """The server's sealer: ``PERCH_SECRET_KEY``, else ``<data_dir>/secret.key`` (created 0600
-    when missing), else — no data folder, a test store on PostgreSQL — a key for this process."""
+    """The server's sealer: ``PERCH_ENCRYPTION_KEY`` (or ``PERCH_SECRET_KEY``), else
+    ``<data_dir>/secret.key`` (created 0600 when missing), else — no data folder, a test store
+    on PostgreSQL — a key for this process."""
     env = os.environ if environ is None else environ
-    configured = env.get(KEY_ENV)
-    if configured:
-        return Sealer(_parse_key(configured, KEY_ENV))
+    for name in (KEY_ENV, OLD_KEY_ENV):
+        configured = env.get(name)
+        if configured:
+            return Sealer(_parse_key(configured, name))
     if data_dir is None:
         return Sealer(new_key().encode("ascii"))
     return Sealer(_key_file(data_dir))
@@ -94,6 +111,12 @@ def _key_file(data_dir: Path) -> bytes:
                 out.write(new_key() + "\n")
             with contextlib.suppress(FileExistsError):
                 os.link(temp, path)
+                log.warning(
+                    "%s is not set: generated an encryption key in %s; keep it with the "
+                    "database (without it, stored secrets cannot be read)",
+                    KEY_ENV,
+                    path,
+                )
         finally:
             temp.unlink(missing_ok=True)
     return _parse_key(path.read_text(encoding="ascii"), str(path))

@@ -14,12 +14,20 @@ from perch.store.identityrepo import IdentityQueries
 from perch.store.journal import Journal
 from perch.store.notifications import check_channel
 from perch.store.sealing import Sealer
+from perch.store.secretrepo import SecretQueries
 from perch.store.userrepo import UserQueries
 from perch.store.workqueue import WorkQueue
 
 
 class SqlTransaction(
-    FlowQueries, ExecutionQueries, WorkQueue, Journal, UserQueries, IdentityQueries, FileQueries
+    FlowQueries,
+    ExecutionQueries,
+    WorkQueue,
+    Journal,
+    UserQueries,
+    IdentityQueries,
+    FileQueries,
+    SecretQueries,
 ):
     """Reads and writes inside one open transaction of ``connection``.
 

@@ -22,6 +22,7 @@ from perch.api.routes import (
     follow,
     groups,
     logs,
+    secrets,
     users,
 )
 from perch.api.routes.meta import public_router
@@ -39,6 +40,7 @@ ROUTERS: list[APIRouter] = [
     decisions.router,
     actions.router,
     auditlogs.router,
+    secrets.router,
     executions.router,
 ]
 
