@@ -164,3 +164,15 @@ def test_secrets_are_kept_per_tenant(api: Api) -> None:
     execution = api.wait(execution_id, state_is("SUCCESS", "FAILED"), tenant="other")
     assert execution["state"]["current"] == "FAILED"
     assert api.client.get(f"{BASE}/company.team/secrets").json()["total"] == 1
+
+
+def test_a_value_moved_between_namespaces_fails_the_task_without_showing(api: Api) -> None:
+    _put(api, "elsewhere", "DB_PASSWORD")
+    with api.store.transaction() as tx:
+        tx.connection.execute(secrets.update().values(namespace="company"))
+    execution = _run(api, READER)
+    assert execution["state"]["current"] == "FAILED"
+    logs = api.client.get(f"/api/v1/logs/{execution['id']}").text
+    assert "DB_PASSWORD" in logs
+    assert "another encryption key" in logs
+    assert VALUE not in logs + str(execution)

@@ -23,7 +23,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Final, Protocol, cast
 
 from perch.engine.ports import Store, Transaction
-from perch.errors import SecretUnavailable
+from perch.errors import SecretError, SecretUnavailable
 from perch.templating.taint import Secret
 
 ENV_PREFIX: Final = "SECRET_"
@@ -75,8 +75,13 @@ def resolve_secret(store: Store, tenant: str, namespace: str, key: str) -> Secre
     if not isinstance(key, str) or not key:
         raise SecretUnavailable("secret() needs the name of a secret")
     if KEY_PATTERN.match(key):
-        with _reading(store) as raw:
-            found = cast(SecretLookup, raw).find_secret(tenant, lineage(namespace), key)
+        try:
+            with _reading(store) as raw:
+                found = cast(SecretLookup, raw).find_secret(tenant, lineage(namespace), key)
+        except SecretError as exc:
+            # A value that does not decrypt fails the task like a missing one (as a template
+            # error, which the task reports), naming the secret only.
+            raise SecretUnavailable(str(exc)) from exc
         if found is not None:
             return Secret(found[1])
     from_env = from_environment(key)

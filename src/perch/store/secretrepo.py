@@ -25,7 +25,9 @@ from perch.store.sealing import Sealer
 PURPOSE: Final = b"perch secret store v1"
 NONCE: Final = 12
 
+_CACHED: Final = 16
 _ciphers: dict[int, tuple[Sealer, AESGCM]] = {}
+"""The cipher of each server key in use (a process has one, tests a few)."""
 
 
 def _cipher(sealer: Sealer | None) -> AESGCM:
@@ -35,6 +37,8 @@ def _cipher(sealer: Sealer | None) -> AESGCM:
     if hit is not None and hit[0] is sealer:
         return hit[1]
     cipher = AESGCM(sealer.derived_key(PURPOSE))
+    if len(_ciphers) >= _CACHED:
+        _ciphers.clear()  # stores opened and closed by the hundred (tests) keep no garbage
     _ciphers[id(sealer)] = (sealer, cipher)
     return cipher
 
