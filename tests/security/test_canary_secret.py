@@ -153,3 +153,41 @@ def test_a_canary_secret_never_shows(
     leaked = [form for form in ALL_FORMS if form.encode() in database]
     assert leaked == []
     assert _leaks(caplog.text) == []
+
+
+def test_a_canary_secret_never_shows_from_a_real_server(tmp_path: Path) -> None:
+    """The same flow on ``perch server local`` (a subprocess, SQLite): its own log output and
+    every file of its data folder are searched; the key comes from PERCH_ENCRYPTION_KEY."""
+    from tests.security.conftest import start_live, stop_live
+
+    key = base64.b64encode(os.urandom(32)).decode()
+    env = {
+        "SECRET_CANARY_ENV": base64.b64encode(FROM_ENV.encode()).decode(),
+        "PERCH_ENCRYPTION_KEY": key,
+    }
+    live = start_live(tmp_path, env)
+    try:
+        put = live.client.put(
+            "/api/v1/main/namespaces/canary/secrets/CANARY", json={"value": STORED}
+        )
+        assert put.status_code == 204, put.text
+        execution = live.run(FLOW, {"pw": TYPED})
+        assert execution["state"]["current"] == "FAILED"
+        answers = [
+            str(execution),
+            live.client.get(f"/api/v1/main/logs/{execution['id']}").text,
+            live.client.get(f"/api/v1/main/logs/{execution['id']}/download").text,
+            live.client.get("/api/v1/main/auditlogs/export").text,
+        ]
+        assert MASK in answers[1]
+        for answer in answers:
+            assert _leaks(answer) == [], answer[:2000]
+    finally:
+        stop_live(live)
+    assert _leaks(live.server_log()) == []
+    data = tmp_path / "data"
+    assert not (data / "secret.key").exists()  # the key came from the environment
+    for path in sorted(p for p in data.rglob("*") if p.is_file()):
+        content = path.read_bytes()
+        assert [f for f in ALL_FORMS if f.encode() in content] == [], path
+        assert key.encode() not in content, path
