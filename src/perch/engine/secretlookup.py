@@ -48,16 +48,23 @@ def lineage(namespace: str) -> list[str]:
 
 
 def from_environment(key: str, environ: Mapping[str, str] | None = None) -> Secret | None:
-    """The secret ``key`` from ``SECRET_<key>`` (base64), or None when the variable is unset."""
+    """The secret ``key`` from ``SECRET_<key>`` (base64; the name compared in upper case, as
+    Kestra does), or None when no such variable is set."""
     env = os.environ if environ is None else environ
-    encoded = env.get(ENV_PREFIX + key)
-    if encoded is None:
-        return None
+    name = ENV_PREFIX + key
+    if name not in env:
+        # Kestra compares names in upper case: SECRET_Api_Key answers secret('api_key').
+        wanted = key.upper()
+        cut = len(ENV_PREFIX)
+        found = [n for n in env if n.startswith(ENV_PREFIX) and n[cut:].upper() == wanted]
+        if not found:
+            return None
+        name = min(found)
     try:
-        text = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        text = base64.b64decode(env[name].strip(), validate=True).decode("utf-8")
     except (binascii.Error, ValueError) as exc:
         raise SecretUnavailable(
-            f"Secret '{key}': the environment variable {ENV_PREFIX}{key} is not valid base64"
+            f"Secret '{key}': the environment variable {name} is not valid base64"
         ) from exc
     return Secret(text)
 
@@ -89,7 +96,7 @@ def resolve_secret(store: Store, tenant: str, namespace: str, key: str) -> Secre
         return from_env
     raise SecretUnavailable(
         f"Cannot find secret '{key}' in namespace {namespace} or its parents, "
-        f"nor in the environment ({ENV_PREFIX}{key})"
+        f"nor in the environment ({ENV_PREFIX}{key.upper()})"
     )
 
 
