@@ -124,6 +124,13 @@ def test_tenants_are_kept_apart(seeded: Api) -> None:
     seeded.add_tenant("other")
     assert actions(search(seeded, "other")) == ["TENANT_CREATED", "GROUP_CREATED"]
     assert "GROUP_CREATED" not in actions(search(seeded, size=100))
+    # A transition's records go to its execution's tenant and namespace.
+    seeded.deploy(APPROVAL, tenant="other")
+    execution_id = create(seeded, "company.team", "approval", tenant="other")
+    seeded.wait(execution_id, state_is("PAUSED"), tenant="other")
+    (created,) = search(seeded, "other", executionId=execution_id)["results"]
+    assert (created["action"], created["namespace"]) == ("CREATE", "company.team")
+    assert search(seeded, executionId=execution_id)["results"] == []
 
 
 def test_export_jsonl_and_csv(seeded: Api) -> None:

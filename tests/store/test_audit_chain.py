@@ -20,6 +20,7 @@ from sqlalchemy import Connection, create_engine, insert, select, update
 from typer.testing import CliRunner, Result
 
 from perch.cli import _register_subcommands, app
+from perch.engine.auditlog import AuditOrigin, Channel, audit_origin
 from perch.engine.effects import Audit
 from perch.engine.principal import SYSTEM, Principal, PrincipalKind
 from perch.store import SqlStore, open_store
@@ -287,3 +288,21 @@ def test_old_callers_get_derived_fields(store: SqlStore) -> None:
         ("t2", 2, "EXECUTION", "ex2", None, "LINK", "DENIED"),
     ]
     assert store.verify_audit_chain().ok
+
+
+def test_the_origin_of_a_request_reaches_its_records(store: SqlStore) -> None:
+    origin = AuditOrigin(Channel.UI, "10.0.0.7", "Mozilla/5.0")
+    with audit_origin(origin), store.transaction() as tx:
+        tx.add_audit("ex1", Audit("RESUME", ANA), T0)
+        tx.add_audit("ex1", Audit("RESUME", ANA, channel="LINK", address="10.0.0.8"), T0)
+        tx.add_audit("ex1", Audit("TIMER_FIRED", SYSTEM), T0)
+    with store.transaction() as tx:
+        tx.add_audit("ex1", Audit("RESUME", ANA), T0)
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(audit).order_by(audit.c.seq)).all()
+    assert [(r.channel, r.address, r.user_agent) for r in rows] == [
+        ("UI", "10.0.0.7", "Mozilla/5.0"),
+        ("LINK", "10.0.0.8", "Mozilla/5.0"),
+        ("SYSTEM", "10.0.0.7", "Mozilla/5.0"),
+        ("API", None, None),
+    ]

@@ -7,7 +7,7 @@ never leaves a state change without its work items (or work items without their 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from perch.engine.events import Event
@@ -115,6 +115,13 @@ class Audit:
     before: JSON = None
     """The state of the resource before the action (e.g. an execution's state)."""
     after: JSON = None
+
+    def placed(self, tenant: str, namespace: str | None) -> Audit:
+        """This record with ``tenant`` and ``namespace`` where it names none (the executor
+        places a transition's records in their execution's tenant and namespace)."""
+        if self.tenant is not None and self.namespace is not None:
+            return self
+        return replace(self, tenant=self.tenant or tenant, namespace=self.namespace or namespace)
 
 
 @dataclass(frozen=True, slots=True)

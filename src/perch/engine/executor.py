@@ -206,7 +206,7 @@ def write_effects(
         elif isinstance(effect, EmitLog):
             logs.append(effect.entry)
         elif isinstance(effect, Audit):
-            tx.add_audit(execution.id, effect, now)
+            tx.add_audit(execution.id, effect.placed(execution.tenant, execution.namespace), now)
         elif isinstance(effect, ExecutionEnded):
             events.extend(ended_events(tx, ctx, execution, written))
     if jobs:
@@ -378,7 +378,8 @@ def start_in(
             behavior = flow.concurrency.behavior
             if current is StateType.CREATED:
                 detail = {"executionId": execution.id, "behavior": behavior}
-                tx.add_audit(execution.id, Audit("CREATE", principal, detail), now)
+                record = Audit("CREATE", principal, detail, tenant=execution.tenant)
+                tx.add_audit(execution.id, record, now)
             if behavior == "QUEUE":
                 if current is StateType.QUEUED:
                     return execution

@@ -226,7 +226,8 @@ class Journal:
     def add_audit(self, execution_id: str | None, record: Audit, at: datetime) -> None:
         """Append an audit record to its tenant's chain (SECRET values masked)."""
         detail: dict[str, Any] = dict(masked(dict(record.detail)))
-        place = self._execution_place(execution_id) if execution_id is not None else None
+        known = record.tenant is not None and record.namespace is not None
+        place = None if known or execution_id is None else self._execution_place(execution_id)
         principal = record.principal
         tenant = (
             record.tenant
