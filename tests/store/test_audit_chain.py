@@ -23,8 +23,15 @@ from perch.cli import _register_subcommands, app
 from perch.engine.auditlog import AuditOrigin, Channel, audit_origin
 from perch.engine.effects import Audit
 from perch.engine.principal import SYSTEM, Principal, PrincipalKind
+from perch.errors import PerchError
 from perch.store import SqlStore, open_store
-from perch.store.auditkey import CHECKPOINT_FILE, KEY_ENV, KEY_FILE, read_checkpoint
+from perch.store.auditkey import (
+    CHECKPOINT_FILE,
+    KEY_ENV,
+    KEY_FILE,
+    load_audit_key,
+    read_checkpoint,
+)
 from perch.store.codec import canonical_json
 from perch.store.database import database_url
 from perch.store.schema import audit
@@ -306,3 +313,15 @@ def test_the_origin_of_a_request_reaches_its_records(store: SqlStore) -> None:
         ("SYSTEM", "10.0.0.7", "Mozilla/5.0"),
         ("API", None, None),
     ]
+
+
+def test_the_key_comes_from_the_environment_or_the_data_folder(tmp_path: Path) -> None:
+    configured = "k" * 40
+    assert load_audit_key(tmp_path, {KEY_ENV: configured}) == configured.encode()
+    assert not (tmp_path / KEY_FILE).exists()
+    with pytest.raises(PerchError, match="at least 32"):
+        load_audit_key(tmp_path, {KEY_ENV: "short"})
+    made = load_audit_key(tmp_path, {})
+    assert len(made) == 32
+    assert load_audit_key(tmp_path, {}) == made
+    assert stat.S_IMODE((tmp_path / KEY_FILE).stat().st_mode) == 0o600
