@@ -133,11 +133,34 @@ def task_states(execution: dict[str, Any]) -> dict[str, str]:
     return {run["taskId"]: run["state"]["current"] for run in execution["taskRunList"] or []}
 
 
-def service_token(api: Api, name: str = "ci-bot", *, tenant: str | None = None) -> str:
-    """A new service account's API token, through the API (as an administrator would)."""
+def bind(
+    api: Api,
+    type: str,
+    external_id: str,
+    role: str,
+    *,
+    namespace: str | None = None,
+    tenant: str | None = None,
+) -> dict[str, Any]:
+    """Give ``role`` to a user, group or service account, through the API (as an admin)."""
+    prefix = f"/api/v1/{tenant}" if tenant else "/api/v1"
+    body = {"type": type, "externalId": external_id, "roleId": role, "namespace": namespace}
+    answer = api.client.post(f"{prefix}/bindings", json=body)
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+def service_token(
+    api: Api, name: str = "ci-bot", *, tenant: str | None = None, role: str | None = "Admin"
+) -> str:
+    """A new service account's API token, through the API (as an administrator would); the
+    account gets ``role`` on the whole tenant (none when None)."""
     prefix = f"/api/v1/{tenant}" if tenant else "/api/v1"
     account = api.client.post(f"{prefix}/service-accounts", json={"name": name})
     assert account.status_code == 200, account.text
+    if role is not None:
+        bind(api, "SERVICE_ACCOUNT", account.json()["id"], role, tenant=tenant)
     token = api.client.post(
         f"{prefix}/service-accounts/{account.json()['id']}/api-tokens", json={"name": "resume"}
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tests.api.conftest import Api
+from tests.api.hitl import bind
 
 
 def test_service_account_lifecycle(api: Api) -> None:
@@ -116,6 +117,7 @@ def test_bad_token_requests(sqlite_api: Api) -> None:
 
 def test_deleting_an_account_stops_its_tokens(api: Api) -> None:
     account = api.client.post("/api/v1/service-accounts", json={"name": "ci"}).json()
+    bind(api, "SERVICE_ACCOUNT", account["id"], "Viewer")
     path = f"/api/v1/service-accounts/{account['id']}/api-tokens"
     token = api.client.post(path, json={"name": "t"}).json()
     with api.as_token(token["token"]) as client:

@@ -12,9 +12,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 from tests.api.conftest import ADMIN, Api, state_is
-from tests.api.hitl import create, form
+from tests.api.hitl import bind, create, form
 
 from perch import identity
+from perch.identity import roles
 from perch.engine.model import DEFAULT_TENANT
 from perch.store.schema import audit
 
@@ -57,6 +58,13 @@ def people(api: Api) -> Iterator[dict[str, httpx.Client]]:
     identity.create_user(store, "alice", PASSWORD, email="alice@example.com")
     for name in ("bob", "carol", "dave", "erin"):
         identity.create_user(store, name, PASSWORD)
+    for name in ("alice", "bob", "carol", "dave", "erin"):
+        # Everyone may act on the namespace's executions; the assignment decides who resumes.
+        user = identity.find_user(store, name)
+        assert user is not None
+        roles.create_binding(
+            store, DEFAULT_TENANT, "USER", user.id, "Launcher", namespace="infrastructure"
+        )
     group = identity.create_group(store, DEFAULT_TENANT, "Security Team")
     carol = identity.find_user(store, "carol")
     assert carol is not None
@@ -278,7 +286,8 @@ def test_any_tenant_means_the_default_one_until_a_second_exists(
     tenants = [t["id"] for t in api.client.get("/api/v1/tenants").json()]
     assert tenants == ["main", "other"]
     assert people["bob"].get(f"/api/v1/demo/executions/{execution_id}").status_code == 404
-    assert people["bob"].get(f"/api/v1/other/executions/{execution_id}").status_code == 404
+    # Bob has nothing in tenant "other": every call under it is refused.
+    assert people["bob"].get(f"/api/v1/other/executions/{execution_id}").status_code == 403
     assert people["bob"].get(f"/api/v1/main/executions/{execution_id}").status_code == 200
     with api.anonymous() as anonymous:
         assert anonymous.get("/api/v1/demo/executions/x").status_code == 401
@@ -291,6 +300,7 @@ def _resume_in(client: httpx.Client, tenant: str, execution_id: str) -> httpx.Re
 def test_a_service_account_acts_in_its_own_tenant_only(api: Api) -> None:
     api.client.post("/api/v1/tenants", json={"id": "other"})
     account = api.client.post("/api/v1/other/service-accounts", json={"name": "ci"}).json()
+    bind(api, "SERVICE_ACCOUNT", account["id"], "Launcher", tenant="other")
     token = api.client.post(
         f"/api/v1/other/service-accounts/{account['id']}/api-tokens", json={"name": "t"}
     ).json()["token"]

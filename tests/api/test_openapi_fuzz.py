@@ -25,6 +25,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from tests.api.conftest import ADMIN, Api, open_test_store, start_api, state_is, stop_api
+from tests.api.hitl import bind
 
 from perch.api.throttle import LoginThrottle
 from perch.engine.ports import Store
@@ -94,6 +95,7 @@ def seed(api: Api) -> dict[str, list[str]]:
             executions.append(created.json()["id"])
     api.wait(executions[-1], state_is("FAILED", "SUCCESS"))
     account = api.client.post("/api/v1/service-accounts", json={"name": "fuzz"}).json()
+    bind(api, "SERVICE_ACCOUNT", account["id"], "Viewer")
     token = api.client.post(
         f"/api/v1/service-accounts/{account['id']}/api-tokens", json={"name": "t"}
     ).json()

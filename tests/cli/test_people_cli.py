@@ -90,6 +90,25 @@ def test_groups_made_with_the_cli_decide_on_the_server(runner: CliRunner, api: A
     api.wait(execution_id, state_is("PAUSED"))
     with httpx.Client(base_url=api.url, auth=("rita", PASSWORD), timeout=30) as rita:
         resume = f"/api/v1/executions/{execution_id}/resume"
+        # Nothing in the tenant yet: refused before the assignment is even looked at.
+        refused = rita.post(resume)
+        assert refused.status_code == 403
+        assert "no access to tenant 'main'" in refused.json()["message"]
+        bound = perch(
+            runner,
+            api,
+            "binding",
+            "create",
+            "--group",
+            "Reviewers",
+            "--role",
+            "Launcher",
+            "--namespace",
+            "company",
+        )
+        assert bound.exit_code == 0, bound.output
+        assert "Reviewers" not in perch(runner, api, "binding", "list").stdout  # ids, not names
+        assert "launcher" in perch(runner, api, "binding", "list").stdout
         assert rita.post(resume).status_code == 403
         added = perch(runner, api, "group", "add-member", "Reviewers", "rita")
         assert added.exit_code == 0, added.output

@@ -14,6 +14,7 @@ from typer.testing import CliRunner, Result
 
 from perch.cli import _register_subcommands, app
 from tests.api.conftest import ADMIN, Api, state_is
+from tests.api.hitl import bind
 
 GATE = """\
 id: gate
@@ -180,6 +181,7 @@ def remote_show(runner: CliRunner, api: Api, execution_id: str) -> str:
 def test_kill_and_bulk_resume_with_a_token(runner: CliRunner, api: Api, tmp_path: Path) -> None:
     api.deploy(GATE)
     account = api.client.post("/api/v1/service-accounts", json={"name": "ci"}).json()
+    bind(api, "SERVICE_ACCOUNT", account["id"], "Launcher")
     created = api.client.post(
         f"/api/v1/service-accounts/{account['id']}/api-tokens", json={"name": "cli"}
     )

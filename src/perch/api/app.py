@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 
 from perch.api import errors
 from perch.api.auth import Authenticator, authenticated
+from perch.api.authorize import GrantsCache, authorize
 from perch.api.bodies import DEFAULT_LIMIT, BoundedBodies, StrictJsonBodies
 from perch.api.context import ApiState, default_tenant, tenant_access, tenant_from_path
 from perch.api.docs import install_docs
@@ -72,6 +73,7 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
         settings=settings,
         authenticator=Authenticator(store, settings),
         tenants=TenantDirectory(store),
+        grants=GrantsCache(store),
     )
     errors.install(app)
     app.add_middleware(HtmlHeaders)
@@ -144,6 +146,11 @@ def _mount(app: FastAPI, router: APIRouter, prefix: str, tenant: Any) -> None:
         router,
         prefix=prefix,
         # Credentials first: nobody learns which tenants exist without them.
-        dependencies=[Depends(authenticated), Depends(tenant), Depends(tenant_access)],
+        dependencies=[
+            Depends(authenticated),
+            Depends(tenant),
+            Depends(tenant_access),
+            Depends(authorize),
+        ],
         responses=responses,
     )

@@ -236,4 +236,13 @@ def _principal(user: User) -> Principal:
     return Principal(user.username, PrincipalKind.USER)
 
 
-PrincipalDep = Annotated[Principal, Depends(authenticated)]
+async def authorized(
+    request: Request, principal: Annotated[Principal, Depends(authenticated)]
+) -> Principal:
+    """The principal with its grants in the request's tenant, as
+    :func:`perch.api.authorize.authorize` (a dependency of every mounted route) left it."""
+    found: Principal = getattr(request.state, "principal", principal)
+    return found
+
+
+PrincipalDep = Annotated[Principal, Depends(authorized)]

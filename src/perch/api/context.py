@@ -15,6 +15,7 @@ from perch.engine.principal import Principal, PrincipalKind
 from perch.errors import Forbidden
 
 if TYPE_CHECKING:
+    from perch.api.authorize import GrantsCache
     from perch.api.app import ApiSettings
     from perch.api.auth import Authenticator
 
@@ -30,6 +31,7 @@ class ApiState:
     settings: ApiSettings
     authenticator: Authenticator
     tenants: TenantDirectory
+    grants: GrantsCache
 
 
 def api_state(request: Request) -> ApiState:

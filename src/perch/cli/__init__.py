@@ -48,6 +48,7 @@ def version() -> None:
 
 def _register_subcommands() -> None:
     from perch.cli.audit import audit_app
+    from perch.cli.access import binding_app, role_app
     from perch.cli.execution import execution_app
     from perch.cli.flow import flow_app
     from perch.cli.group import group_app
@@ -62,6 +63,8 @@ def _register_subcommands() -> None:
     app.add_typer(token_app, name="token")
     app.add_typer(user_app, name="user")
     app.add_typer(group_app, name="group")
+    app.add_typer(role_app, name="role")
+    app.add_typer(binding_app, name="binding")
     app.add_typer(audit_app, name="audit")
     app.add_typer(secret_app, name="secret")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from perch.permissions import Grants
+
 
 class PrincipalKind(StrEnum):
     USER = "USER"
@@ -21,6 +23,9 @@ class Principal:
     tenant: str | None = field(default=None, compare=False)
     """A service account's tenant: the only one it may act in (users reach tenants through
     their roles). Not part of equality: a principal is known by its kind and name."""
+    grants: Grants | None = field(default=None, compare=False, repr=False)
+    """What it may do in the tenant of the request (set by the API from its bindings). None for
+    callers that are not checked: Perch itself, and the local CLI on its own data folder."""
 
     @property
     def is_system(self) -> bool:

@@ -18,6 +18,7 @@ from perch.engine.principal import SYSTEM, Principal
 from perch.errors import IdentityError, NotFound
 from perch.identity.model import Group, Tenant, User, clean_name, clean_text, storable
 from perch.identity.ports import as_identity
+from perch.permissions import BindingType
 from perch.identity.users import UserNotFound
 
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -106,6 +107,7 @@ def delete_group(
         tx = as_identity(raw)
         if not tx.delete_group(group.id):
             raise GroupNotFound(f"Group '{group_id}' not found")
+        tx.delete_bindings_of(BindingType.GROUP, group.id)
         detail = {"tenant": tenant, "groupId": group.id, "name": group.name}
         tx.add_audit(None, Audit("GROUP_DELETED", principal, detail), now)
     return group

@@ -6,12 +6,14 @@ audit record commit together.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
 from perch.engine.ports import Transaction
 from perch.identity.model import ApiToken, Group, ServiceAccount, Tenant, User
+from perch.permissions import Binding, BindingType, Role
 
 
 class IdentityTransaction(Transaction, Protocol):
@@ -70,6 +72,49 @@ class IdentityTransaction(Transaction, Protocol):
     def group_members(self, group_id: str) -> list[User]: ...
 
     def groups_of(self, user_id: str, tenant: str | None = None) -> list[Group]: ...
+
+    # roles and bindings
+    def insert_role(self, role: Role) -> None: ...
+
+    def update_role(self, role: Role) -> bool: ...
+
+    def delete_role(self, role_id: str) -> bool:
+        """Delete the role and every binding to it."""
+        ...
+
+    def get_role(self, role_id: str) -> Role | None: ...
+
+    def find_role(self, tenant: str, name: str) -> Role | None: ...
+
+    def list_roles(self, tenant: str) -> list[Role]: ...
+
+    def roles_by_id(self, role_ids: Sequence[str]) -> list[Role]: ...
+
+    def insert_binding(self, binding: Binding) -> None: ...
+
+    def get_binding(self, binding_id: str) -> Binding | None: ...
+
+    def delete_binding(self, binding_id: str) -> bool: ...
+
+    def delete_bindings_of(self, type: BindingType, external_id: str) -> int: ...
+
+    def search_bindings(
+        self,
+        tenant: str,
+        *,
+        type: BindingType | None,
+        external_id: str | None,
+        role_id: str | None,
+        namespace: str | None,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[Binding], int]: ...
+
+    def bindings_of_user(self, tenant: str, user_id: str) -> list[Binding]:
+        """The user's bindings in ``tenant``, their groups' included."""
+        ...
+
+    def bindings_of_account(self, tenant: str, account_id: str) -> list[Binding]: ...
 
     # tenants
     def insert_tenant(self, tenant: Tenant) -> None: ...

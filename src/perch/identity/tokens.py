@@ -20,6 +20,7 @@ from perch.engine.principal import Principal, PrincipalKind
 from perch.errors import IdentityError, NotFound, Unauthenticated
 from perch.identity.model import ApiToken, ServiceAccount, clean_name, clean_text, storable
 from perch.identity.ports import IdentityTransaction, as_identity
+from perch.permissions import BindingType
 
 TOKEN_PREFIX = "perch_"
 SHOWN_CHARS = len(TOKEN_PREFIX) + 6
@@ -109,6 +110,7 @@ def delete_service_account(
         tx = as_identity(raw)
         if not tx.delete_service_account(account.id):
             raise ServiceAccountNotFound(f"Service account '{account_id}' not found")
+        tx.delete_bindings_of(BindingType.SERVICE_ACCOUNT, account.id)
         _audit(
             tx,
             "SERVICE_ACCOUNT_DELETED",

@@ -18,6 +18,7 @@ from perch.identity.passwords import (
     spend_a_verification,
 )
 from perch.identity.ports import IdentityTransaction, as_identity
+from perch.permissions import BindingType
 
 
 def create_user(
@@ -240,6 +241,7 @@ def delete_user(store: Store, user_id: str, *, principal: Principal = SYSTEM) ->
             raise IdentityError("the last enabled superadmin cannot be deleted")
         if not tx.delete_user(user.id):
             raise UserNotFound(f"User '{user_id}' not found")
+        tx.delete_bindings_of(BindingType.USER, user.id)
         detail = {"userId": user.id, "username": user.username}
         tx.add_audit(None, Audit("USER_DELETED", principal, detail), now)
     return user

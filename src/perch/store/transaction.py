@@ -13,6 +13,7 @@ from perch.store.flowrepo import FlowQueries
 from perch.store.identityrepo import IdentityQueries
 from perch.store.journal import Journal
 from perch.store.notifications import check_channel
+from perch.store.rolerepo import RoleQueries
 from perch.store.sealing import Sealer
 from perch.store.secretrepo import SecretQueries
 from perch.store.userrepo import UserQueries
@@ -25,6 +26,7 @@ class SqlTransaction(
     WorkQueue,
     Journal,
     UserQueries,
+    RoleQueries,
     IdentityQueries,
     FileQueries,
     SecretQueries,

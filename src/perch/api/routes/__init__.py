@@ -22,6 +22,7 @@ from perch.api.routes import (
     follow,
     groups,
     logs,
+    roles,
     secrets,
     users,
 )
@@ -33,6 +34,7 @@ INSTANCE_ROUTERS: list[APIRouter] = [users.router]
 ROUTERS: list[APIRouter] = [
     accounts.router,
     groups.router,
+    roles.router,
     approvals.router,
     flows.router,
     logs.router,

@@ -30,6 +30,7 @@ from perch.engine.principal import Principal
 router = APIRouter(tags=["Audit logs"])
 
 MAX_PAGE_SIZE = 1000
+MAX_PAGE = 1_000_000
 
 
 class AuditPrincipalShape(Shape):
@@ -90,7 +91,7 @@ def audit_query(  # noqa: PLR0917 - query parameters
     endDate: Annotated[
         datetime | None, Query(description="Before (ISO-8601; UTC when no zone)")
     ] = None,
-    page: Annotated[int, Query(ge=1, description="The page, from 1")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="The page, from 1")] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Results per page")] = 25,
 ) -> AuditQuery:
     return AuditQuery(

@@ -1,7 +1,7 @@
 """Groups of a tenant and their members (Kestra Enterprise's ``/api/v1/{tenant}/groups``).
 
 A HumanTask assigned to a group waits for any of its members; a membership added or removed here
-counts from the next decision on. Superadmins manage groups until roles arrive.
+counts from the next decision on. Managing them needs GROUP permissions on the whole tenant.
 """
 
 from __future__ import annotations
@@ -13,22 +13,19 @@ from pydantic import Field
 
 from perch import identity
 from perch.api.auth import PrincipalDep
-from perch.api.context import StoreDep, TenantDep
+from perch.api.context import StateDep, StoreDep, TenantDep
 from perch.api.convert import iso
 from perch.api.routes.users import (
     ADMIN_ERRORS,
     Page,
     Size,
     UserShape,
-    require_superadmin,
     user_json,
 )
 from perch.api.shapes import Shape
 from perch.identity import Group
 
 router = APIRouter(tags=["Groups"])
-
-_WHAT = "manage groups"
 
 
 class GroupIn(Shape):
@@ -69,7 +66,6 @@ def create_group(
     body: GroupIn, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """A new group of this tenant (409 when the name is taken)."""
-    require_superadmin(store, principal, _WHAT)
     group = identity.create_group(
         store, tenant, body.name, description=body.description, principal=principal
     )
@@ -89,7 +85,6 @@ def search_groups(
     size: Size = 10,
 ) -> dict[str, Any]:
     """This tenant's groups whose name or description contains ``q``, by name."""
-    require_superadmin(store, principal, _WHAT)
     found, total = identity.search_groups(store, tenant, q, page=page, size=size)
     return {"results": [_group_json(g) for g in found], "total": total}
 
@@ -101,7 +96,6 @@ def get_group(
     id: str, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """One group, by id (or by name)."""
-    require_superadmin(store, principal, _WHAT)
     return _group_json(identity.get_group(store, id, tenant=tenant))
 
 
@@ -112,7 +106,6 @@ def update_group(
     id: str, body: GroupUpdate, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """Rename the group or change its description."""
-    require_superadmin(store, principal, _WHAT)
     group = identity.update_group(
         store, id, tenant=tenant, name=body.name, description=body.description, principal=principal
     )
@@ -126,10 +119,12 @@ def update_group(
     responses=ADMIN_ERRORS,
     summary="Delete a group",
 )
-def delete_group(id: str, store: StoreDep, tenant: TenantDep, principal: PrincipalDep) -> Response:
+def delete_group(
+    id: str, state: StateDep, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
+) -> Response:
     """Delete the group and its memberships."""
-    require_superadmin(store, principal, _WHAT)
     identity.delete_group(store, id, tenant=tenant, principal=principal)
+    state.grants.forget()
     return Response(status_code=204)
 
 
@@ -142,7 +137,6 @@ def delete_group(id: str, store: StoreDep, tenant: TenantDep, principal: Princip
 def list_members(
     id: str, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
 ) -> list[dict[str, Any]]:
-    require_superadmin(store, principal, _WHAT)
     return [user_json(u) for u in identity.group_members(store, id, tenant=tenant)]
 
 
@@ -154,11 +148,16 @@ def list_members(
     summary="Add a user to a group",
 )
 def add_member(
-    id: str, userId: str, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
+    id: str,
+    userId: str,
+    state: StateDep,
+    store: StoreDep,
+    tenant: TenantDep,
+    principal: PrincipalDep,
 ) -> Response:
     """``userId`` may also be a username or an e-mail. Adding a member twice is not an error."""
-    require_superadmin(store, principal, _WHAT)
     identity.set_membership(store, id, userId, True, tenant=tenant, principal=principal)
+    state.grants.forget()
     return Response(status_code=204)
 
 
@@ -170,9 +169,14 @@ def add_member(
     summary="Remove a user from a group",
 )
 def remove_member(
-    id: str, userId: str, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
+    id: str,
+    userId: str,
+    state: StateDep,
+    store: StoreDep,
+    tenant: TenantDep,
+    principal: PrincipalDep,
 ) -> Response:
     """The user may no longer decide what the group is assigned, from the next decision on."""
-    require_superadmin(store, principal, _WHAT)
     identity.set_membership(store, id, userId, False, tenant=tenant, principal=principal)
+    state.grants.forget()
     return Response(status_code=204)
