@@ -117,7 +117,7 @@ class Binding:
 
 
 def _all(*resources: Resource) -> dict[Resource, frozenset[Action]]:
-    return {r: ALL_ACTIONS for r in resources}
+    return dict.fromkeys(resources, ALL_ACTIONS)
 
 
 _READ = frozenset({Action.READ})

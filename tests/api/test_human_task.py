@@ -15,8 +15,8 @@ from tests.api.conftest import ADMIN, Api, state_is
 from tests.api.hitl import bind, create, form
 
 from perch import identity
-from perch.identity import roles
 from perch.engine.model import DEFAULT_TENANT
+from perch.identity import roles
 from perch.store.schema import audit
 
 PASSWORD = "correct horse battery"

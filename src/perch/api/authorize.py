@@ -23,6 +23,7 @@ from perch.engine.ports import Store
 from perch.engine.principal import Principal
 from perch.errors import Forbidden, NotFound
 from perch.identity.roles import grants_of
+from perch.identity.users import is_superadmin
 from perch.permissions import Action, Grants
 
 _MOUNT = re.compile(r"^/api/v1(?:/\{tenant\})?")
@@ -72,6 +73,9 @@ async def authorize(request: Request) -> None:
     if principal is None or rule is None:
         raise Forbidden("this route declares no permission")
     if rule is SUPERADMIN:
+        store: Store = request.app.state.perch.store
+        if not await anyio.to_thread.run_sync(is_superadmin, store, principal):
+            raise Forbidden("only a superadmin may do this")
         return
     tenant: str = request.state.tenant
     cache: GrantsCache = request.app.state.perch.grants

@@ -6,11 +6,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from perch.engine import service
+from perch.engine.access import require_on
 from perch.engine.assignment import assignees_of, paused_run
 from perch.engine.model import Execution, TaskRun
 from perch.engine.ports import Store
+from perch.engine.principal import Principal
 from perch.engine.states import State, StateType
 from perch.errors import ExecutionNotFound
+from perch.permissions import Action
 
 
 def iso(moment: datetime) -> str:
@@ -110,12 +113,21 @@ def shown_execution(store: Store, execution: Execution) -> dict[str, Any]:
     return shown
 
 
-def execution_in(store: Store, tenant: str, execution_id: str) -> Execution:
-    """The execution if it exists in ``tenant``; :class:`ExecutionNotFound` (404) otherwise."""
+def execution_in(
+    store: Store,
+    tenant: str,
+    execution_id: str,
+    principal: Principal,
+    action: Action = Action.READ,
+) -> Execution:
+    """The execution if it exists in ``tenant`` and ``principal`` may do ``action`` on it;
+    :class:`ExecutionNotFound` (404) when it does not exist or cannot even be read, and
+    :class:`~perch.engine.access.PermissionDenied` (403, naming the permission) otherwise."""
     try:
         execution = service.get_execution(store, execution_id)
     except ExecutionNotFound:
         execution = None
     if execution is None or execution.tenant != tenant:
         raise ExecutionNotFound(f"Execution '{execution_id}' not found.")
+    require_on(principal, execution, action)
     return execution

@@ -18,9 +18,12 @@ from typing import Any
 from fastapi import Request
 
 from perch.durations import parse_duration
+from perch.engine.access import scope
 from perch.engine.ports import ExecutionQuery
+from perch.engine.principal import Principal
 from perch.engine.states import StateType
 from perch.errors import InvalidDuration, InvalidRequest
+from perch.permissions import Action, Resource
 
 FILTER_HELP = """\
 Filters, as `filters[<field>][<OPERATION>]=<value>` (all must hold):
@@ -105,9 +108,19 @@ def execution_query(
     ever looks at PAUSED executions). Raises :class:`perch.errors.InvalidRequest` (422) naming
     an unknown filter field, operation, state, sort key, or a malformed date, duration or label.
     """
-    return query_from_params(
+    query = query_from_params(
         request.query_params.multi_items(), tenant, default_states=default_states
     )
+    return readable_only(request, query)
+
+
+def readable_only(request: Request, query: ExecutionQuery) -> ExecutionQuery:
+    """``query`` narrowed to the namespaces whose executions the caller may read, so that
+    results, totals and bulk actions by query never reach beyond them."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        return query
+    return replace(query, namespace_scope=scope(principal, Resource.EXECUTION, Action.READ))
 
 
 def query_from_params(

@@ -109,9 +109,7 @@ ROUTE_RULES: dict[tuple[str, str], Rule] = {
     ("PUT", "/flows/{namespace}/{id}"): Needs(FLOW, U, "namespace"),
     ("DELETE", "/flows/{namespace}/{id}"): Needs(FLOW, D, "namespace"),
     ("GET", "/flows/{namespace}/{id}/revisions"): Needs(FLOW, R, "namespace"),
-    ("POST", "/flows/{namespace}/{id}/revisions/{revision}/restore"): Needs(
-        FLOW, U, "namespace"
-    ),
+    ("POST", "/flows/{namespace}/{id}/revisions/{revision}/restore"): Needs(FLOW, U, "namespace"),
     # logs and following
     ("GET", "/logs/{executionId}"): Needs(EXECUTION, R),
     ("GET", "/logs/{executionId}/download"): Needs(EXECUTION, R),
@@ -150,5 +148,10 @@ ROUTE_RULES: dict[tuple[str, str], Rule] = {
     ("PUT", "/namespaces/{namespace}/secrets"): Needs(Resource.SECRET, U, "namespace"),
     ("PUT", "/namespaces/{namespace}/secrets/{key}"): Needs(Resource.SECRET, U, "namespace"),
     ("DELETE", "/namespaces/{namespace}/secrets/{key}"): Needs(Resource.SECRET, D, "namespace"),
+    ("GET", "/namespaces/{namespace}/kv"): Needs(Resource.KVSTORE, R, "namespace"),
+    ("DELETE", "/namespaces/{namespace}/kv"): Needs(Resource.KVSTORE, D, "namespace"),
+    ("GET", "/namespaces/{namespace}/kv/{key}"): Needs(Resource.KVSTORE, R, "namespace"),
+    ("PUT", "/namespaces/{namespace}/kv/{key}"): Needs(Resource.KVSTORE, U, "namespace"),
+    ("DELETE", "/namespaces/{namespace}/kv/{key}"): Needs(Resource.KVSTORE, D, "namespace"),
 }
 """Method and path under the tenant → the rule. Add a row with every new route."""

@@ -47,8 +47,8 @@ def version() -> None:
 
 
 def _register_subcommands() -> None:
-    from perch.cli.audit import audit_app
     from perch.cli.access import binding_app, role_app
+    from perch.cli.audit import audit_app
     from perch.cli.execution import execution_app
     from perch.cli.flow import flow_app
     from perch.cli.group import group_app

@@ -121,7 +121,7 @@ def list_roles(
 
 
 @binding_app.command("create")
-def create_binding(  # noqa: PLR0913, PLR0917 - typer maps parameters to options
+def create_binding(  # noqa: PLR0917 - typer maps parameters to options
     role: Annotated[str, typer.Option(help="The role's name or id, e.g. Launcher.")],
     user: Annotated[str | None, typer.Option(help="A user's username, e-mail or id.")] = None,
     group: Annotated[str | None, typer.Option(help="A group's name or id.")] = None,

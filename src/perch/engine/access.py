@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from perch.engine.model import Execution
 from perch.engine.principal import Principal
-from perch.errors import Forbidden, PerchError
+from perch.errors import ExecutionNotFound, Forbidden, PerchError
 from perch.permissions import Action, Resource, missing
 
 
@@ -31,6 +32,11 @@ def readable(principal: Principal, resource: Resource, namespace: str) -> bool:
 
 def denial(resource: Resource, action: Action, namespace: str | None) -> PermissionDenied:
     return PermissionDenied(f"Access denied: {missing(resource, action, namespace)}")
+
+
+def denial_text(action: Action, namespace: str) -> str:
+    """Why a bulk action skipped an execution the caller may read but not change."""
+    return str(denial(Resource.EXECUTION, action, namespace))
 
 
 def require(
@@ -53,3 +59,15 @@ def scope(principal: Principal, resource: Resource, action: Action) -> tuple[str
     """The namespaces (with their children) where ``principal`` may do ``action``; None for all."""
     grants = principal.grants
     return None if grants is None else grants.scope(resource, action)
+
+
+def require_on(principal: Principal, execution: Execution, action: Action) -> None:
+    """:func:`require` on the execution's namespace: an execution one cannot read is not
+    found, as if it did not exist."""
+    require(
+        principal,
+        Resource.EXECUTION,
+        action,
+        execution.namespace,
+        lambda: ExecutionNotFound(f"Execution '{execution.id}' not found."),
+    )

@@ -104,6 +104,8 @@ class ExecutionQuery:
     end_before: datetime | None = None
     text: str | None = None
     sort_field: str = "start_date"
+    namespace_scope: tuple[str, ...] | None = None
+    """Only these namespaces and their children (what the caller may read); None: all."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from perch.engine.principal import SYSTEM, Principal
 from perch.errors import IdentityError, NotFound
 from perch.identity.model import Group, Tenant, User, clean_name, clean_text, storable
 from perch.identity.ports import as_identity
-from perch.permissions import BindingType
 from perch.identity.users import UserNotFound
+from perch.permissions import BindingType
 
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 """A tenant id: it appears in every path of the tenant's API (``/api/v1/{tenant}/…``)."""

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     bindparam,
     exists,
+    false,
     func,
     or_,
     select,
@@ -257,6 +258,16 @@ class ExecutionQueries:
             )
         if query.namespace is not None:
             conditions.append(_c.namespace == query.namespace)
+        if query.namespace_scope is not None:
+            conditions.append(
+                or_(
+                    false(),
+                    *(
+                        (_c.namespace == s) | _c.namespace.startswith(s + ".", autoescape=True)
+                        for s in query.namespace_scope
+                    ),
+                )
+            )
         if query.not_namespace is not None:
             conditions.append(_c.namespace != query.not_namespace)
         if query.namespace_starts_with is not None:

@@ -167,9 +167,9 @@ class RoleQueries:
         if namespace is not None:
             where.append(bindings.c.namespace == namespace)
         cond = and_(*where)
-        query = (
-            select(bindings).where(cond).order_by(bindings.c.created, bindings.c.id)
-        ).offset(offset)
+        query = (select(bindings).where(cond).order_by(bindings.c.created, bindings.c.id)).offset(
+            offset
+        )
         count = select(func.count()).select_from(bindings).where(cond)
         found = [_binding(m) for m in self._conn.execute(query.limit(limit)).mappings()]
         return found, int(self._conn.execute(count).scalar_one())

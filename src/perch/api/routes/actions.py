@@ -22,6 +22,7 @@ from perch.api.shapes import ERRORS, BulkErrorShape, BulkShape, ExecutionShape, 
 from perch.engine import service
 from perch.engine.service import BulkResult
 from perch.errors import InvalidRequest
+from perch.permissions import Action
 
 router = APIRouter(tags=["Executions"])
 
@@ -101,7 +102,7 @@ def pause(
     execution_id: ExecutionId, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
 ) -> Response:
     """Running task runs finish, nothing new starts until it is resumed; 422 unless RUNNING."""
-    execution_in(store, tenant, execution_id)
+    execution_in(store, tenant, execution_id, principal, Action.UPDATE)
     service.pause(store, execution_id, principal)
     return Response(status_code=200)
 
@@ -161,7 +162,7 @@ def kill(
 ) -> Response:
     """Stop it at once (a paused one ends KILLED); 409 when it has already finished."""
     del is_on_kill_cascade
-    execution_in(store, tenant, execution_id)
+    execution_in(store, tenant, execution_id, principal, Action.UPDATE)
     service.kill(store, execution_id, principal)
     return Response(status_code=202)
 
@@ -216,7 +217,7 @@ def restart(
     ] = None,
 ) -> JSONResponse:
     """Same id, state RESTARTED then RUNNING; 409 unless FAILED, KILLED, CANCELLED or PAUSED."""
-    execution = execution_in(store, tenant, execution_id)
+    execution = execution_in(store, tenant, execution_id, principal, Action.UPDATE)
     if revision is not None and revision != execution.flow_revision:
         # The engine reopens failed task runs of the flow they ran; another revision's tasks
         # may not match them. A replay can use another revision.
@@ -258,7 +259,7 @@ def replay(
 ) -> JSONResponse:
     """A new execution (new id, ``originalId`` the replayed one) that keeps the task runs
     before ``taskRunId``; 422 when that task run or revision does not fit."""
-    execution_in(store, tenant, execution_id)
+    execution_in(store, tenant, execution_id, principal, Action.CREATE)
     replayed = service.replay(
         store, execution_id, principal, task_run_id=task_run_id, revision=revision
     )

@@ -21,6 +21,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
 
 from perch.api.auth import PrincipalDep
+from perch.engine.access import scope
+from perch.permissions import Action, Resource
 from perch.api.context import StoreDep, TenantDep
 from perch.api.convert import iso
 from perch.api.shapes import ERRORS, Shape
@@ -113,11 +115,9 @@ AuditQueryDep = Annotated[AuditQuery, Depends(audit_query)]
 
 
 def readable_namespaces(principal: Principal) -> tuple[str, ...] | None:
-    """The namespaces whose audit records ``principal`` may read; None for the whole tenant.
-    The route's rule already required AUDITLOG:READ somewhere; narrowing it to namespaces is
-    where a namespace-scoped binding will plug in."""
-    del principal
-    return None
+    """The namespaces whose audit records ``principal`` may read; None for the whole tenant
+    (the only scope that shows records of no namespace: users, groups, roles)."""
+    return scope(principal, Resource.AUDITLOG, Action.READ)
 
 
 def record_json(record: AuditRecord) -> dict[str, Any]:

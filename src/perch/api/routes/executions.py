@@ -28,6 +28,7 @@ from perch.api.filters import (
     MAX_PAGE_SIZE,
     execution_query,
     query_from_params,
+    readable_only,
 )
 from perch.api.inputchecks import ValidateInputsShape, validation_json
 from perch.api.multipart import FORM_BODY, form_inputs, split_uploads
@@ -139,7 +140,7 @@ def list_by_flow(  # noqa: PLR0917 - query parameters
     # Here `namespace` names the flow's namespace exactly, not a prefix as in the search.
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "namespace"]
     params.append(("filters[namespace][EQUALS]", namespace))
-    return _page(store, query_from_params(params, tenant))
+    return _page(store, readable_only(request, query_from_params(params, tenant)))
 
 
 def _page(store: StoreDep, query: ExecutionQuery) -> JSONResponse:
@@ -184,8 +185,10 @@ def delete_by_ids(
     response_model=ExecutionShape,
     responses=ERRORS,
 )
-def get_execution(store: StoreDep, tenant: TenantDep, executionId: ExecutionId) -> JSONResponse:
-    return JSONResponse(shown_execution(store, execution_in(store, tenant, executionId)))
+def get_execution(
+    store: StoreDep, tenant: TenantDep, principal: PrincipalDep, executionId: ExecutionId
+) -> JSONResponse:
+    return JSONResponse(shown_execution(store, execution_in(store, tenant, executionId, principal)))
 
 
 @router.delete(
@@ -220,10 +223,11 @@ def delete_execution(
 def download_file(
     store: StoreDep,
     tenant: TenantDep,
+    principal: PrincipalDep,
     executionId: ExecutionId,
     path: Annotated[str, Query(pattern=NO_NUL, description="The file's `kestra:///` URI")],
 ) -> Response:
-    execution = execution_in(store, tenant, executionId)
+    execution = execution_in(store, tenant, executionId, principal)
     content = read_file(store, execution, path)
     filename = path.rsplit("/", 1)[-1]
     # RFC 5987: the name may hold any character; never let it break the header.

@@ -18,6 +18,7 @@ from perch.api.context import StoreDep, TenantDep
 from perch.api.convert_flows import check_json, flow_json
 from perch.api.shapes import ERRORS
 from perch.api.shapes_flows import YAML_BODY, FlowPageShape, FlowShape, ValidateShape
+from perch.engine.access import scope
 from perch.engine.service import flows as service
 from perch.engine.service.flowsearch import (
     DEFAULT_SORT,
@@ -29,6 +30,7 @@ from perch.engine.service.flowsearch import (
     validate_sources,
 )
 from perch.errors import FlowParseError, InvalidRequest, Problem
+from perch.permissions import Action, Resource
 
 router = APIRouter(tags=["Flows"])
 
@@ -129,6 +131,7 @@ def search(
     request: Request,
     store: StoreDep,
     tenant: TenantDep,
+    principal: PrincipalDep,
     page: Annotated[int, Query(ge=1, le=1_000_000, description="The page, from 1")] = 1,
     size: Annotated[int, Query(ge=1, le=10_000, description="Flows per page")] = 10,
     sort: Annotated[
@@ -154,6 +157,7 @@ def search(
         page=page,
         size=size,
         sort=_sort(sort) if sort else DEFAULT_SORT,
+        namespace_scope=scope(principal, Resource.FLOW, Action.READ),
     )
     found, total = search_flows(store, query)
     return _json({"results": [flow_json(s, f) for s, f in found], "total": total})
@@ -168,9 +172,11 @@ def search(
 def namespaces(
     store: StoreDep,
     tenant: TenantDep,
+    principal: PrincipalDep,
     q: Annotated[str | None, Query(description="Part of the namespace")] = None,
 ) -> JSONResponse:
-    return _json(distinct_namespaces(store, tenant=tenant, q=q))
+    readable = scope(principal, Resource.FLOW, Action.READ)
+    return _json(distinct_namespaces(store, tenant=tenant, q=q, scope=readable))
 
 
 @router.post(

@@ -191,7 +191,7 @@ def follow_execution(
     principal: PrincipalDep,
 ) -> Response:
     """Stream the execution as it changes, until it is terminated."""
-    execution = execution_in(store, tenant, executionId)
+    execution = execution_in(store, tenant, executionId, principal)
     if request.headers.get("last-event-id") == "end" and is_over(execution):
         return Response(status_code=204)
     return _stream(execution_events(store, executionId))
@@ -212,5 +212,5 @@ def follow_logs(
     principal: PrincipalDep,
 ) -> Response:
     """Stream the log lines, those already written first, until the execution is terminated."""
-    execution = execution_in(store, tenant, executionId)
+    execution = execution_in(store, tenant, executionId, principal)
     return _stream(log_events(store, execution, filters))

@@ -120,7 +120,7 @@ def update_group(
     summary="Delete a group",
 )
 def delete_group(
-    id: str, state: StateDep, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
+    *, id: str, state: StateDep, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
 ) -> Response:
     """Delete the group and its memberships."""
     identity.delete_group(store, id, tenant=tenant, principal=principal)
@@ -148,6 +148,7 @@ def list_members(
     summary="Add a user to a group",
 )
 def add_member(
+    *,
     id: str,
     userId: str,
     state: StateDep,
@@ -169,6 +170,7 @@ def add_member(
     summary="Remove a user from a group",
 )
 def remove_member(
+    *,
     id: str,
     userId: str,
     state: StateDep,

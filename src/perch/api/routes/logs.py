@@ -185,7 +185,7 @@ def list_logs(
     principal: PrincipalDep,
 ) -> JSONResponse:
     """Every line of the execution that passes the filters, oldest first."""
-    execution = execution_in(store, tenant, executionId)
+    execution = execution_in(store, tenant, executionId, principal)
     entries = read_logs(store, executionId, filters)
     return JSONResponse([log_json(execution, entry) for entry in entries])
 
@@ -204,7 +204,7 @@ def download_logs(
     principal: PrincipalDep,
 ) -> PlainTextResponse:
     """The lines as ``<time> <LEVEL> [<task>] <message>``, one per line, as an attachment."""
-    execution_in(store, tenant, executionId)
+    execution_in(store, tenant, executionId, principal)
     entries = read_logs(store, executionId, filters)
     text = "".join(log_text(entry) + "\n" for entry in entries)
     return PlainTextResponse(

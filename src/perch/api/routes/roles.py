@@ -131,7 +131,9 @@ def list_roles(store: StoreDep, tenant: TenantDep, principal: PrincipalDep) -> l
 
 
 @router.get("/roles/{id}", response_model=RoleShape, responses=ADMIN_ERRORS, summary="Get a role")
-def get_role(id: str, store: StoreDep, tenant: TenantDep, principal: PrincipalDep) -> dict[str, Any]:
+def get_role(
+    id: str, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
+) -> dict[str, Any]:
     """One role, by id or name."""
     return _role_json(roles.get_role(store, id, tenant=tenant))
 
@@ -140,6 +142,7 @@ def get_role(id: str, store: StoreDep, tenant: TenantDep, principal: PrincipalDe
     "/roles/{id}", response_model=RoleShape, responses=ADMIN_ERRORS, summary="Update a role"
 )
 def update_role(
+    *,
     id: str,
     body: RoleUpdate,
     state: StateDep,
@@ -169,7 +172,7 @@ def update_role(
     summary="Delete a role",
 )
 def delete_role(
-    id: str, state: StateDep, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
+    *, id: str, state: StateDep, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
 ) -> Response:
     """Delete a custom role and every binding to it."""
     roles.delete_role(store, id, tenant=tenant, principal=principal)
@@ -181,7 +184,7 @@ def delete_role(
     "/bindings", response_model=BindingShape, responses=ADMIN_ERRORS, summary="Create a binding"
 )
 def create_binding(
-    body: BindingIn, state: StateDep, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
+    *, body: BindingIn, state: StateDep, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """Give a role to a user, group or service account of this tenant (422 when any is
     unknown)."""
@@ -268,7 +271,7 @@ def get_binding(
     summary="Delete a binding",
 )
 def delete_binding(
-    id: str, state: StateDep, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
+    *, id: str, state: StateDep, store: StoreDep, tenant: TenantDep, principal: PrincipalDep
 ) -> Response:
     roles.delete_binding(store, id, tenant=tenant, principal=principal)
     state.grants.forget()

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from perch.engine.access import require_on
 from perch.engine.assignment import may_decide, paused_run
 from perch.engine.effects import Audit
 from perch.engine.events import Event, Kill, Pause, Restart
@@ -40,6 +41,7 @@ from perch.errors import (
     NotPaused,
     PerchError,
 )
+from perch.permissions import Action
 
 Act = Callable[[Transaction, EngineContext, Execution, Written], object]
 """Changes one execution (already read and locked in the transaction) inside a bulk action."""
@@ -219,6 +221,7 @@ def _event_act(make: Callable[[Principal], Event], principal: Principal) -> Act:
     event = make(principal)
 
     def act(tx: Transaction, ctx: EngineContext, execution: Execution, written: Written) -> object:
+        require_on(principal, execution, Action.UPDATE)
         return apply_in(tx, ctx, execution.id, event, principal, written=written, loaded=execution)
 
     return act
@@ -316,6 +319,7 @@ def _restart_act(principal: Principal, *, record: bool = False) -> Act:
     event = Restart(principal)
 
     def act(tx: Transaction, ctx: EngineContext, execution: Execution, written: Written) -> object:
+        require_on(principal, execution, Action.UPDATE)
         for run in execution.task_runs:
             if run.state.current is StateType.PAUSED and not may_decide(
                 tx, principal, execution, run

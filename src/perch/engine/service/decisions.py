@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from perch.engine.access import require_on, scope
 from perch.engine.assignment import (
     Assignees,
     Decider,
@@ -43,6 +44,7 @@ from perch.engine.states import StateType
 from perch.errors import ConcurrentUpdate, ExecutionNotFound, NotAssigned
 from perch.flows import Flow
 from perch.inputs import InputBase, InputCheck, check_inputs, resolve_inputs, serialize_input_value
+from perch.permissions import Action, Resource
 from perch.templating import default_environment
 
 
@@ -100,6 +102,8 @@ def _resume_in(  # noqa: PLR0917 - internal
 ) -> Execution:
     """Validate and apply a resume inside ``tx``, against the execution as locked there."""
     from perch.engine import resume_declarations, run_variables
+
+    require_on(principal, execution, Action.UPDATE)
 
     flow = ctx.flow_for(tx, execution)
     # Raises NotPaused (with who resumed it) before anything is validated, then NotAssigned
@@ -163,6 +167,7 @@ def validate_resume(
         execution = tx.get_execution(execution_id)
         if execution is None or (tenant is not None and execution.tenant != tenant):
             raise ExecutionNotFound(f"Execution '{execution_id}' not found.")
+        require_on(principal, execution, Action.UPDATE)
         flow = ctx.flow_for(tx, execution)
         declarations = resume_declarations(flow, execution, task_run_id)
         check_may_decide(tx, principal, execution, task_run_id)
@@ -256,6 +261,7 @@ def approvals(
                 page=number,
                 size=batch,
                 sort_desc=False,
+                namespace_scope=scope(principal, Resource.EXECUTION, Action.UPDATE),
             )
             results = raw.search_executions(query).results
             for execution in results:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from perch.engine.access import allowed, denial_text, readable, require_on
 from perch.engine.effects import Audit
 from perch.engine.executor import (
     MAX_RETRIES,
@@ -31,6 +32,7 @@ from perch.errors import (
 )
 from perch.flows import Flow
 from perch.inputs import InputBase, InputCheck, check_inputs, resolve_inputs
+from perch.permissions import Action, Resource
 from perch.templating import default_environment
 
 
@@ -170,6 +172,7 @@ def delete_execution(
         execution = tx.get_execution(execution_id, for_update=True)
         if execution is None or (tenant is not None and execution.tenant != tenant):
             raise ExecutionNotFound(f"Execution '{execution_id}' not found.")
+        require_on(principal, execution, Action.DELETE)
         if not execution.state.current.is_terminated:
             raise IllegalState(f"Execution '{execution_id}' is not finished, kill it first")
         _delete_in(tx, execution, principal, ctx.clock.now())
@@ -188,8 +191,14 @@ def delete_executions(
         invalids: list[tuple[str, str]] = []
         for execution_id in unique:
             execution = tx.get_execution(execution_id, for_update=True)
-            if execution is None or (tenant is not None and execution.tenant != tenant):
+            if (
+                execution is None
+                or (tenant is not None and execution.tenant != tenant)
+                or not readable(principal, Resource.EXECUTION, execution.namespace)
+            ):
                 invalids.append((execution_id, "execution not found"))
+            elif not allowed(principal, Resource.EXECUTION, Action.DELETE, execution.namespace):
+                invalids.append((execution_id, denial_text(Action.DELETE, execution.namespace)))
             elif not execution.state.current.is_terminated:
                 invalids.append((execution_id, "execution not finished, kill it first"))
             else:

@@ -7,6 +7,7 @@ writes a deletion marker, so executions pinned to an earlier revision keep loadi
 
 from __future__ import annotations
 
+from perch.engine.access import allowed, denial
 from perch.engine.effects import Audit
 from perch.engine.executor import EngineContext, context_for, reading
 from perch.engine.model import DEFAULT_TENANT
@@ -15,6 +16,7 @@ from perch.engine.principal import Principal
 from perch.errors import FlowNotFound, FlowValidationError, Problem
 from perch.flows import Flow, parse_flow
 from perch.flows.yamlsource import load_yaml
+from perch.permissions import Action, Resource
 
 RevisionRead = tuple[StoredFlow, Flow | None]
 """A stored revision and its parsed flow (``None`` when the source no longer validates)."""
@@ -47,6 +49,10 @@ def _save(
     action: str,
     **detail: str | int,
 ) -> StoredFlow:
+    exists = tx.get_flow(tenant, flow.namespace, flow.id) is not None
+    needed = Action.UPDATE if exists else Action.CREATE
+    if not allowed(principal, Resource.FLOW, needed, flow.namespace):
+        raise denial(Resource.FLOW, needed, flow.namespace)
     stored = tx.save_flow(
         StoredFlow(tenant=tenant, namespace=flow.namespace, id=flow.id, revision=0, source=source)
     )

@@ -18,6 +18,7 @@ from perch.engine.service.flows import RevisionRead, parsed_or_none
 from perch.errors import InvalidRequest, Problem
 from perch.flows import check_flow
 from perch.flows.yamlsource import load_yaml
+from perch.permissions import in_scope
 
 _TEXT_OPERATIONS: dict[str, Callable[[str, str], bool]] = {
     "EQUALS": lambda have, want: have == want,
@@ -77,6 +78,8 @@ class FlowSearch:
     page: int = 1
     size: int = 10
     sort: tuple[tuple[str, bool], ...] = DEFAULT_SORT
+    namespace_scope: tuple[str, ...] | None = None
+    """Only these namespaces and their children (what the caller may read); None: all."""
 
     def __post_init__(self) -> None:
         for name, _ in self.sort:
@@ -151,7 +154,8 @@ def search_flows(store: Store, search: FlowSearch) -> tuple[list[RevisionRead], 
         matched = [
             stored
             for stored in tx.list_flows(search.tenant)
-            if all(
+            if in_scope(search.namespace_scope, stored.namespace)
+            and all(
                 _matches(f, stored, _labels_of(ctx, tx, stored) if by_label else {})
                 for f in search.filters
             )
@@ -176,12 +180,16 @@ def flows_of_namespace(
 
 
 def distinct_namespaces(
-    store: Store, *, tenant: str = DEFAULT_TENANT, q: str | None = None
+    store: Store,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    q: str | None = None,
+    scope: tuple[str, ...] | None = None,
 ) -> list[str]:
     """The namespaces holding at least one flow, sorted; ``q`` keeps those containing it
-    (ignoring case)."""
+    (ignoring case), ``scope`` those the caller may read."""
     with reading(store) as tx:
-        namespaces = {s.namespace for s in tx.list_flows(tenant)}
+        namespaces = {s.namespace for s in tx.list_flows(tenant) if in_scope(scope, s.namespace)}
     wanted = (q or "").lower()
     return sorted(n for n in namespaces if wanted in n.lower())
 
