@@ -432,3 +432,29 @@ def test_searches_show_only_readable_namespaces(world: dict[str, Any]) -> None:
         assert flows["total"] == len(flows["results"])
         listed = client.get("/api/v1/main/flows/distinct-namespaces").json()
         assert listed == ["company.team", "company.team.sub"]
+
+
+def test_bulk_actions_by_ids_report_each_refusal(api: Api, world: dict[str, Any]) -> None:
+    """A Viewer of the whole tenant who launches in ``company.team``: a bulk kill over three
+    namespaces kills what it may, and says of the others why not, without stopping."""
+    viewer = identity.find_user(api.store, "u-Launcher")
+    assert viewer is not None
+    bind(api, "USER", viewer.id, "Viewer")
+    paused = {ns: create(api, ns, "gate") for ns in NAMESPACES}
+    for execution_id in paused.values():
+        api.wait(execution_id, state_is("PAUSED"))
+    client = world["clients"][("Launcher", "user")]
+    answer = client.request(
+        "DELETE", "/api/v1/main/executions/kill/by-ids", json=list(paused.values())
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["count"] == 2
+    refused = {i["invalidValue"]: i["message"] for i in body["invalids"]}
+    assert refused == {
+        paused["company.other"]: "Access denied: requires EXECUTION:UPDATE on namespace"
+        " company.other"
+    }
+    api.wait(paused["company.team.sub"], state_is("KILLED"))
+    still = api.client.get(f"/api/v1/main/executions/{paused['company.other']}").json()
+    assert still["state"]["current"] == "PAUSED"

@@ -73,6 +73,7 @@ def test_token_create_prints_only_the_token_on_stdout(runner: CliRunner, data_di
         actions = [(row.action, row.principal_name) for row in rows]
         assert actions == [
             ("SERVICE_ACCOUNT_CREATED", "carol"),
+            ("BINDING_CREATED", "carol"),
             ("API_TOKEN_CREATED", "carol"),
             ("API_TOKEN_CREATED", "carol"),
         ]

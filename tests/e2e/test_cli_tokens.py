@@ -21,6 +21,12 @@ def test_the_readme_token_steps_work_in_order(
     with httpx.Client(base_url=server.url, auth=ADMIN, timeout=60) as admin:
         account = admin.post("/api/v1/main/service-accounts", json={"name": "deploy"})
         assert account.status_code in (200, 201), account.text
+        # An account may do nothing until it holds a role.
+        bound = admin.post(
+            "/api/v1/main/bindings",
+            json={"type": "SERVICE_ACCOUNT", "externalId": "deploy", "roleId": "Launcher"},
+        )
+        assert bound.status_code == 200, bound.text
         made = admin.post(
             f"/api/v1/main/service-accounts/{account.json()['id']}/api-tokens",
             json={"name": "deploys", "maxAge": "P90D"},

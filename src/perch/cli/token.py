@@ -47,11 +47,20 @@ def create(
     tenant: Annotated[str, typer.Option(help="The tenant of the service account.")] = (
         DEFAULT_TENANT
     ),
+    role: Annotated[
+        str,
+        typer.Option(
+            help="With --create: the role the new account gets on the whole tenant"
+            " (e.g. Launcher to start and resume only)."
+        ),
+    ] = "Admin",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
 ) -> None:
-    """Create an API token and print it (once: it cannot be shown again)."""
+    """Create an API token and print it (once: it cannot be shown again). An account made
+    with --create gets --role on the tenant; give others roles with `perch binding create`."""
     from perch import identity
     from perch.durations import parse_duration
+    from perch.identity import roles
 
     acting = principal()
     try:
@@ -69,8 +78,12 @@ def create(
                         "(add --create to create it)"
                     )
                     return
+                roles.get_role(store, role, tenant=tenant)  # an unknown role: nothing made
                 account = identity.create_service_account(
                     store, tenant, service_account, principal=acting
+                )
+                roles.create_binding(
+                    store, tenant, "SERVICE_ACCOUNT", account.id, role, principal=acting
                 )
             token, raw = identity.create_api_token(
                 store, account.id, name, max_age=max_age, principal=acting
