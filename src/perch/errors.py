@@ -308,3 +308,22 @@ class SecretNotFound(NotFound):
 
 class SecretUnavailable(TemplateRenderError):
     """A secret a template asked for cannot be found (the message names it, never a value)."""
+
+
+# --- KV store --------------------------------------------------------------------------------
+
+
+class KvError(PerchError):
+    """The KV request is not valid."""
+
+
+class KvNotFound(NotFound):
+    """The key does not exist."""
+
+
+class KvExpired(KvNotFound):
+    """The key has expired."""
+
+
+class KvUnavailable(TemplateRenderError):
+    """A KV pair a template asked for does not exist or has expired."""

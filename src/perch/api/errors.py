@@ -28,6 +28,7 @@ from perch.errors import (
     Forbidden,
     IllegalState,
     InputValidationError,
+    KvExpired,
     NotAssigned,
     NotFound,
     NotPaused,
@@ -56,6 +57,7 @@ STATUS: dict[type[PerchError], tuple[int, str]] = {
     NotAssigned: (403, ""),  # Kestra's words alone: "Access denied to resume this execution"
     TooManyAttempts: (429, "Too many requests"),
     BodyTooLarge: (413, "Request entity too large"),
+    KvExpired: (410, "Gone"),
 }
 
 AUTHENTICATE = 'Basic realm="Perch", charset="UTF-8"'

@@ -52,6 +52,7 @@ def _register_subcommands() -> None:
     from perch.cli.execution import execution_app
     from perch.cli.flow import flow_app
     from perch.cli.group import group_app
+    from perch.cli.kv import kv_app
     from perch.cli.secret import secret_app
     from perch.cli.server import server_app
     from perch.cli.token import token_app
@@ -67,6 +68,7 @@ def _register_subcommands() -> None:
     app.add_typer(binding_app, name="binding")
     app.add_typer(audit_app, name="audit")
     app.add_typer(secret_app, name="secret")
+    app.add_typer(kv_app, name="kv")
 
 
 def main() -> None:

@@ -156,10 +156,17 @@ _contexts_lock = threading.Lock()
 
 
 def store_hooks(store: Store) -> ScopedHooks:
-    """The scoped hooks every context of ``store`` has: ``secret()`` from its secret store."""
+    """The scoped hooks every context of ``store`` has: ``secret()`` from its secret store,
+    ``kv()`` and the kv tasks' hooks from its KV store."""
+    from perch.engine.kvhooks import kv_hooks
     from perch.engine.secretlookup import secret_hooks
 
-    return secret_hooks(store)
+    secrets, pairs = secret_hooks(store), kv_hooks(store)
+
+    def scoped(tenant: str, namespace: str) -> Mapping[str, Callable[..., Any]]:
+        return {**pairs(tenant, namespace), **secrets(tenant, namespace)}
+
+    return scoped
 
 
 def context_for(store: Store) -> EngineContext:

@@ -335,3 +335,21 @@ secrets = Table(
     Column("created", UtcDateTime, nullable=False),
     Column("updated", UtcDateTime, nullable=False),
 )
+
+# --- kv: the namespace KV store --------------------------------------------------------------
+
+kv = Table(
+    "kv",
+    metadata,
+    Column("tenant", String(ID), primary_key=True),
+    Column("namespace", String(255), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    # One of Kestra's KV types (STRING, NUMBER, …); ``value`` is its JSON text.
+    Column("type", String(16), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("created", UtcDateTime, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+    # Past this moment the value is gone (410), though the row stays until written or deleted.
+    Column("expiration", UtcDateTime, nullable=True),
+)

@@ -11,6 +11,7 @@ from perch.store.executionrepo import ExecutionQueries
 from perch.store.filerepo import FileQueries
 from perch.store.flowrepo import FlowQueries
 from perch.store.identityrepo import IdentityQueries
+from perch.store.kvrepo import KvQueries
 from perch.store.journal import Journal
 from perch.store.notifications import check_channel
 from perch.store.rolerepo import RoleQueries
@@ -30,6 +31,7 @@ class SqlTransaction(
     IdentityQueries,
     FileQueries,
     SecretQueries,
+    KvQueries,
 ):
     """Reads and writes inside one open transaction of ``connection``.
 

@@ -15,8 +15,10 @@ from perch.engine.states import StateType
 from perch.errors import PerchError
 from perch.flows import Task
 from perch.flows.tasks.core import Fail, Log, OutputValues, Return
+from perch.flows.tasks.kv import KvDelete, KvGet, KvSet
 from perch.tasks.context import RunContext, TaskOutcome
 from perch.tasks.core import run_fail, run_log, run_output_values, run_return
+from perch.tasks.kv import run_kv_delete, run_kv_get, run_kv_set
 
 Runner = Callable[[Any, RunContext], TaskOutcome]
 
@@ -25,6 +27,9 @@ _RUNNERS: dict[type[Task], Runner] = {
     Return: run_return,
     OutputValues: run_output_values,
     Fail: run_fail,
+    KvSet: run_kv_set,
+    KvGet: run_kv_get,
+    KvDelete: run_kv_delete,
 }
 
 

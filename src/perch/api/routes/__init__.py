@@ -21,6 +21,7 @@ from perch.api.routes import (
     flows,
     follow,
     groups,
+    kv,
     logs,
     roles,
     secrets,
@@ -43,6 +44,7 @@ ROUTERS: list[APIRouter] = [
     actions.router,
     auditlogs.router,
     secrets.router,
+    kv.router,
     executions.router,
 ]
 
