@@ -18,6 +18,7 @@ from perch.api.bodies import DEFAULT_LIMIT, BoundedBodies, StrictJsonBodies
 from perch.api.context import ApiState, default_tenant, tenant_access, tenant_from_path
 from perch.api.docs import install_docs
 from perch.api.headers import HtmlHeaders
+from perch.api.origin import AuditOrigins
 from perch.api.shapes import ErrorShape
 from perch.api.tenancy import TenantDirectory
 from perch.engine.ports import Store
@@ -77,6 +78,7 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(HtmlHeaders)
+    app.add_middleware(AuditOrigins)
     app.add_middleware(StrictJsonBodies)
     # Added last, so it runs first: nothing reads a body before its size is bounded.
     app.add_middleware(

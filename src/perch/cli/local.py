@@ -81,6 +81,7 @@ def open_data(data_dir: Path, *, create: bool = False) -> Iterator[Store]:
     Without ``create``, a missing data folder is an error (a typo in ``--data-dir`` should not
     silently show an empty world); a database that cannot be opened is reported, not raised.
     """
+    from perch.engine.auditlog import AuditOrigin, Channel, audit_origin
     from perch.engine.executor import bind
     from perch.server import cli_hub, open_database
 
@@ -93,7 +94,9 @@ def open_data(data_dir: Path, *, create: bool = False) -> Iterator[Store]:
         raise  # unreachable: report_error exits
     bind(store, hub=cli_hub(data_dir, store))
     try:
-        yield store
+        # What the commands record in the audit trail came through the command line.
+        with audit_origin(AuditOrigin(Channel.CLI.value)):
+            yield store
     finally:
         store.close()
 

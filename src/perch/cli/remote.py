@@ -21,6 +21,7 @@ import httpx
 import typer
 from rich.text import Text
 
+from perch import __version__
 from perch.cli.local import console, fail
 
 ServerOption = Annotated[
@@ -100,7 +101,8 @@ class Remote:
         self.server = server.rstrip("/")
         self.prefix = f"/api/v1/{quote(tenant, safe='')}"
         auth: httpx.Auth | None = None
-        headers: dict[str, str] = {}
+        # The server records the channel of what this client does as CLI.
+        headers: dict[str, str] = {"User-Agent": f"perch-cli/{__version__}"}
         username = os.environ.get("PERCH_USERNAME")
         password = os.environ.get("PERCH_PASSWORD")
         self._refused = AUTH_HINT
