@@ -77,3 +77,37 @@ def test_api_cli_and_refusals_carry_their_origin(api: Api, runner: CliRunner) ->
     (kill,) = [r for r in _records(api, executionId=killed) if r["action"] == "KILL"]
     assert kill["channel"] == "CLI"
     assert kill["userAgent"].startswith("perch-cli/")
+
+
+def test_refusals_conflicts_and_failed_logins_are_recorded(api: Api) -> None:
+    from perch import identity
+    from perch.identity import roles
+
+    api.deploy(GATE)
+    viewer = identity.create_user(api.store, "vera", "correct horse battery")
+    roles.create_binding(api.store, "main", "USER", viewer.id, "Viewer")
+    execution_id = create(api, "company.team", "gate")
+    api.wait(execution_id, state_is("PAUSED"))
+    with httpx.Client(base_url=api.url, auth=("vera", "correct horse battery")) as vera:
+        refused = vera.delete(f"/api/v1/main/executions/{execution_id}/kill")
+        assert refused.status_code == 403
+        assert "requires EXECUTION:UPDATE on namespace company.team" in refused.text
+    assert api.client.delete(f"/api/v1/main/executions/{execution_id}/kill").status_code == 202
+    api.wait(execution_id, state_is("KILLED"))
+    assert api.client.post(f"/api/v1/main/executions/{execution_id}/resume").status_code == 409
+    with httpx.Client(base_url=api.url, auth=("vera", "not her password")) as wrong:
+        assert wrong.get("/api/v1/main/me").status_code == 401
+    with httpx.Client(base_url=api.url, auth=("nobody-at-all", "whatever")) as unknown:
+        assert unknown.get("/api/v1/main/me").status_code == 401
+    (denied,) = _records(api, action="ACCESS_DENIED")
+    assert denied["principal"]["name"] == "vera"
+    assert (denied["executionId"], denied["outcome"], denied["channel"]) == (
+        execution_id,
+        "DENIED",
+        "API",
+    )
+    (conflict,) = _records(api, action="CONFLICT")
+    assert conflict["principal"]["name"] == "admin"
+    assert conflict["detail"]["status"] == 409
+    (failed,) = _records(api, action="LOGIN_FAILED")
+    assert (failed["principal"]["name"], failed["address"]) == ("vera", "127.0.0.1")

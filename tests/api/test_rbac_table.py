@@ -332,7 +332,7 @@ def expected(case: Case, role: str, namespace: str) -> str:
         return "allowed"
     if case.kind == "anywhere":
         return "allowed" if case.action in perms else "forbidden"
-    if case.kind in ("exec", "body") and case.action not in perms:
+    if case.kind == "body" and case.action not in perms:
         return "forbidden"  # not held anywhere: refused before any item is looked at
     if covered and case.action in perms:
         return "allowed"

@@ -125,7 +125,7 @@ class Authenticator:
         # waited for its turn count too.
         self.throttle.check(login, address)
         try:
-            user = identity.check_password(self.store, login, password)
+            user = identity.check_password(self.store, login, password, address=address)
         except Unauthenticated:
             self.throttle.failed(login, address)
             raise

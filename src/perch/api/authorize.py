@@ -91,7 +91,10 @@ async def authorize(request: Request) -> None:
         return
     assert isinstance(rule, Needs)
     if rule.namespace is None:
-        if not grants.anywhere(rule.resource, rule.action):
+        # A route on one execution is checked on that execution's namespace by the service,
+        # whose refusal can name it (or say nothing exists, to whom cannot read it).
+        on_one = "{executionId}" in getattr(route, "path", "")
+        if not on_one and not grants.anywhere(rule.resource, rule.action):
             raise denial(rule.resource, rule.action, None)
         return
     namespace = str(request.path_params.get(rule.namespace, ""))

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from perch.api.refusals import record_refusal
 from perch.errors import (
     AccessError,
     AlreadyExists,
@@ -106,6 +107,7 @@ async def _perch_error(request: Request, exc: Exception) -> JSONResponse:
         body["killedBy"] = exc.killed_by
     elif isinstance(exc, NotPaused) and exc.resumed_by:
         body["resumedBy"] = exc.resumed_by
+    await record_refusal(request, exc, status)
     headers = {"WWW-Authenticate": AUTHENTICATE} if status == 401 else None
     if isinstance(exc, TooManyAttempts):
         headers = {"Retry-After": str(exc.retry_after)}

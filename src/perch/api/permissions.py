@@ -10,7 +10,9 @@ What the route-level check decides, by rule:
   (reading a namespace one cannot read is 404, as if it held nothing; any other refusal is 403
   naming what was missing);
 - :class:`Needs` without: the permission on at least one namespace. The service then checks
-  each item on its own namespace (an execution's, a flow's) and filters what it lists;
+  each item on its own namespace (an execution's, a flow's) and filters what it lists. On a
+  route of one execution (``{executionId}``) only the service checks, on that execution's
+  namespace, so that its refusal can name the namespace;
 - :class:`TenantWide`: the permission on the whole tenant (users, groups, roles, bindings);
 - :data:`SIGNED_IN`: anything at all in the tenant (``/me``, the approvals inbox, filtered);
 - :data:`SUPERADMIN`: instance-level routes, which check for a superadmin themselves.

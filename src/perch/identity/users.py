@@ -109,15 +109,39 @@ def verify_password(store: Store, login: str, password: str) -> Principal:
     return Principal(check_password(store, login, password).username, PrincipalKind.USER)
 
 
-def check_password(store: Store, login: str, password: str) -> User:
-    """The enabled user ``login`` if ``password`` is theirs (see :func:`verify_password`)."""
+def check_password(
+    store: Store, login: str, password: str, *, address: str | None = None
+) -> User:
+    """The enabled user ``login`` if ``password`` is theirs (see :func:`verify_password`). A
+    wrong password for a user who exists is in the audit trail (``LOGIN_FAILED``, with
+    ``address``); tries at unknown logins are not, so nobody fills the trail with made-up
+    names."""
     user = find_user(store, login)
-    if user is None or user.disabled:
+    if user is None:
         spend_a_verification(password)
         raise Unauthenticated("wrong username or password")
-    if not password_matches(user.password_hash, password):
+    if user.disabled or not password_matches(user.password_hash, password):
+        if user.disabled:
+            spend_a_verification(password)
+        _login_failed(store, user, address)
         raise Unauthenticated("wrong username or password")
     return user
+
+
+def _login_failed(store: Store, user: User, address: str | None) -> None:
+    now = context_for(store).clock.now()
+    why = "disabled" if user.disabled else "wrong password"
+    record = Audit(
+        "LOGIN_FAILED",
+        Principal(user.username, PrincipalKind.USER),
+        {"userId": user.id, "reason": why},
+        resource_type="USER",
+        resource_id=user.id,
+        address=address,
+        outcome="UNAUTHORIZED",
+    )
+    with store.transaction() as raw:
+        raw.add_audit(None, record, now)
 
 
 def still_signs_in(store: Store, checked: User) -> bool:

@@ -21,13 +21,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
 
 from perch.api.auth import PrincipalDep
-from perch.engine.access import scope
-from perch.permissions import Action, Resource
 from perch.api.context import StoreDep, TenantDep
 from perch.api.convert import iso
 from perch.api.shapes import ERRORS, Shape
+from perch.engine.access import scope
 from perch.engine.auditlog import AuditQuery, AuditRecord, export_audit, search_audit
 from perch.engine.principal import Principal
+from perch.permissions import Action, Resource
 
 router = APIRouter(tags=["Audit logs"])
 
