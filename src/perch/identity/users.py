@@ -109,9 +109,7 @@ def verify_password(store: Store, login: str, password: str) -> Principal:
     return Principal(check_password(store, login, password).username, PrincipalKind.USER)
 
 
-def check_password(
-    store: Store, login: str, password: str, *, address: str | None = None
-) -> User:
+def check_password(store: Store, login: str, password: str, *, address: str | None = None) -> User:
     """The enabled user ``login`` if ``password`` is theirs (see :func:`verify_password`). A
     wrong password for a user who exists is in the audit trail (``LOGIN_FAILED``, with
     ``address``); tries at unknown logins are not, so nobody fills the trail with made-up

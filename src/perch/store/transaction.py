@@ -11,8 +11,8 @@ from perch.store.executionrepo import ExecutionQueries
 from perch.store.filerepo import FileQueries
 from perch.store.flowrepo import FlowQueries
 from perch.store.identityrepo import IdentityQueries
-from perch.store.kvrepo import KvQueries
 from perch.store.journal import Journal
+from perch.store.kvrepo import KvQueries
 from perch.store.notifications import check_channel
 from perch.store.rolerepo import RoleQueries
 from perch.store.sealing import Sealer
