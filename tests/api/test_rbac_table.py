@@ -458,3 +458,28 @@ def test_bulk_actions_by_ids_report_each_refusal(api: Api, world: dict[str, Any]
     api.wait(paused["company.team.sub"], state_is("KILLED"))
     still = api.client.get(f"/api/v1/main/executions/{paused['company.other']}").json()
     assert still["state"]["current"] == "PAUSED"
+
+
+def test_bulk_delete_leaves_what_the_caller_may_not_delete(api: Api, world: dict[str, Any]) -> None:
+    """An Editor of ``company.team`` who only reads ``company.other``: a bulk delete removes
+    the finished execution it may delete and names the other."""
+    editor = identity.find_user(api.store, "u-Editor")
+    assert editor is not None
+    bind(api, "USER", editor.id, "Viewer", namespace="company.other")
+    mine, theirs = world["targets"]["company.team"], world["targets"]["company.other"]
+    client = world["clients"][("Editor", "user")]
+    answer = client.request(
+        "DELETE", "/api/v1/main/executions/by-ids", json=[mine.finished, theirs.finished]
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "count": 1,
+        "invalids": [
+            {
+                "invalidValue": theirs.finished,
+                "message": "Access denied: requires EXECUTION:DELETE on namespace company.other",
+            }
+        ],
+    }
+    assert api.client.get(f"/api/v1/main/executions/{mine.finished}").status_code == 404
+    assert api.client.get(f"/api/v1/main/executions/{theirs.finished}").status_code == 200

@@ -34,6 +34,15 @@ def _create_user(live: Live, username: str, password: str) -> None:
         check=True,
         capture_output=True,
     )
+    data_dir = str(live.log_path.parent / "data")
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "perch", "binding", "create", "--user", username),
+            *("--role", "Viewer", "--data-dir", data_dir),
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
 def _get(live: Live, auth: tuple[str, str]) -> httpx.Response:

@@ -77,7 +77,9 @@ async def authorize(request: Request) -> None:
         if not await anyio.to_thread.run_sync(is_superadmin, store, principal):
             raise Forbidden("only a superadmin may do this")
         return
-    tenant: str = request.state.tenant
+    tenant: str | None = getattr(request.state, "tenant", None)
+    if tenant is None:
+        return  # the tenant segment is malformed: FastAPI answers 422 for it next
     cache: GrantsCache = request.app.state.perch.grants
     grants = await anyio.to_thread.run_sync(cache.get, principal, tenant)
     if grants.empty:

@@ -97,6 +97,13 @@ class InvalidShape(Shape):
     message: str
 
 
+class BulkReportShape(BulkShape):
+    """A bulk action's outcome: how many executions it changed, and each one it left alone
+    (refused, a query's match in the wrong state, or one that changed meanwhile) and why."""
+
+    invalids: list[InvalidShape] = Field(default_factory=list)
+
+
 class BulkErrorShape(Shape):
     message: str
     invalids: list[InvalidShape]

@@ -12,13 +12,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import Field, StringConstraints
+from pydantic import StringConstraints
 
 from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
 from perch.api.convert import execution_in, shown_execution
 from perch.api.filters import FILTER_HELP, execution_query
-from perch.api.shapes import ERRORS, BulkErrorShape, BulkShape, ExecutionShape, InvalidShape
+from perch.api.shapes import ERRORS, BulkErrorShape, BulkReportShape, ExecutionShape
 from perch.engine import service
 from perch.engine.service import BulkResult
 from perch.errors import InvalidRequest
@@ -41,13 +41,6 @@ BULK_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": BulkErrorShape, "description": "Some ids cannot be acted on; none was"},
 }
 """The error responses of the bulk actions by ids, for the OpenAPI document."""
-
-
-class BulkReportShape(BulkShape):
-    """A bulk action's outcome: how many executions it changed, and each one it left alone
-    (a query action's matches in the wrong state, or one that changed meanwhile) and why."""
-
-    invalids: list[InvalidShape] = Field(default_factory=list)
 
 
 def report_json(result: BulkResult) -> dict[str, Any]:

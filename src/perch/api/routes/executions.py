@@ -35,7 +35,7 @@ from perch.api.multipart import FORM_BODY, form_inputs, split_uploads
 from perch.api.shapes import (
     ERRORS,
     BulkErrorShape,
-    BulkShape,
+    BulkReportShape,
     ErrorShape,
     ExecutionPageShape,
     ExecutionResponseShape,
@@ -156,8 +156,9 @@ def _page(store: StoreDep, query: ExecutionQuery) -> JSONResponse:
     "/executions/by-ids",
     summary="Delete terminated executions",
     description="Deletes every listed execution, or none: when one does not exist or is not "
-    "terminated, answers 400 listing each such execution and why.",
-    response_model=BulkShape,
+    "terminated, answers 400 listing each such execution and why. Those the caller may see "
+    "but not delete are listed in `invalids`; the others are deleted.",
+    response_model=BulkReportShape,
     responses={
         **ERRORS,
         400: {"model": BulkErrorShape, "description": "Some executions cannot be deleted"},
@@ -172,8 +173,9 @@ def delete_by_ids(
         Body(description="Execution ids", max_length=10_000),
     ],
 ) -> JSONResponse:
-    count = service.delete_executions(store, ids, principal, tenant=tenant)
-    return JSONResponse({"count": count})
+    count, refused = service.delete_executions(store, ids, principal, tenant=tenant)
+    invalids = [{"invalidValue": i, "message": why} for i, why in refused]
+    return JSONResponse({"count": count, "invalids": invalids})
 
 
 # --- one execution --------------------------------------------------------------------------

@@ -180,15 +180,18 @@ def delete_execution(
 
 def delete_executions(
     store: Store, ids: Iterable[str], principal: Principal, *, tenant: str | None = None
-) -> int:
+) -> tuple[int, list[tuple[str, str]]]:
     """Delete every listed execution, or none: :class:`perch.errors.BulkInvalid` names each one
     that does not exist (in ``tenant``) or is not terminated. One transaction, so an execution
-    restarted meanwhile cannot be deleted half-way. Returns how many were deleted."""
+    restarted meanwhile cannot be deleted half-way. Those ``principal`` may read but not delete
+    are left, and the others deleted. Returns how many were deleted, and the refused ones with
+    why."""
     ctx = context_for(store)
     unique = list(dict.fromkeys(ids))
     with store.transaction() as tx:
         found: list[Execution] = []
         invalids: list[tuple[str, str]] = []
+        refused: list[tuple[str, str]] = []
         for execution_id in unique:
             execution = tx.get_execution(execution_id, for_update=True)
             if (
@@ -198,7 +201,7 @@ def delete_executions(
             ):
                 invalids.append((execution_id, "execution not found"))
             elif not allowed(principal, Resource.EXECUTION, Action.DELETE, execution.namespace):
-                invalids.append((execution_id, denial_text(Action.DELETE, execution.namespace)))
+                refused.append((execution_id, denial_text(Action.DELETE, execution.namespace)))
             elif not execution.state.current.is_terminated:
                 invalids.append((execution_id, "execution not finished, kill it first"))
             else:
@@ -208,7 +211,7 @@ def delete_executions(
         now = ctx.clock.now()
         for execution in found:
             _delete_in(tx, execution, principal, now)
-    return len(found)
+    return len(found), refused
 
 
 def _delete_in(tx: Transaction, execution: Execution, principal: Principal, now: datetime) -> None:
