@@ -22,12 +22,11 @@ from perch.api.multipart import FORM_BODY, form_inputs, split_uploads
 from perch.api.routes.actions import (
     BULK_ERRORS,
     NO_NUL,
-    BulkReportShape,
     ExecutionId,
     Ids,
     report_json,
 )
-from perch.api.shapes import ERRORS
+from perch.api.shapes import ERRORS, BulkReportShape
 from perch.engine import service
 
 router = APIRouter(tags=["Executions"])
