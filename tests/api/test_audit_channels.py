@@ -111,3 +111,33 @@ def test_refusals_conflicts_and_failed_logins_are_recorded(api: Api) -> None:
     assert conflict["detail"]["status"] == 409
     (failed,) = _records(api, action="LOGIN_FAILED")
     assert (failed["principal"]["name"], failed["address"]) == ("vera", "127.0.0.1")
+
+
+SECRET_ANSWER = """\
+id: secret_answer
+namespace: company.team
+tasks:
+  - id: ask
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: reason
+        type: STRING
+      - id: pin
+        type: SECRET
+"""
+
+
+def test_a_resume_record_holds_its_values_with_secrets_masked(api: Api) -> None:
+    api.deploy(SECRET_ANSWER)
+    execution_id = create(api, "company.team", "secret_answer")
+    api.wait(execution_id, state_is("PAUSED"))
+    answer = api.client.post(
+        f"/api/v1/main/executions/{execution_id}/resume",
+        files=[("reason", (None, "looks right")), ("pin", (None, "canary-4711"))],
+    )
+    assert answer.status_code == 204, answer.text
+    (record,) = [r for r in _records(api, executionId=execution_id) if r["action"] == "RESUME"]
+    assert record["detail"]["values"] == {"reason": "looks right", "pin": "******"}
+    assert (record["before"], record["after"]) == ("PAUSED", "RUNNING")
+    exported = api.client.get("/api/v1/main/auditlogs/export", params={"format": "jsonl"})
+    assert "canary-4711" not in exported.text

@@ -94,7 +94,8 @@ def resume(d: Draft, event: Resume) -> None:
         paused = [run for run in paused if run.id == event.task_run_id]
         if not paused:
             raise not_paused(d.original)
-    d.emit(Audit("RESUME", event.principal, _detail(d, paused[0] if paused else None, event)))
+    detail = _detail(d, paused[0] if paused else None, event)
+    d.emit(Audit("RESUME", event.principal, detail, before=StateType.PAUSED.value, after="RUNNING"))
     if not paused:
         d.set_meta(MANUAL_PAUSE_KEY, None)
         d.set_state(StateType.RUNNING)
@@ -130,7 +131,12 @@ def _may_have_timer(task: object) -> bool:
 
 
 def _detail(d: Draft, run: TaskRun | None, event: Resume) -> dict[str, Any]:
-    detail: dict[str, Any] = {"executionId": d.original.id, "inputs": sorted(event.inputs)}
+    # The values as they were given; a SECRET one keeps its mark and is masked when recorded.
+    detail: dict[str, Any] = {
+        "executionId": d.original.id,
+        "inputs": sorted(event.inputs),
+        "values": dict(event.inputs),
+    }
     if run is not None:
         detail["taskRunId"] = run.id
         detail["taskId"] = run.task_id
