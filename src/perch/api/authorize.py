@@ -21,7 +21,7 @@ from perch.api.permissions import ROUTE_RULES, SIGNED_IN, SUPERADMIN, Needs, Rul
 from perch.engine.access import denial
 from perch.engine.ports import Store
 from perch.engine.principal import Principal
-from perch.errors import Forbidden, NotFound
+from perch.errors import Forbidden, InvalidRequest, NotFound
 from perch.identity.roles import grants_of
 from perch.identity.users import is_superadmin
 from perch.permissions import Action, Grants
@@ -79,7 +79,9 @@ async def authorize(request: Request) -> None:
         return
     tenant: str | None = getattr(request.state, "tenant", None)
     if tenant is None:
-        return  # the tenant segment is malformed: FastAPI answers 422 for it next
+        # The tenant segment failed its own validation; refuse here too (fail closed: a
+        # principal without grants would not be checked further down).
+        raise InvalidRequest("the tenant in the path is not a valid tenant id")
     cache: GrantsCache = request.app.state.perch.grants
     grants = await anyio.to_thread.run_sync(cache.get, principal, tenant)
     if grants.empty:
@@ -105,9 +107,3 @@ async def authorize(request: Request) -> None:
     if not grants.allows(rule.resource, Action.READ, namespace):
         raise NotFound("Not found")
     raise denial(rule.resource, rule.action, namespace)
-
-
-def current_principal(request: Request) -> Principal:
-    """The principal as :func:`authorize` left it (with its grants)."""
-    principal: Principal = request.state.principal
-    return principal
