@@ -47,9 +47,13 @@ def _save(
     source: str,
     principal: Principal,
     action: str,
+    exists: bool | None = None,
     **detail: str | int,
 ) -> StoredFlow:
-    exists = tx.get_flow(tenant, flow.namespace, flow.id) is not None
+    """Store the flow and its audit record. ``exists`` when the caller already knows whether
+    the flow is there (FLOW:UPDATE is then needed, else FLOW:CREATE); None reads it."""
+    if exists is None:
+        exists = tx.get_flow(tenant, flow.namespace, flow.id) is not None
     needed = Action.UPDATE if exists else Action.CREATE
     if not allowed(principal, Resource.FLOW, needed, flow.namespace):
         raise denial(Resource.FLOW, needed, flow.namespace)
@@ -124,6 +128,7 @@ def create_flow(
             source=source,
             principal=principal,
             action="FLOW_CREATED",
+            exists=False,
         )
     ctx.remember((tenant, flow.namespace, flow.id, stored.revision), flow)
     return stored, flow
@@ -168,6 +173,7 @@ def update_flow(
             ctx,
             tenant=tenant,
             flow=flow,
+            exists=True,
             source=source,
             principal=principal,
             action="FLOW_UPDATED",
