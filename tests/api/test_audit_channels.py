@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.api.conftest import ADMIN, Api, state_is
-from tests.api.hitl import create
+from tests.api.hitl import SLOW, create, task_states
 from tests.cli.test_remote import perch
 from typer.testing import CliRunner
 
@@ -92,6 +92,7 @@ def test_refusals_conflicts_and_failed_logins_are_recorded(api: Api) -> None:
         refused = vera.delete(f"/api/v1/main/executions/{execution_id}/kill")
         assert refused.status_code == 403
         assert "requires EXECUTION:UPDATE on namespace company.team" in refused.text
+        assert vera.get("/api/v1/main/me").status_code == 200
     assert api.client.delete(f"/api/v1/main/executions/{execution_id}/kill").status_code == 202
     api.wait(execution_id, state_is("KILLED"))
     assert api.client.post(f"/api/v1/main/executions/{execution_id}/resume").status_code == 409
@@ -111,6 +112,11 @@ def test_refusals_conflicts_and_failed_logins_are_recorded(api: Api) -> None:
     assert conflict["detail"]["status"] == 409
     (failed,) = _records(api, action="LOGIN_FAILED")
     assert (failed["principal"]["name"], failed["address"]) == ("vera", "127.0.0.1")
+    # Basic auth is checked on every request: her sign-in is recorded once, not per request.
+    logins = [r for r in _records(api, action="LOGIN") if r["principal"]["name"] == "vera"]
+    assert [(r["address"], r["outcome"], r["resourceId"]) for r in logins] == [
+        ("127.0.0.1", "SUCCESS", viewer.id)
+    ]
 
 
 SECRET_ANSWER = """\
@@ -141,3 +147,28 @@ def test_a_resume_record_holds_its_values_with_secrets_masked(api: Api) -> None:
     assert (record["before"], record["after"]) == ("PAUSED", "RUNNING")
     exported = api.client.get("/api/v1/main/auditlogs/export", params={"format": "jsonl"})
     assert "canary-4711" not in exported.text
+
+
+def test_pause_kill_restart_and_delete_records_hold_the_state_before_and_after(api: Api) -> None:
+    api.deploy(SLOW)
+    execution_id = create(api, "company.bulk", "slow")
+    api.wait(execution_id, lambda e: task_states(e).get("nap") == "RUNNING")
+    base = f"/api/v1/main/executions/{execution_id}"
+    assert api.client.post(f"{base}/pause").status_code == 200
+    assert api.client.delete(f"{base}/kill").status_code == 202
+    api.wait(execution_id, state_is("KILLED"))
+    assert api.client.post(f"{base}/restart").status_code == 200
+    api.wait(execution_id, lambda e: task_states(e).get("nap") == "RUNNING")
+    assert api.client.delete(f"{base}/kill").status_code == 202
+    api.wait(execution_id, state_is("KILLED"))
+    assert api.client.delete(base).status_code == 204
+    records = _records(api, executionId=execution_id)
+    transitions = [(r["action"], r["before"], r["after"]) for r in reversed(records)]
+    assert transitions == [
+        ("CREATE", "CREATED", "RUNNING"),
+        ("PAUSE", "RUNNING", "PAUSED"),
+        ("KILL", "PAUSED", "KILLED"),
+        ("RESTART", "KILLED", "RUNNING"),
+        ("KILL", "RUNNING", "KILLED"),
+        ("EXECUTION_DELETED", "KILLED", None),
+    ]

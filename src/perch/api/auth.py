@@ -68,6 +68,9 @@ class Authenticator:
 
     BASIC_TTL = 60.0
     TOUCH_EVERY = timedelta(minutes=1)
+    LOGIN_EVERY = 3600.0
+    """A user signing in again from the same address within this many seconds (Basic auth is
+    checked on every request) is not recorded again as a ``LOGIN``."""
     _MAX_CACHED = 10_000
 
     def __init__(self, store: Store, settings: ApiSettings) -> None:
@@ -79,6 +82,7 @@ class Authenticator:
         self._setup_lock = threading.Lock()
         self._basic: dict[bytes, tuple[float, User]] = {}
         self._touched: dict[str, datetime] = {}
+        self._logins: dict[tuple[str, str | None], float] = {}
         self._setup_token = settings.setup_token
         self.throttle = LoginThrottle()
 
@@ -130,7 +134,20 @@ class Authenticator:
             self.throttle.failed(login, address)
             raise
         self.throttle.succeeded(login)
+        self._signed_in(user, address)
         return user
+
+    def _signed_in(self, user: User, address: str | None) -> None:
+        now = time.monotonic()
+        key = (user.id, address)
+        with self._lock:
+            last = self._logins.get(key)
+            if last is not None and now - last < self.LOGIN_EVERY:
+                return
+            if len(self._logins) >= self._MAX_CACHED:
+                self._logins = {k: t for k, t in self._logins.items() if now - t < self.LOGIN_EVERY}
+            self._logins[key] = now
+        identity.record_login(self.store, user, address)
 
     def _remember(self, key: bytes, user: User) -> None:
         now = time.monotonic()

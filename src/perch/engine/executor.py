@@ -137,6 +137,22 @@ def apply_in(
     return saved
 
 
+def _with_states(effects: list[Effect], before: Execution, after: Execution) -> list[Effect]:
+    """Audit records of one transition, with the execution's state before and after it where
+    the transition did not say."""
+    was, now = before.state.current.value, after.state.current.value
+    return [
+        replace(
+            e,
+            before=was if e.before is None else e.before,
+            after=now if e.after is None else e.after,
+        )
+        if isinstance(e, Audit)
+        else e
+        for e in effects
+    ]
+
+
 def _apply_in(  # noqa: PLR0917 - internal
     tx: Transaction,
     ctx: EngineContext,
@@ -158,6 +174,7 @@ def _apply_in(  # noqa: PLR0917 - internal
     effects = list(result.effects)
     if not any(isinstance(e, Audit) for e in effects) and not principal.is_system:
         effects.append(Audit(type(event).__name__.upper(), principal))
+    effects = _with_states(effects, execution, saved)
     write_effects(tx, ctx, saved, effects, now=now, written=written)
     if isinstance(event, Kill):
         written.killed.append(execution_id)

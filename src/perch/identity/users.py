@@ -142,6 +142,21 @@ def _login_failed(store: Store, user: User, address: str | None) -> None:
         raw.add_audit(None, record, now)
 
 
+def record_login(store: Store, user: User, address: str | None) -> None:
+    """A ``LOGIN`` record: ``user`` signed in with their password from ``address``."""
+    now = context_for(store).clock.now()
+    record = Audit(
+        "LOGIN",
+        Principal(user.username, PrincipalKind.USER),
+        {"userId": user.id},
+        resource_type="USER",
+        resource_id=user.id,
+        address=address,
+    )
+    with store.transaction() as raw:
+        raw.add_audit(None, record, now)
+
+
 def still_signs_in(store: Store, checked: User) -> bool:
     """Whether a user whose password was checked earlier may still sign in with it: neither
     disabled, deleted, renamed nor given a new password since (one read by id)."""

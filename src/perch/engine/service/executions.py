@@ -221,7 +221,13 @@ def _delete_in(tx: Transaction, execution: Execution, principal: Principal, now:
         "flowId": execution.flow_id,
         "state": execution.state.current.value,
     }
-    record = Audit("EXECUTION_DELETED", principal, detail, tenant=execution.tenant)
+    record = Audit(
+        "EXECUTION_DELETED",
+        principal,
+        detail,
+        tenant=execution.tenant,
+        before=execution.state.current.value,
+    )
     tx.add_audit(execution.id, record, now)
 
 
