@@ -310,6 +310,10 @@ class SecretUnavailable(TemplateRenderError):
     """A secret a template asked for cannot be found (the message names it, never a value)."""
 
 
+class TaskFileError(PerchError):
+    """A task asked for a file it may not read, or to write one it may not write."""
+
+
 # --- KV store --------------------------------------------------------------------------------
 
 

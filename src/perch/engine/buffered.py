@@ -166,6 +166,12 @@ class BufferedTransaction:
     def get_file(self, key: str) -> bytes | None:
         return self._tx.get_file(key)
 
+    def file_execution(self, key: str) -> str | None:
+        return self._tx.file_execution(key)
+
+    def delete_file(self, key: str) -> bool:
+        return self._tx.delete_file(key)
+
     def decider(self, username: str, tenant: str) -> Decider | None:
         return self._tx.decider(username, tenant)
 

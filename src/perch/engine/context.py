@@ -157,14 +157,19 @@ _contexts_lock = threading.Lock()
 
 def store_hooks(store: Store) -> ScopedHooks:
     """The scoped hooks every context of ``store`` has: ``secret()`` from its secret store,
-    ``kv()`` and the kv tasks' hooks from its KV store."""
+    ``kv()`` and the kv tasks' hooks from its KV store, the tasks' file hooks."""
+    from perch.engine.filehooks import file_hooks
     from perch.engine.kvhooks import kv_hooks
     from perch.engine.secretlookup import secret_hooks
 
-    secrets, pairs = secret_hooks(store), kv_hooks(store)
+    secrets, pairs, files = secret_hooks(store), kv_hooks(store), file_hooks(store)
 
     def scoped(tenant: str, namespace: str) -> Mapping[str, Callable[..., Any]]:
-        return {**pairs(tenant, namespace), **secrets(tenant, namespace)}
+        return {
+            **pairs(tenant, namespace),
+            **secrets(tenant, namespace),
+            **files(tenant, namespace),
+        }
 
     return scoped
 

@@ -163,6 +163,14 @@ class Transaction(Protocol):
 
     def get_file(self, key: str) -> bytes | None: ...
 
+    def file_execution(self, key: str) -> str | None:
+        """The id of the execution the file ``key`` belongs to, or None."""
+        ...
+
+    def delete_file(self, key: str) -> bool:
+        """Remove one file; whether it existed."""
+        ...
+
     def count_active_executions(self, tenant: str, namespace: str, flow_id: str) -> int:
         """Executions of the flow that hold a concurrency slot (not terminated, not QUEUED)."""
         ...

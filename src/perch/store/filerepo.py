@@ -10,6 +10,7 @@ from sqlalchemy import Connection, bindparam, select
 from perch.store.schema import files
 
 _GET = select(files.c.content).where(files.c.key == bindparam("b_key"))
+_OWNER = select(files.c.execution_id).where(files.c.key == bindparam("b_key"))
 
 
 class FileQueries:
@@ -29,3 +30,13 @@ class FileQueries:
         """The bytes stored under ``key``, or None."""
         content: bytes | None = self._conn.execute(_GET, {"b_key": key}).scalar()
         return None if content is None else bytes(content)
+
+    def file_execution(self, key: str) -> str | None:
+        """The id of the execution the file ``key`` belongs to, or None."""
+        owner: str | None = self._conn.execute(_OWNER, {"b_key": key}).scalar()
+        return owner
+
+    def delete_file(self, key: str) -> bool:
+        """Remove one file; whether it existed."""
+        result = self._conn.execute(files.delete().where(files.c.key == key))
+        return bool(result.rowcount)
