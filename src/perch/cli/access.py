@@ -12,19 +12,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from perch.cli.local import (
-    DEFAULT_DATA_DIR,
-    DataDirOption,
-    console,
-    open_data,
-    principal,
-    report_error,
-)
-from perch.cli.remote import ServerOption, TenantOption, TokenOption, connect
+from perch.cli.local import DEFAULT_DATA_DIR, DataDirOption, principal
+from perch.cli.remote import ServerOption, TenantOption, TokenOption
+from perch.cli.target import Target, print_table, reported, say
 from perch.engine.model import DEFAULT_TENANT
-from perch.errors import IdentityError, PerchError
+from perch.engine.ports import Store
+from perch.errors import IdentityError
 from perch.permissions import permissions_json
 
 role_app = typer.Typer(help="Manage roles (sets of permissions).", no_args_is_help=True)
@@ -62,26 +56,16 @@ def create_role(  # noqa: PLR0917 - typer maps parameters to options
     """Create a role."""
     from perch.identity import roles
 
-    try:
-        permissions = _permissions(allow or [])
-        if server:
-            body = {"name": name, "description": description, "permissions": permissions}
-            with connect(server, tenant, token) as remote:
-                remote.call("POST", "/roles", json=body)
-        else:
-            with open_data(data_dir, create=True) as store:
-                roles.create_role(
-                    store,
-                    tenant,
-                    name,
-                    permissions,
-                    description=description,
-                    principal=principal(),
-                )
-    except PerchError as exc:
-        report_error(exc)
-        return
-    console().print(f"Created role '{name}'", markup=False)
+    permissions = reported(lambda: _permissions(allow or []))
+    body = {"name": name, "description": description, "permissions": permissions}
+    Target(data_dir, server, tenant, token).run(
+        lambda remote: remote.call("POST", "/roles", json=body),
+        lambda store: roles.create_role(
+            store, tenant, name, permissions, description=description, principal=principal()
+        ),
+        create=True,
+    )
+    say(f"Created role '{name}'")
 
 
 @role_app.command("list")
@@ -94,30 +78,33 @@ def list_roles(
     """List the tenant's roles, built-in ones first, with their permissions."""
     from perch.identity import roles
 
-    rows: list[dict[str, Any]] = []
-    if server:
-        with connect(server, tenant, token) as remote:
-            rows = remote.call("GET", "/roles").json()
-    else:
-        with open_data(data_dir) as store:
-            found, _ = roles.search_roles(store, tenant, page=1, size=100_000)
-            rows = [
-                {
-                    "id": r.id,
-                    "name": r.name,
-                    "builtin": r.builtin,
-                    "permissions": permissions_json(r.permissions),
-                }
-                for r in found
-            ]
-    table = Table("Role", "Id", "Permissions", box=None)
-    for row in rows:
-        perms = "; ".join(f"{r}: {','.join(a)}" for r, a in row["permissions"].items())
-        name = row["name"] + (" (built-in)" if row["builtin"] else "")
-        table.add_row(name, row["id"], perms)
-    out = console()
-    out.print(table)
-    out.print(f"{len(rows)} role(s)", markup=False)
+    def local(store: Store) -> list[dict[str, Any]]:
+        found, _ = roles.search_roles(store, tenant, page=1, size=100_000)
+        return [
+            {
+                "id": r.id,
+                "name": r.name,
+                "builtin": r.builtin,
+                "permissions": permissions_json(r.permissions),
+            }
+            for r in found
+        ]
+
+    rows: list[dict[str, Any]] = Target(data_dir, server, tenant, token).run(
+        lambda remote: remote.call("GET", "/roles").json(), local
+    )
+    print_table(
+        ("Role", "Id", "Permissions"),
+        (
+            (
+                row["name"] + (" (built-in)" if row["builtin"] else ""),
+                row["id"],
+                "; ".join(f"{r}: {','.join(a)}" for r, a in row["permissions"].items()),
+            )
+            for row in rows
+        ),
+        f"{len(rows)} role(s)",
+    )
 
 
 @binding_app.command("create")
@@ -143,25 +130,25 @@ def create_binding(  # noqa: PLR0917 - typer maps parameters to options
     subjects = [(t, v) for t, v in (("USER", user), ("GROUP", group)) if v is not None]
     if service_account is not None:
         subjects.append(("SERVICE_ACCOUNT", service_account))
-    try:
-        if len(subjects) != 1:
-            raise IdentityError("name exactly one of --user, --group or --service-account")
-        ((kind, who),) = subjects
-        if server:
-            body = {"type": kind, "externalId": who, "roleId": role, "namespace": namespace}
-            with connect(server, tenant, token) as remote:
-                made = remote.call("POST", "/bindings", json=body).json()
-            binding_id = str(made["id"])
-        else:
-            with open_data(data_dir, create=True) as store:
-                binding_id = roles.create_binding(
-                    store, tenant, kind, who, role, namespace=namespace, principal=principal()
-                ).id
-    except PerchError as exc:
-        report_error(exc)
-        return
+    if len(subjects) != 1:
+        reported(_one_subject)
+    ((kind, who),) = subjects
+    body = {"type": kind, "externalId": who, "roleId": role, "namespace": namespace}
+    binding_id: str = Target(data_dir, server, tenant, token).run(
+        lambda remote: str(remote.call("POST", "/bindings", json=body).json()["id"]),
+        lambda store: (
+            roles.create_binding(
+                store, tenant, kind, who, role, namespace=namespace, principal=principal()
+            ).id
+        ),
+        create=True,
+    )
     where = f"namespace {namespace}" if namespace else f"tenant {tenant}"
-    console().print(f"Bound role '{role}' to {who} on {where} ({binding_id})", markup=False)
+    say(f"Bound role '{role}' to {who} on {where} ({binding_id})")
+
+
+def _one_subject() -> None:
+    raise IdentityError("name exactly one of --user, --group or --service-account")
 
 
 @binding_app.command("list")
@@ -174,21 +161,18 @@ def list_bindings(
     """List the tenant's bindings, oldest first."""
     from perch.identity import roles
 
-    if server:
-        with connect(server, tenant, token) as remote:
-            rows: list[dict[str, Any]] = remote.call("GET", "/bindings").json()
-    else:
-        with open_data(data_dir) as store:
-            found, _ = roles.search_bindings(store, tenant, page=1, size=100_000)
-            rows = [roles.binding_json(b) for b in found]
-    table = Table("Id", "Type", "Who", "Role", "Namespace", box=None)
-    for row in rows:
-        table.add_row(
-            row["id"], row["type"], row["externalId"], row["roleId"], row["namespace"] or "*"
-        )
-    out = console()
-    out.print(table)
-    out.print(f"{len(rows)} binding(s)", markup=False)
+    def local(store: Store) -> list[dict[str, Any]]:
+        found, _ = roles.search_bindings(store, tenant, page=1, size=100_000)
+        return [roles.binding_json(b) for b in found]
+
+    rows: list[dict[str, Any]] = Target(data_dir, server, tenant, token).run(
+        lambda remote: remote.call("GET", "/bindings").json(), local
+    )
+    print_table(
+        ("Id", "Type", "Who", "Role", "Namespace"),
+        ((r["id"], r["type"], r["externalId"], r["roleId"], r["namespace"] or "*") for r in rows),
+        f"{len(rows)} binding(s)",
+    )
 
 
 @binding_app.command("delete")
@@ -202,14 +186,8 @@ def delete_binding(
     """Delete a binding: its role no longer applies, from the next request on."""
     from perch.identity import roles
 
-    try:
-        if server:
-            with connect(server, tenant, token) as remote:
-                remote.call("DELETE", f"/bindings/{binding_id}", ok=(204,))
-        else:
-            with open_data(data_dir) as store:
-                roles.delete_binding(store, binding_id, tenant=tenant, principal=principal())
-    except PerchError as exc:
-        report_error(exc)
-        return
-    console().print(f"Deleted binding {binding_id}", markup=False)
+    Target(data_dir, server, tenant, token).run(
+        lambda remote: remote.call("DELETE", f"/bindings/{binding_id}", ok=(204,)),
+        lambda store: roles.delete_binding(store, binding_id, tenant=tenant, principal=principal()),
+    )
+    say(f"Deleted binding {binding_id}")

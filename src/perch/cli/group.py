@@ -7,22 +7,16 @@ someone decides.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from perch.cli.local import (
-    DEFAULT_DATA_DIR,
-    DataDirOption,
-    console,
-    open_data,
-    principal,
-    report_error,
-)
-from perch.cli.remote import ServerOption, TenantOption, TokenOption, connect
+from perch.cli.local import DEFAULT_DATA_DIR, DataDirOption, principal
+from perch.cli.remote import Remote, ServerOption, TenantOption, TokenOption
+from perch.cli.target import Target, print_table, say
 from perch.engine.model import DEFAULT_TENANT
-from perch.errors import PerchError
+from perch.engine.ports import Store
 
 group_app = typer.Typer(help="Manage groups of users.", no_args_is_help=True)
 
@@ -42,19 +36,16 @@ def create(  # noqa: PLR0917 - typer maps parameters to options
     """Create a group."""
     from perch import identity
 
-    if server:
-        with connect(server, tenant, token) as remote:
-            remote.call("POST", "/groups", json={"name": name, "description": description})
-    else:
-        with open_data(data_dir, create=True) as store:
-            try:
-                identity.create_group(
-                    store, tenant, name, description=description, principal=principal()
-                )
-            except PerchError as exc:
-                report_error(exc)
-                return
-    console().print(f"Created group '{name}'", markup=False)
+    Target(data_dir, server, tenant, token).run(
+        lambda remote: remote.call(
+            "POST", "/groups", json={"name": name, "description": description}
+        ),
+        lambda store: identity.create_group(
+            store, tenant, name, description=description, principal=principal()
+        ),
+        create=True,
+    )
+    say(f"Created group '{name}'")
 
 
 @group_app.command("list")
@@ -67,65 +58,58 @@ def list_(
     """List the tenant's groups with their members."""
     from perch import identity
 
-    rows: list[tuple[str, str, list[str]]] = []
-    if server:
-        with connect(server, tenant, token) as remote:
-            found: list[dict[str, Any]] = []
-            page = 1
-            while True:
-                params = {"page": page, "size": 500}
-                body = remote.call("GET", "/groups/search", params=params).json()
-                found.extend(body["results"])
-                if not body["results"] or len(found) >= int(body["total"]):
-                    break
-                page += 1
-            for group in found:
-                members = remote.call("GET", f"/groups/{group['id']}/members").json()
-                rows.append(
-                    (
-                        group["name"],
-                        group.get("description") or "",
-                        [m["username"] for m in members],
-                    )
-                )
-    else:
-        with open_data(data_dir) as store:
-            groups, _ = identity.search_groups(store, tenant, page=1, size=100_000)
-            for each in groups:
-                users = identity.group_members(store, each.id, tenant=tenant)
-                rows.append((each.name, each.description or "", [u.username for u in users]))
-    table = Table("Group", "Description", "Members", box=None)
-    for name, description, members in rows:
-        table.add_row(name, description, ", ".join(members))
-    out = console()
-    out.print(table)
-    out.print(f"{len(rows)} group(s)", markup=False)
+    def remote_rows(remote: Remote) -> list[tuple[str, str, str]]:
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            params = {"page": page, "size": 500}
+            body = remote.call("GET", "/groups/search", params=params).json()
+            found.extend(body["results"])
+            if not body["results"] or len(found) >= int(body["total"]):
+                break
+            page += 1
+        rows = []
+        for group in found:
+            members = remote.call("GET", f"/groups/{group['id']}/members").json()
+            names = ", ".join(m["username"] for m in members)
+            rows.append((group["name"], group.get("description") or "", names))
+        return rows
+
+    def local_rows(store: Store) -> list[tuple[str, str, str]]:
+        groups, _ = identity.search_groups(store, tenant, page=1, size=100_000)
+        rows = []
+        for each in groups:
+            users = identity.group_members(store, each.id, tenant=tenant)
+            names = ", ".join(u.username for u in users)
+            rows.append((each.name, each.description or "", names))
+        return rows
+
+    rows = Target(data_dir, server, tenant, token).run(remote_rows, local_rows)
+    print_table(("Group", "Description", "Members"), rows, f"{len(rows)} group(s)")
 
 
 def _membership(  # noqa: PLR0917 - internal
     group: str,
     user: str,
     member: bool,
-    data_dir: Any,
+    data_dir: Path,
     server: str | None,
     tenant: str,
     token: str | None,
 ) -> None:
     from perch import identity
 
-    if server:
-        with connect(server, tenant, token) as remote:
-            found = remote.call("GET", f"/groups/{group}").json()
-            method = "PUT" if member else "DELETE"
-            remote.call(method, f"/groups/{found['id']}/members/{user}", ok=(204,))
-        return
-    with open_data(data_dir) as store:
-        try:
-            identity.set_membership(
-                store, group, user, member, tenant=tenant, principal=principal()
-            )
-        except PerchError as exc:
-            report_error(exc)
+    def remote_change(remote: Remote) -> None:
+        found = remote.call("GET", f"/groups/{group}").json()
+        method = "PUT" if member else "DELETE"
+        remote.call(method, f"/groups/{found['id']}/members/{user}", ok=(204,))
+
+    Target(data_dir, server, tenant, token).run(
+        remote_change,
+        lambda store: identity.set_membership(
+            store, group, user, member, tenant=tenant, principal=principal()
+        ),
+    )
 
 
 @group_app.command("add-member")
@@ -139,7 +123,7 @@ def add_member(  # noqa: PLR0917 - typer maps parameters to options
 ) -> None:
     """Add a user to a group."""
     _membership(group, user, True, data_dir, server, tenant, token)
-    console().print(f"Added '{user}' to group '{group}'", markup=False)
+    say(f"Added '{user}' to group '{group}'")
 
 
 @group_app.command("remove-member")
@@ -153,4 +137,4 @@ def remove_member(  # noqa: PLR0917 - typer maps parameters to options
 ) -> None:
     """Remove a user from a group: they may no longer decide what it is assigned."""
     _membership(group, user, False, data_dir, server, tenant, token)
-    console().print(f"Removed '{user}' from group '{group}'", markup=False)
+    say(f"Removed '{user}' from group '{group}'")

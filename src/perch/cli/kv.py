@@ -13,20 +13,13 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
-from rich.table import Table
 
-from perch.cli.local import (
-    DEFAULT_DATA_DIR,
-    DataDirOption,
-    console,
-    open_data,
-    principal,
-    report_error,
-)
-from perch.cli.remote import ServerOption, TenantOption, TokenOption, connect
+from perch.cli.local import DEFAULT_DATA_DIR, DataDirOption, console, principal
+from perch.cli.remote import Remote, ServerOption, TenantOption, TokenOption
+from perch.cli.target import Target, print_table, reported, say
 from perch.engine.kvtypes import KvType, coerce, infer_text, parse_ttl
 from perch.engine.model import DEFAULT_TENANT
-from perch.errors import PerchError
+from perch.engine.ports import Store
 
 kv_app = typer.Typer(help="Manage the KV store of a namespace.", no_args_is_help=True)
 
@@ -70,38 +63,35 @@ def set_(  # noqa: PLR0917 - typer maps parameters to options
     """Create or replace a KV pair."""
     from perch.engine.service import kv as service
 
-    try:
-        typed, shown = _typed(value, kv_type)
-        expiry = parse_ttl(ttl)
-        if server:
-            headers = {"Content-Type": "application/json"}
-            if ttl:
-                headers["ttl"] = ttl
-            if description:
-                headers["description"] = description
-            body = json.dumps(shown, ensure_ascii=False)
-            if typed in (KvType.DATETIME, KvType.DATE, KvType.DURATION):
-                headers["Content-Type"] = "text/plain"  # a bare ISO text keeps its type
-                body = str(shown)
-            with connect(server, tenant, token) as remote:
-                remote.call("PUT", _path(namespace, key), content=body.encode(), headers=headers)
-        else:
-            with open_data(data_dir, create=True) as store:
-                service.put_value(
-                    store,
-                    tenant,
-                    namespace,
-                    key,
-                    shown,
-                    kv_type=typed,
-                    ttl=expiry,
-                    description=description,
-                    principal=principal(),
-                )
-    except PerchError as exc:
-        report_error(exc)
-        return
-    console().print(f"Set '{key}' ({typed.value}) in namespace {namespace}", markup=False)
+    typed, shown = reported(lambda: _typed(value, kv_type))
+    expiry = reported(lambda: parse_ttl(ttl))
+    headers = {"Content-Type": "application/json"}
+    if ttl:
+        headers["ttl"] = ttl
+    if description:
+        headers["description"] = description
+    body = json.dumps(shown, ensure_ascii=False)
+    if typed in (KvType.DATETIME, KvType.DATE, KvType.DURATION):
+        headers["Content-Type"] = "text/plain"  # a bare ISO text keeps its type
+        body = str(shown)
+    Target(data_dir, server, tenant, token).run(
+        lambda remote: remote.call(
+            "PUT", _path(namespace, key), content=body.encode(), headers=headers
+        ),
+        lambda store: service.put_value(
+            store,
+            tenant,
+            namespace,
+            key,
+            shown,
+            kv_type=typed,
+            ttl=expiry,
+            description=description,
+            principal=principal(),
+        ),
+        create=True,
+    )
+    say(f"Set '{key}' ({typed.value}) in namespace {namespace}")
 
 
 @kv_app.command("get")
@@ -116,18 +106,15 @@ def get(  # noqa: PLR0917 - typer maps parameters to options
     """Print the value of a key (exit 1 when it is missing or expired)."""
     from perch.engine.service import kv as service
 
-    if server:
-        with connect(server, tenant, token) as remote:
-            body = remote.call("GET", _path(namespace, key)).json()
-        kv_type, value = str(body["type"]), body["value"]
-    else:
-        with open_data(data_dir) as store:
-            try:
-                entry = service.get_entry(store, tenant, namespace, key)
-            except PerchError as exc:
-                report_error(exc)
-                return
-        kv_type, value = entry.type, entry.value
+    def remote_value(remote: Remote) -> tuple[str, Any]:
+        body = remote.call("GET", _path(namespace, key)).json()
+        return str(body["type"]), body["value"]
+
+    def local_value(store: Store) -> tuple[str, Any]:
+        entry = service.get_entry(store, tenant, namespace, key)
+        return entry.type, entry.value
+
+    kv_type, value = Target(data_dir, server, tenant, token).run(remote_value, local_value)
     typer.echo(_shown(kv_type, value))
 
 
@@ -142,11 +129,9 @@ def list_(
     """List the namespace's pairs (keys, descriptions, dates)."""
     from perch.engine.service import kv as service
 
-    rows: list[tuple[str, str, str, str]] = []
-    if server:
-        with connect(server, tenant, token) as remote:
-            found = remote.call("GET", _path(namespace)).json()
-        rows = [
+    def remote_rows(remote: Remote) -> list[tuple[str, str, str, str]]:
+        found = remote.call("GET", _path(namespace)).json()
+        return [
             (
                 e["key"],
                 e.get("description") or "",
@@ -155,28 +140,24 @@ def list_(
             )
             for e in found
         ]
-    else:
-        with open_data(data_dir) as store:
-            try:
-                entries = service.list_entries(store, tenant, namespace)
-            except PerchError as exc:
-                report_error(exc)
-                return
-        rows = [
+
+    def local_rows(store: Store) -> list[tuple[str, str, str, str]]:
+        return [
             (
                 e.key,
                 e.description or "",
                 e.updated.isoformat(),
                 e.expiration.isoformat() if e.expiration else "",
             )
-            for e in entries
+            for e in service.list_entries(store, tenant, namespace)
         ]
-    table = Table("Key", "Description", "Updated", "Expires", box=None)
-    for row in rows:
-        table.add_row(*row)
-    out = console()
-    out.print(table)
-    out.print(f"{len(rows)} pair(s) in namespace {namespace}", markup=False)
+
+    rows = Target(data_dir, server, tenant, token).run(remote_rows, local_rows)
+    print_table(
+        ("Key", "Description", "Updated", "Expires"),
+        rows,
+        f"{len(rows)} pair(s) in namespace {namespace}",
+    )
 
 
 @kv_app.command("delete")
@@ -191,17 +172,14 @@ def delete(  # noqa: PLR0917 - typer maps parameters to options
     """Delete keys; exit 1 when none of them existed."""
     from perch.engine.service import kv as service
 
-    if server:
-        with connect(server, tenant, token) as remote:
-            answer = remote.call("DELETE", _path(namespace), json={"keys": keys}).json()
-        deleted = [str(k) for k in answer["keys"]]
-    else:
-        with open_data(data_dir) as store:
-            try:
-                deleted = service.delete_keys(store, tenant, namespace, keys, principal=principal())
-            except PerchError as exc:
-                report_error(exc)
-                return
+    def remote_delete(remote: Remote) -> list[str]:
+        answer = remote.call("DELETE", _path(namespace), json={"keys": keys}).json()
+        return [str(k) for k in answer["keys"]]
+
+    deleted: list[str] = Target(data_dir, server, tenant, token).run(
+        remote_delete,
+        lambda store: service.delete_keys(store, tenant, namespace, keys, principal=principal()),
+    )
     missing = [k for k in keys if k not in deleted]
     out = console()
     for key in deleted:

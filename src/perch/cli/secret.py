@@ -15,20 +15,12 @@ from typing import Annotated
 from urllib.parse import quote
 
 import typer
-from rich.table import Table
 
-from perch.cli.local import (
-    DEFAULT_DATA_DIR,
-    DataDirOption,
-    console,
-    fail,
-    open_data,
-    principal,
-    report_error,
-)
-from perch.cli.remote import ServerOption, TenantOption, TokenOption, connect
+from perch.cli.local import DEFAULT_DATA_DIR, DataDirOption, fail, principal
+from perch.cli.remote import Remote, ServerOption, TenantOption, TokenOption
+from perch.cli.target import Target, print_table, say
 from perch.engine.model import DEFAULT_TENANT
-from perch.errors import PerchError
+from perch.engine.ports import Store
 
 secret_app = typer.Typer(help="Manage namespace secrets.", no_args_is_help=True)
 
@@ -77,26 +69,15 @@ def set_(  # noqa: PLR0917 - typer maps parameters to options
     from perch.engine.service import secretstore
 
     text = _read_value(value)
-    if server:
-        with connect(server, tenant, token) as remote:
-            body = {"value": text, "description": description}
-            remote.call("PUT", _path(namespace, key), json=body, ok=(204,))
-    else:
-        with open_data(data_dir, create=True) as store:
-            try:
-                secretstore.set_secret(
-                    store,
-                    tenant,
-                    namespace,
-                    key,
-                    text,
-                    description=description,
-                    principal=principal(),
-                )
-            except PerchError as exc:
-                report_error(exc)
-                return
-    console().print(f"Secret '{key}' set in namespace {namespace}", markup=False)
+    body = {"value": text, "description": description}
+    Target(data_dir, server, tenant, token).run(
+        lambda remote: remote.call("PUT", _path(namespace, key), json=body, ok=(204,)),
+        lambda store: secretstore.set_secret(
+            store, tenant, namespace, key, text, description=description, principal=principal()
+        ),
+        create=True,
+    )
+    say(f"Secret '{key}' set in namespace {namespace}")
 
 
 @secret_app.command("list")
@@ -110,28 +91,21 @@ def list_(
     """List the namespace's secrets by name (never their values)."""
     from perch.engine.service import secretstore
 
-    rows: list[tuple[str, str, str]] = []
-    if server:
-        with connect(server, tenant, token) as remote:
-            body = remote.call("GET", _path(namespace)).json()
-            rows = [
-                (r["key"], r.get("description") or "", str(r.get("updated") or ""))
-                for r in body["results"]
-            ]
-    else:
-        with open_data(data_dir) as store:
-            try:
-                found = secretstore.list_secrets(store, tenant, namespace)
-            except PerchError as exc:
-                report_error(exc)
-                return
-            rows = [(m.key, m.description or "", m.updated.isoformat()) for m in found]
-    table = Table("Key", "Description", "Updated", box=None)
-    for row in rows:
-        table.add_row(*row)
-    out = console()
-    out.print(table)
-    out.print(f"{len(rows)} secret(s) in namespace {namespace}", markup=False)
+    def remote_rows(remote: Remote) -> list[tuple[str, str, str]]:
+        body = remote.call("GET", _path(namespace)).json()
+        return [
+            (r["key"], r.get("description") or "", str(r.get("updated") or ""))
+            for r in body["results"]
+        ]
+
+    def local_rows(store: Store) -> list[tuple[str, str, str]]:
+        found = secretstore.list_secrets(store, tenant, namespace)
+        return [(m.key, m.description or "", m.updated.isoformat()) for m in found]
+
+    rows = Target(data_dir, server, tenant, token).run(remote_rows, local_rows)
+    print_table(
+        ("Key", "Description", "Updated"), rows, f"{len(rows)} secret(s) in namespace {namespace}"
+    )
 
 
 @secret_app.command("delete")
@@ -146,14 +120,10 @@ def delete(  # noqa: PLR0917 - typer maps parameters to options
     """Delete a secret."""
     from perch.engine.service import secretstore
 
-    if server:
-        with connect(server, tenant, token) as remote:
-            remote.call("DELETE", _path(namespace, key), ok=(204,))
-    else:
-        with open_data(data_dir) as store:
-            try:
-                secretstore.delete_secret(store, tenant, namespace, key, principal=principal())
-            except PerchError as exc:
-                report_error(exc)
-                return
-    console().print(f"Deleted secret '{key}' of namespace {namespace}", markup=False)
+    Target(data_dir, server, tenant, token).run(
+        lambda remote: remote.call("DELETE", _path(namespace, key), ok=(204,)),
+        lambda store: secretstore.delete_secret(
+            store, tenant, namespace, key, principal=principal()
+        ),
+    )
+    say(f"Deleted secret '{key}' of namespace {namespace}")

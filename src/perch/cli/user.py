@@ -9,23 +9,16 @@ The password is asked for twice at a prompt, or read from the first line of stdi
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from perch.cli.local import (
-    DEFAULT_DATA_DIR,
-    DataDirOption,
-    console,
-    fail,
-    open_data,
-    principal,
-    report_error,
-)
-from perch.cli.remote import Remote, ServerOption, TokenOption, connect
+from perch.cli.local import DEFAULT_DATA_DIR, DataDirOption, fail, principal
+from perch.cli.remote import Remote, ServerOption, TokenOption
+from perch.cli.target import Target, print_table, say
 from perch.engine.model import DEFAULT_TENANT
-from perch.errors import PerchError
+from perch.engine.ports import Store
 
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 
@@ -64,35 +57,32 @@ def create(  # noqa: PLR0917 - typer maps parameters to options
     from perch import identity
 
     password = _read_password(password_stdin)
-    if server:
-        body = {
-            "username": username,
-            "password": password,
-            "email": email,
-            "displayName": display_name,
-            "superAdmin": superadmin,
-        }
-        with connect(server, DEFAULT_TENANT, token) as remote:
-            created = remote.call("POST", "/users", instance=True, json=body).json()
-        made, is_admin = str(created["username"]), bool(created["superAdmin"])
-    else:
-        with open_data(data_dir, create=True) as store:
-            try:
-                user = identity.create_user(
-                    store,
-                    username,
-                    password,
-                    email=email,
-                    display_name=display_name,
-                    superadmin=superadmin,
-                    principal=principal(),
-                )
-            except PerchError as exc:
-                report_error(exc)
-                return
-        made, is_admin = user.username, user.superadmin
-    role = "superadmin" if is_admin else "user"
-    console().print(f"Created {role} '{made}'", markup=False)
+    body = {
+        "username": username,
+        "password": password,
+        "email": email,
+        "displayName": display_name,
+        "superAdmin": superadmin,
+    }
+
+    def remote_create(remote: Remote) -> tuple[str, bool]:
+        created = remote.call("POST", "/users", instance=True, json=body).json()
+        return str(created["username"]), bool(created["superAdmin"])
+
+    def local_create(store: Store) -> tuple[str, bool]:
+        user = identity.create_user(
+            store,
+            username,
+            password,
+            email=email,
+            display_name=display_name,
+            superadmin=superadmin,
+            principal=principal(),
+        )
+        return user.username, user.superadmin
+
+    made, is_admin = _target(data_dir, server, token).run(remote_create, local_create, create=True)
+    say(f"Created {'superadmin' if is_admin else 'user'} '{made}'")
 
 
 @user_app.command("list")
@@ -107,13 +97,9 @@ def list_(
     """List the users, by username."""
     from perch import identity
 
-    if server:
-        with connect(server, DEFAULT_TENANT, token) as remote:
-            rows = _all_users(remote, search)
-    else:
-        with open_data(data_dir) as store:
-            found, _ = identity.search_users(store, search, page=1, size=100_000)
-        rows = [
+    def local_rows(store: Store) -> list[dict[str, Any]]:
+        found, _ = identity.search_users(store, search, page=1, size=100_000)
+        return [
             {
                 "username": u.username,
                 "email": u.email,
@@ -123,18 +109,27 @@ def list_(
             }
             for u in found
         ]
-    table = Table("Username", "E-mail", "Name", "Role", "Status", box=None)
-    for row in rows:
-        table.add_row(
-            str(row["username"]),
-            str(row.get("email") or ""),
-            str(row.get("displayName") or ""),
-            "superadmin" if row.get("superAdmin") else "user",
-            "disabled" if row.get("disabled") else "enabled",
-        )
-    out = console()
-    out.print(table)
-    out.print(f"{len(rows)} user(s)", markup=False)
+
+    rows = _target(data_dir, server, token).run(lambda r: _all_users(r, search), local_rows)
+    print_table(
+        ("Username", "E-mail", "Name", "Role", "Status"),
+        (
+            (
+                str(row["username"]),
+                str(row.get("email") or ""),
+                str(row.get("displayName") or ""),
+                "superadmin" if row.get("superAdmin") else "user",
+                "disabled" if row.get("disabled") else "enabled",
+            )
+            for row in rows
+        ),
+        f"{len(rows)} user(s)",
+    )
+
+
+def _target(data_dir: Path, server: str | None, token: str | None) -> Target:
+    # Users belong to the instance, not to a tenant.
+    return Target(data_dir, server, DEFAULT_TENANT, token)
 
 
 def _all_users(remote: Remote, search: str | None) -> list[dict[str, Any]]:
@@ -160,32 +155,30 @@ def _remote_user_id(remote: Remote, login: str) -> str:
 
 
 def _change(
-    login: str, data_dir: Any, server: str | None, token: str | None, **change: Any
+    login: str, data_dir: Path, server: str | None, token: str | None, **change: Any
 ) -> None:
     """Apply one change to the user ``login``, locally or through ``server``."""
     from perch import identity
 
-    if server:
-        with connect(server, DEFAULT_TENANT, token) as remote:
-            user_id = _remote_user_id(remote, login)
-            if change.get("delete"):
-                remote.call("DELETE", f"/users/{user_id}", instance=True, ok=(204,))
-            else:
-                remote.call("PUT", f"/users/{user_id}", instance=True, json=change)
-        return
-    with open_data(data_dir) as store:
-        try:
-            user = identity.find_user(store, login)
-            if user is None:
-                fail(f"no user '{login}'")
-                return
-            if change.get("delete"):
-                identity.delete_user(store, user.id, principal=principal())
-            else:
-                changes = identity.UserChanges(disabled=change["disabled"])
-                identity.update_user(store, user.id, changes, principal=principal())
-        except PerchError as exc:
-            report_error(exc)
+    def remote_change(remote: Remote) -> None:
+        user_id = _remote_user_id(remote, login)
+        if change.get("delete"):
+            remote.call("DELETE", f"/users/{user_id}", instance=True, ok=(204,))
+        else:
+            remote.call("PUT", f"/users/{user_id}", instance=True, json=change)
+
+    def local_change(store: Store) -> None:
+        user = identity.find_user(store, login)
+        if user is None:
+            fail(f"no user '{login}'")
+            return
+        if change.get("delete"):
+            identity.delete_user(store, user.id, principal=principal())
+        else:
+            changes = identity.UserChanges(disabled=change["disabled"])
+            identity.update_user(store, user.id, changes, principal=principal())
+
+    _target(data_dir, server, token).run(remote_change, local_change)
 
 
 @user_app.command("disable")
@@ -197,7 +190,7 @@ def disable(
 ) -> None:
     """Disable a user: their password stops working with the next request."""
     _change(user, data_dir, server, token, disabled=True)
-    console().print(f"Disabled user '{user}'", markup=False)
+    say(f"Disabled user '{user}'")
 
 
 @user_app.command("enable")
@@ -209,7 +202,7 @@ def enable(
 ) -> None:
     """Enable a disabled user again."""
     _change(user, data_dir, server, token, disabled=False)
-    console().print(f"Enabled user '{user}'", markup=False)
+    say(f"Enabled user '{user}'")
 
 
 @user_app.command("delete")
@@ -221,4 +214,4 @@ def delete(
 ) -> None:
     """Delete a user and their group memberships (their audit records stay)."""
     _change(user, data_dir, server, token, delete=True)
-    console().print(f"Deleted user '{user}'", markup=False)
+    say(f"Deleted user '{user}'")
