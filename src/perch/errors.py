@@ -331,3 +331,22 @@ class KvExpired(KvNotFound):
 
 class KvUnavailable(TemplateRenderError):
     """A KV pair a template asked for does not exist or has expired."""
+
+
+# --- outbound HTTP ---------------------------------------------------------------------------
+
+
+class HttpTaskError(PerchError):
+    """The HTTP request of a task failed."""
+
+
+class AddressRefused(HttpTaskError):
+    """The network policy refuses to connect to this address."""
+
+
+class NetworkFailure(HttpTaskError):
+    """The server could not be reached, or stopped answering."""
+
+
+class ResponseTooLarge(HttpTaskError):
+    """The response is larger than the server allows a task to read."""

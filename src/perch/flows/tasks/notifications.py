@@ -6,8 +6,21 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from perch.flows.properties import Choice, DynBool, DynInt, Text
+from perch.flows.properties import Choice, Duration, DynBool, DynInt, Text
 from perch.flows.tasks.base import Task
+from perch.modelbase import StrictModel
+
+
+class RequestOptions(StrictModel):
+    """The HTTP client settings of the notification tasks (Kestra's ``RequestOptions``)."""
+
+    connectTimeout: Duration | None = None
+    readTimeout: Duration | None = None
+    readIdleTimeout: Duration | None = None
+    connectionPoolIdleTimeout: Duration | None = None
+    maxContentLength: DynInt | None = None
+    defaultCharset: Text | None = None
+    headers: dict[str, Text] | None = None
 
 
 class SlackIncomingWebhook(Task):
@@ -21,7 +34,26 @@ class SlackIncomingWebhook(Task):
     url: Text
     payload: Text | None = None
     messageText: Text | None = None
-    options: dict[str, Any] | None = None
+    options: RequestOptions | None = None
+
+
+class SlackExecution(SlackIncomingWebhook):
+    """Post a summary of an execution (the current one by default) to a Slack webhook."""
+
+    type_names: ClassVar[tuple[str, ...]] = (
+        "io.kestra.plugin.notifications.slack.SlackExecution",
+        "io.kestra.plugin.slack.notifications.SlackExecution",
+    )
+
+    channel: Text | None = None
+    username: Text | None = None
+    iconUrl: Text | None = None
+    iconEmoji: Text | None = None
+    executionId: Text = "{{ execution.id }}"
+    customFields: dict[str, Any] | Text | None = None
+    customMessage: Text | None = None
+    templateUri: Text | None = None
+    templateRenderMap: dict[str, Any] | Text | None = None
 
 
 class TeamsIncomingWebhook(Task):
@@ -33,7 +65,22 @@ class TeamsIncomingWebhook(Task):
 
     url: Text
     payload: Text | None = None
-    options: dict[str, Any] | None = None
+    options: RequestOptions | None = None
+
+
+class TeamsExecution(TeamsIncomingWebhook):
+    """Post a summary of an execution (the current one by default) to a Teams webhook."""
+
+    type_names: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.notifications.teams.TeamsExecution",)
+
+    executionId: Text = "{{ execution.id }}"
+    customFields: dict[str, Any] | Text | None = None
+    customMessage: Text | None = None
+    themeColor: Text = "0076D7"
+    activityTitle: Text | None = None
+    activitySubtitle: Text | None = None
+    templateUri: Text | None = None
+    templateRenderMap: dict[str, Any] | Text | None = None
 
 
 _Addresses = Text | list[Text]
@@ -70,4 +117,10 @@ class MailSend(Task):
     embeddedImages: list[dict[str, Any]] | Text | None = None
 
 
-MODELS: tuple[type[Task], ...] = (SlackIncomingWebhook, TeamsIncomingWebhook, MailSend)
+MODELS: tuple[type[Task], ...] = (
+    SlackIncomingWebhook,
+    SlackExecution,
+    TeamsIncomingWebhook,
+    TeamsExecution,
+    MailSend,
+)
