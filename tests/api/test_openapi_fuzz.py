@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from tests.api.conftest import ADMIN, Api, open_test_store, start_api, state_is, stop_api
 from tests.api.hitl import bind
 
-from perch.api.throttle import LoginThrottle
 from perch.engine.ports import Store
+from perch.identity.throttle import LoginThrottle
 
 PAUSED = """\
 id: gate

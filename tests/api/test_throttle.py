@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from perch.api.throttle import LoginThrottle
 from perch.errors import TooManyAttempts, Unauthenticated
+from perch.identity.throttle import LoginThrottle
 
 
 def _busy_throttle() -> tuple[LoginThrottle, threading.Event, list[str]]:

@@ -19,7 +19,7 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from tests.api.conftest import ADMIN, Api, open_test_store, start_api, stop_api
 
-from perch.api.throttle import LoginThrottle
+from perch.identity.throttle import LoginThrottle
 
 PUBLIC = {("GET", "/health"), ("GET", "/api/v1/configs"), ("GET", "/setup"), ("POST", "/setup")}
 # Swagger UI's own JavaScript and CSS: static files that say nothing about this server.

@@ -30,11 +30,11 @@ from fastapi.security import (
 )
 
 from perch import identity
-from perch.api.throttle import LoginThrottle
 from perch.engine.ports import Store
 from perch.engine.principal import Principal, PrincipalKind
 from perch.errors import AccessError, AlreadyExists, Forbidden, SetupRequired, Unauthenticated
 from perch.identity import User
+from perch.identity.throttle import LoginThrottle
 
 if TYPE_CHECKING:
     from perch.api.app import ApiSettings
