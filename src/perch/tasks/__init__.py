@@ -15,10 +15,14 @@ from perch.engine.states import StateType
 from perch.errors import PerchError
 from perch.flows import Task
 from perch.flows.tasks.core import Fail, Log, OutputValues, Return
+from perch.flows.tasks.http import Request
 from perch.flows.tasks.kv import KvDelete, KvGet, KvSet
+from perch.flows.tasks.notifications import SlackIncomingWebhook, TeamsIncomingWebhook
 from perch.tasks.context import RunContext, TaskOutcome
 from perch.tasks.core import run_fail, run_log, run_output_values, run_return
+from perch.tasks.http import run_request
 from perch.tasks.kv import run_kv_delete, run_kv_get, run_kv_set
+from perch.tasks.webhooks import run_slack_incoming_webhook, run_teams_incoming_webhook
 
 Runner = Callable[[Any, RunContext], TaskOutcome]
 
@@ -30,6 +34,9 @@ _RUNNERS: dict[type[Task], Runner] = {
     KvSet: run_kv_set,
     KvGet: run_kv_get,
     KvDelete: run_kv_delete,
+    Request: run_request,
+    SlackIncomingWebhook: run_slack_incoming_webhook,
+    TeamsIncomingWebhook: run_teams_incoming_webhook,
 }
 
 
