@@ -118,7 +118,12 @@ class LocalRuntime:
         hub: WakeHub | None = None,
         hooks: Mapping[str, Callable[..., Any]] | None = None,
         runner: Callable[[Task, RunRequest], Outcome] = run_task_in_worker,
+        public_url: Callable[[], str | None] | None = None,
     ) -> None:
+        """``public_url()`` is the address people reach the server at, for ``appLink()``
+        (without it, templates calling appLink() fail)."""
+        from perch.engine.applink import app_link_hooks
+
         self.store = store
         # Only the real runner's tasks are known to do no I/O (a test's runner may block).
         inline = runs_inline if runner is run_task_in_worker else None
@@ -128,6 +133,7 @@ class LocalRuntime:
             hub=hub,
             hooks=hooks,
             inline=InlineRunner(runner, inline) if inline is not None else None,
+            execution_hooks=app_link_hooks(public_url) if public_url is not None else None,
         )
         self.events = EventLoop(store)
         self.timers = TimerLoop(store)
@@ -398,7 +404,20 @@ def _serve(  # noqa: PLR0917 - internal
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, _stopper(stop))
-    runtime = LocalRuntime(store, workers=workers)
+    from perch.tasks.network import configure_from_environment
+
+    try:
+        configure_from_environment(os.environ)
+    except PerchError:
+        store.close()
+        raise
+    http: HttpServer | None = None
+
+    def public_url() -> str | None:
+        # PERCH_URL, else the address the API listens on (known once it listens).
+        return http.app.state.perch.settings.public_url if http is not None else None
+
+    runtime = LocalRuntime(store, workers=workers, public_url=public_url)
     listener = NudgeListener(runtime.hub, socket_address(data_dir), being_killed(store))
     bridge = PostgresWakeBridge(store, runtime.hub) if store.dialect == "postgresql" else None
     settings = ApiSettings(setup_token=setup_token, public_url=os.environ.get("PERCH_URL") or None)

@@ -16,13 +16,19 @@ from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import tests.api.conftest as api_fixtures
+from perch.api import ApiSettings
+from perch.engine.ports import Store
+from perch.httpserver import HttpServer
+from perch.server import LocalRuntime
 from perch.tasks.network import configure_network
-from tests.api.conftest import Api, state_is
+from tests.api.conftest import ADMIN, Api, open_test_store, state_is, stop_api
 
 api = api_fixtures.api
 backend = api_fixtures.backend
@@ -207,3 +213,29 @@ def errors_of(api: Api, execution: dict[str, Any], task_id: str) -> list[str]:
     return [
         line["message"] for line in lines if line["taskId"] == task_id and line["level"] == "ERROR"
     ]
+
+
+def start_linked_api(store: Store) -> Api:
+    """:func:`tests.api.conftest.start_api` with ``appLink()`` wired to the API's address, as
+    ``perch server local`` wires it."""
+    from perch.identity import create_user
+
+    create_user(store, ADMIN[0], ADMIN[1], superadmin=True)
+    address: dict[str, str] = {}
+    runtime = LocalRuntime(store, workers=2, public_url=lambda: address.get("url"))
+    runtime.start()
+    server = HttpServer(store, port=0, settings=ApiSettings())
+    server.start()
+    url = address["url"] = f"http://127.0.0.1:{server.port}"
+    client = httpx.Client(base_url=url, auth=ADMIN, timeout=30)
+    linked = Api(url=url, client=client, store=store, server=server)
+    linked._runtime = runtime  # type: ignore[attr-defined]
+    return linked
+
+
+@pytest.fixture
+def linked_api(backend: str, tmp_path: Path) -> Iterator[Api]:
+    """A fresh API server on each backend whose executions can render ``appLink()``."""
+    running = start_linked_api(open_test_store(backend, tmp_path))
+    yield running
+    stop_api(running)

@@ -63,6 +63,9 @@ ScopedHooks = Callable[[str, str], Mapping[str, Callable[..., Any]]]
 """Template hooks that depend on where an execution runs: ``(tenant, namespace) -> hooks``
 (``secret()`` reads the flow's namespace and its parents, never a template's say-so)."""
 
+ExecutionHooks = Callable[[Execution], Mapping[str, Callable[..., Any]]]
+"""Template hooks bound to one execution (``appLink()`` links to that execution's page)."""
+
 
 class EngineContext:
     """What the loops and service functions share for one store: the clock, the wake-up hub,
@@ -80,21 +83,29 @@ class EngineContext:
         hooks: Mapping[str, Callable[..., Any]] | None = None,
         inline: InlineRuns | None = None,
         scoped_hooks: ScopedHooks | None = None,
+        execution_hooks: ExecutionHooks | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.hub = hub or WakeHub()
         self.hooks = hooks
         self.inline = inline
         self.scoped_hooks = scoped_hooks
+        self.execution_hooks = execution_hooks
         self._flows: OrderedDict[tuple[str, str, str, int], Flow] = OrderedDict()
         self._lock = threading.Lock()
 
     def hooks_for(self, execution: Execution) -> Mapping[str, Callable[..., Any]]:
-        """The template hooks of ``execution``: the scoped ones for its tenant and namespace,
-        overridden by the shared ones (a test's)."""
-        if self.scoped_hooks is None:
+        """The template hooks of ``execution``: the scoped ones for its tenant and namespace
+        and the ones bound to it, overridden by the shared ones (a test's)."""
+        if self.scoped_hooks is None and self.execution_hooks is None:
             return self.hooks or {}
-        scoped = self.scoped_hooks(execution.tenant, execution.namespace)
+        scoped = (
+            {}
+            if self.scoped_hooks is None
+            else self.scoped_hooks(execution.tenant, execution.namespace)
+        )
+        if self.execution_hooks is not None:
+            scoped = {**scoped, **self.execution_hooks(execution)}
         return {**scoped, **self.hooks} if self.hooks else scoped
 
     def flow_for(self, tx: Transaction, execution: Execution) -> Flow:
@@ -191,6 +202,7 @@ def bind(
     hooks: Mapping[str, Callable[..., Any]] | None = None,
     inline: InlineRuns | None = None,
     scoped_hooks: ScopedHooks | None = None,
+    execution_hooks: ExecutionHooks | None = None,
 ) -> EngineContext:
     """Give ``store`` its own clock, hub, hooks and inline runner (the server and tests call
     this first)."""
@@ -200,6 +212,7 @@ def bind(
         hooks=hooks,
         inline=inline,
         scoped_hooks=scoped_hooks or store_hooks(store),
+        execution_hooks=execution_hooks,
     )
     with _contexts_lock:
         _contexts[store] = ctx
