@@ -17,6 +17,7 @@ from perch.api import ApiSettings, create_app
 from perch.api.app import prepare_routes
 from perch.engine.ports import Store
 from perch.errors import PerchError
+from perch.ui import UiSettings, install_ui
 
 
 class HttpServer:
@@ -26,6 +27,8 @@ class HttpServer:
         self, store: Store, *, host: str = "127.0.0.1", port: int = 8080, settings: ApiSettings
     ) -> None:
         self.app = create_app(store, settings)
+        throttle = self.app.state.perch.authenticator.throttle
+        install_ui(self.app, store, throttle, UiSettings(public_url=settings.public_url))
         prepare_routes(self.app)
         with contextlib.suppress(ImportError):
             # anyio imports its asyncio backend on the first call sent to a thread; a module

@@ -1,9 +1,9 @@
 """Where a request comes from, for the audit trail: the channel, the caller's address and
 user agent, set once per request so every record it writes carries them.
 
-The channel is ``API``, or ``CLI`` for Perch's own command line (which says so in its
-``User-Agent``). It says how the call arrived, not who made it: the principal is what was
-authenticated.
+The channel is ``API``, ``UI`` for the web UI's pages (under ``/ui/``), or ``CLI`` for Perch's
+own command line (which says so in its ``User-Agent``). It says how the call arrived, not who
+made it: the principal is what was authenticated.
 """
 
 from __future__ import annotations
@@ -33,7 +33,12 @@ class AuditOrigins:
         )
         agent = agent[:_MAX_AGENT] if agent else None
         client = scope.get("client")
-        channel = Channel.CLI if agent and agent.startswith(CLI_AGENT) else Channel.API
+        if str(scope.get("path", "")).startswith("/ui/"):
+            channel = Channel.UI  # the web UI's pages share this application
+        elif agent and agent.startswith(CLI_AGENT):
+            channel = Channel.CLI
+        else:
+            channel = Channel.API
         origin = AuditOrigin(channel.value, client[0] if client else None, agent)
         with audit_origin(origin):
             await self.app(scope, receive, send)

@@ -29,6 +29,21 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class Session:
+    """A signed-in browser: the web UI's cookie names it. Only the SHA-256 of the cookie's value
+    is stored (``id``); ``csrf`` is the token its forms must send back."""
+
+    id: str
+    user_id: str
+    csrf: str
+    created: datetime
+    last_seen: datetime
+    expires: datetime
+    address: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Group:
     """Users of one tenant known together by a name: a HumanTask may be assigned to them."""
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from perch.engine.ports import Transaction
-from perch.identity.model import ApiToken, Group, ServiceAccount, Tenant, User
+from perch.identity.model import ApiToken, Group, ServiceAccount, Session, Tenant, User
 from perch.permissions import Binding, BindingType, Role
 
 
@@ -47,6 +47,23 @@ class IdentityTransaction(Transaction, Protocol):
     def search_users(self, text: str | None, offset: int, limit: int) -> tuple[list[User], int]:
         """Users whose username, e-mail or display name contains ``text``; and the total."""
         ...
+
+    # sessions of the web UI
+    def insert_session(self, session: Session) -> None: ...
+
+    def find_session(self, session_id: str) -> tuple[Session, User] | None:
+        """The session with this id (the hash of its cookie) and its user."""
+        ...
+
+    def touch_session(self, session_id: str, last_seen: datetime, expires: datetime) -> None: ...
+
+    def delete_session(self, session_id: str) -> bool: ...
+
+    def delete_sessions_of(self, user_id: str) -> int:
+        """End every session of the user; how many there were."""
+        ...
+
+    def delete_expired_sessions(self, now: datetime) -> int: ...
 
     # groups
     def insert_group(self, group: Group) -> None: ...

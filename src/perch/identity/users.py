@@ -261,6 +261,8 @@ def update_user(
             raise IdentityError("the last enabled superadmin cannot be disabled or demoted")
         if not tx.update_user(after):
             raise UserNotFound(f"User '{user_id}' not found")
+        if after.disabled or after.password_hash != before.password_hash:
+            tx.delete_sessions_of(user_id)  # signed-in browsers stop with this commit
         action = "USER_DISABLED" if after.disabled and not before.disabled else "USER_UPDATED"
         detail = {"userId": user_id, "username": username, "changed": _changed(before, after)}
         tx.add_audit(None, Audit(action, principal, detail), now)
@@ -279,6 +281,7 @@ def delete_user(store: Store, user_id: str, *, principal: Principal = SYSTEM) ->
         if not tx.delete_user(user.id):
             raise UserNotFound(f"User '{user_id}' not found")
         tx.delete_bindings_of(BindingType.USER, user.id)
+        tx.delete_sessions_of(user.id)
         detail = {"userId": user.id, "username": user.username}
         tx.add_audit(None, Audit("USER_DELETED", principal, detail), now)
     return user

@@ -294,6 +294,24 @@ api_tokens = Table(
     Index("ix_api_tokens_service_account_id", "service_account_id"),
 )
 
+# --- sessions: signed-in browsers of the web UI ------------------------------------------------
+
+sessions = Table(
+    "sessions",
+    metadata,
+    # SHA-256 hex of the cookie's value: the raw value is never stored.
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(ID), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    Column("expires", UtcDateTime, nullable=False),
+    Column("address", String(255), nullable=True),
+    Column("user_agent", String(512), nullable=True),
+    Index("ix_sessions_user_id", "user_id"),
+    Index("ix_sessions_expires", "expires"),
+)
+
 # --- execution runs: the task runs of a large execution, in chunks ----------------------------
 
 execution_runs = Table(

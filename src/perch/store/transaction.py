@@ -17,6 +17,7 @@ from perch.store.notifications import check_channel
 from perch.store.rolerepo import RoleQueries
 from perch.store.sealing import Sealer
 from perch.store.secretrepo import SecretQueries
+from perch.store.sessionrepo import SessionQueries
 from perch.store.userrepo import UserQueries
 from perch.store.workqueue import WorkQueue
 
@@ -27,6 +28,7 @@ class SqlTransaction(
     WorkQueue,
     Journal,
     UserQueries,
+    SessionQueries,
     RoleQueries,
     IdentityQueries,
     FileQueries,

@@ -29,7 +29,7 @@ from perch.identity.model import Group, Tenant, User
 from perch.store.prepared import Prepared
 from perch.store.schema import group_members, groups, tenants, users
 
-_USER_COLUMNS = (
+USER_COLUMNS = (
     users.c.id,
     users.c.username,
     users.c.password_hash,
@@ -59,7 +59,8 @@ _DECIDER = Prepared(
 )
 
 
-def _user(m: RowMapping) -> User:
+def user_of(m: RowMapping) -> User:
+    """The user of a row selected with :data:`USER_COLUMNS`."""
     return User(
         id=m["id"],
         username=m["username"],
@@ -128,10 +129,10 @@ class UserQueries:
 
     def find_user(self, login: str) -> User | None:
         """The user whose username is ``login``, or else whose e-mail is (any case)."""
-        query = select(*_USER_COLUMNS).where(
+        query = select(*USER_COLUMNS).where(
             or_(users.c.username == login, users.c.email == login.lower())
         )
-        found = [_user(m) for m in self._conn.execute(query).mappings()]
+        found = [user_of(m) for m in self._conn.execute(query).mappings()]
         for user in found:
             if user.username == login:
                 return user
@@ -139,19 +140,19 @@ class UserQueries:
 
     def get_user(self, user_id: str) -> User | None:
         """The user with this id."""
-        row = self._conn.execute(select(*_USER_COLUMNS).where(users.c.id == user_id))
+        row = self._conn.execute(select(*USER_COLUMNS).where(users.c.id == user_id))
         m = row.mappings().first()
-        return _user(m) if m is not None else None
+        return user_of(m) if m is not None else None
 
     def search_users(self, text: str | None, offset: int, limit: int) -> tuple[list[User], int]:
         """Users whose username, e-mail or display name contains ``text``, by username; and
         how many match in all."""
         where = _containing(text, users.c.username, users.c.email, users.c.display_name)
-        query = select(*_USER_COLUMNS).order_by(users.c.username).offset(offset).limit(limit)
+        query = select(*USER_COLUMNS).order_by(users.c.username).offset(offset).limit(limit)
         count = select(func.count()).select_from(users)
         if where is not None:
             query, count = query.where(where), count.where(where)
-        found = [_user(m) for m in self._conn.execute(query).mappings()]
+        found = [user_of(m) for m in self._conn.execute(query).mappings()]
         return found, int(self._conn.execute(count).scalar_one())
 
     def has_superadmin(self, excluding: str | None = None) -> bool:
@@ -249,12 +250,12 @@ class UserQueries:
     def group_members(self, group_id: str) -> list[User]:
         """The members of the group, by username."""
         query = (
-            select(*_USER_COLUMNS)
+            select(*USER_COLUMNS)
             .select_from(users.join(group_members, group_members.c.user_id == users.c.id))
             .where(group_members.c.group_id == group_id)
             .order_by(users.c.username)
         )
-        return [_user(m) for m in self._conn.execute(query).mappings()]
+        return [user_of(m) for m in self._conn.execute(query).mappings()]
 
     def groups_of(self, user_id: str, tenant: str | None = None) -> list[Group]:
         """The groups the user belongs to (in ``tenant``, or in all), by name."""

@@ -1,0 +1,13 @@
+"""The routers of the web UI's pages, all mounted under ``/ui``."""
+
+from __future__ import annotations
+
+from perch.ui.routes.approvals import router as approvals
+from perch.ui.routes.execution import router as execution
+from perch.ui.routes.executions import router as executions
+from perch.ui.routes.login import router as login
+
+# The list before the one-execution routes: `/executions/bulk` is not an execution's page.
+ROUTERS = (login, approvals, executions, execution)
+
+__all__ = ["ROUTERS"]
