@@ -188,7 +188,9 @@ def test_flows_waiting_for_integrations_fail_at_that_task(
     done = wait_until(examples, execution.id, ended)
     assert done.state.current is StateType.FAILED
     assert task_ids(done) == [task_id]
-    assert any("not supported yet" in e.message for e in service.logs(examples, execution.id))
+    # Not supported yet, or (an integration that runs now) failing to reach its peer or secret.
+    errors = [e for e in service.logs(examples, execution.id) if e.level == "ERROR"]
+    assert [e.task_id for e in errors] == [task_id]
 
 
 def test_every_example_is_covered() -> None:
