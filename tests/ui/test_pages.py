@@ -5,11 +5,13 @@ the CSRF check, HumanTask assignment, the inbox, escaping, and sessions ending w
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
 from perch import identity
+from perch.ui.render import moment
 
 __all__ = ["api", "backend"]
 from tests.api.conftest import ADMIN, Api, api, backend, state_is
@@ -210,3 +212,38 @@ def test_a_session_ends_when_its_user_is_disabled_or_signs_out(api: Api) -> None
     ]
     assert actions.count("LOGOUT") == 1
     assert "LOGIN" in actions
+
+
+TIMED = """\
+id: timed
+namespace: company.team
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+    pauseDuration: PT2H
+    behavior: RESUME
+    onResume:
+      - id: count
+        type: INT
+        min: 0
+        max: 5
+        defaults: 0
+"""
+
+
+def test_the_inbox_says_when_a_timed_pause_expires_and_fields_keep_a_zero_bound(
+    api: Api,
+) -> None:
+    api.deploy(TIMED)
+    execution_id = create(api, "company.team", "timed")
+    paused = api.wait(execution_id, state_is("PAUSED"))
+    since = datetime.fromisoformat(paused["taskRunList"][0]["state"]["histories"][-1]["date"])
+    with browser(api) as client:
+        sign_in(client, *ADMIN)
+        inbox = client.get("/ui/approvals").text
+    expected = moment(since + timedelta(hours=2))
+    found = re.search(r"<dt>Expires</dt><dd>([^<]+)</dd>", inbox)
+    assert found is not None
+    assert found.group(1) == expected
+    assert 'min="0"' in inbox
+    assert 'max="5"' in inbox

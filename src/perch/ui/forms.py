@@ -84,6 +84,15 @@ def _literal(value: Any) -> Any:
     return None if isinstance(value, str) and "{{" in value else value
 
 
+def _bound(declaration: InputBase, *names: str) -> Any:
+    # A bound of 0 is a bound: look for None, not for falsy values.
+    for name in names:
+        value = getattr(declaration, name, None)
+        if value is not None:
+            return value
+    return None
+
+
 def field_of(
     declaration: InputBase, sent: Mapping[str, Any] | None = None, error: str | None = None
 ) -> Field:
@@ -101,8 +110,8 @@ def field_of(
     pattern = getattr(declaration, "validator", None)
     if pattern:
         hints.append(f"Must match {pattern}")
-    minimum = getattr(declaration, "min", None) or getattr(declaration, "after", None)
-    maximum = getattr(declaration, "max", None) or getattr(declaration, "before", None)
+    minimum = _bound(declaration, "min", "after")
+    maximum = _bound(declaration, "max", "before")
     if kind in (InputType.DURATION,):
         hints.append("An ISO-8601 duration, e.g. PT30M")
     if kind is InputType.JSON:

@@ -9,10 +9,14 @@ import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from perch.engine import resume_declarations, service
+from perch.durations import parse_duration
+from perch.engine import find_task, resume_declarations, service
 from perch.engine.context import context_for, reading
 from perch.engine.model import Execution, TaskRun
 from perch.engine.ports import Store
+from perch.errors import InvalidDuration
+from perch.flows import Flow
+from perch.flows.tasks.pause import Pause
 from perch.ui.forms import fields_of
 from perch.ui.render import page
 from perch.ui.session import Viewer, ViewerDep
@@ -22,14 +26,19 @@ router = APIRouter()
 PAGE_SIZE = 25
 
 
-def _expires(run: TaskRun | None) -> datetime | None:
-    due = (run.outputs or {}).get("pauseEnds") if run is not None else None
-    if isinstance(due, str):
-        try:
-            return datetime.fromisoformat(due)
-        except ValueError:
-            return None
-    return None
+def _expires(flow: Flow, run: TaskRun | None, since: datetime) -> datetime | None:
+    """When the pause's ``pauseDuration`` ends (None without one, or when it is an expression,
+    which only the engine renders)."""
+    if run is None:
+        return None
+    task = find_task(flow, run.task_id)
+    duration = task.effective_duration if isinstance(task, Pause) else None
+    if duration is None or "{{" in duration:
+        return None
+    try:
+        return since + parse_duration(duration)
+    except InvalidDuration:
+        return None
 
 
 def _item(store: Store, approval: service.Approval) -> dict[str, Any]:
@@ -45,7 +54,7 @@ def _item(store: Store, approval: service.Approval) -> dict[str, Any]:
         "execution": execution,
         "run": run,
         "since": since,
-        "expires": _expires(run),
+        "expires": _expires(flow, run, since),
         "fields": fields_of(declarations),
         "started_by": started_by,
         "assignees": approval.assignees,

@@ -26,7 +26,6 @@ from perch.engine.states import StateType
 from perch.errors import (
     ExecutionNotFound,
     Forbidden,
-    IllegalState,
     InputValidationError,
     NotAssigned,
     NotPaused,
@@ -269,7 +268,7 @@ async def act(  # noqa: PLR0917 - path parameters
             else:
                 replayed = service.replay(store, execution.id, viewer.principal)
                 return page_url(replayed), None
-        except (IllegalState, Forbidden, PerchError) as exc:
+        except PerchError as exc:
             return page_url(execution), str(exc)
         return page_url(execution), None
 
