@@ -3,35 +3,14 @@ afterwards, whether the command exits, is cancelled or runs out of time."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
 
+from tests.processes import wait_gone
+
 from perch.tasks.process import Ending, Finished, run_group
 from perch.tasks.scriptout import MAX_MESSAGE_LINE_BYTES
-
-
-def gone(pid: int) -> bool:
-    """No such process, or only a zombie waiting for a reaper we do not control."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
-def wait_gone(pid: int, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if gone(pid):
-            return True
-        time.sleep(0.02)
-    return gone(pid)
 
 
 class Lines:
