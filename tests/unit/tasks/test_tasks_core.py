@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
+from perch import tasks
 from perch.engine.states import StateType
 from perch.flows import Task, parse_flow
+from perch.flows.tasks.scripts import ShellCommands
 from perch.tasks import RunContext, TaskOutcome, run_task
 
 
@@ -71,7 +73,9 @@ def test_a_render_error_is_a_failed_outcome() -> None:
     assert outcome.logs == ()  # the engine logs the error once, from TaskResult.error
 
 
-def test_an_unsupported_task_type_fails_clearly() -> None:
+def test_an_unsupported_task_type_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every worker task has a runner now; take one away.
+    monkeypatch.delitem(tasks._RUNNERS, ShellCommands)
     outcome = run("    type: io.kestra.plugin.scripts.shell.Commands\n    commands: [ls]")
     assert outcome.state is StateType.FAILED
     assert outcome.error == "task type io.kestra.plugin.scripts.shell.Commands is not supported yet"
