@@ -350,3 +350,10 @@ class NetworkFailure(HttpTaskError):
 
 class ResponseTooLarge(HttpTaskError):
     """The response is larger than the server allows a task to read."""
+
+
+# --- outbound mail ---------------------------------------------------------------------------
+
+
+class MailTaskError(PerchError):
+    """The e-mail of a task could not be built or sent."""

@@ -17,12 +17,13 @@ from perch.flows import Task
 from perch.flows.tasks.core import Fail, Log, OutputValues, Return
 from perch.flows.tasks.http import Request
 from perch.flows.tasks.kv import KvDelete, KvGet, KvSet
-from perch.flows.tasks.notifications import SlackIncomingWebhook, TeamsIncomingWebhook
+from perch.flows.tasks.notifications import MailSend, SlackIncomingWebhook, TeamsIncomingWebhook
 from perch.flows.tasks.scripts import PythonCommands, PythonScript, ShellCommands, ShellScript
 from perch.tasks.context import RunContext, TaskOutcome
 from perch.tasks.core import run_fail, run_log, run_output_values, run_return
 from perch.tasks.http import run_request
 from perch.tasks.kv import run_kv_delete, run_kv_get, run_kv_set
+from perch.tasks.mail import run_mail_send
 from perch.tasks.scripts import (
     run_python_commands,
     run_python_script,
@@ -44,6 +45,7 @@ _RUNNERS: dict[type[Task], Runner] = {
     Request: run_request,
     SlackIncomingWebhook: run_slack_incoming_webhook,
     TeamsIncomingWebhook: run_teams_incoming_webhook,
+    MailSend: run_mail_send,
     ShellCommands: run_shell_commands,
     ShellScript: run_shell_script,
     PythonCommands: run_python_commands,

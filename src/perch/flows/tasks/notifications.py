@@ -1,4 +1,5 @@
-"""Notification tasks: Slack and Teams incoming webhooks, and e-mail (MailSend)."""
+"""Notification tasks: Slack and Teams incoming webhooks, e-mail (MailSend), and the summaries
+of an execution sent to each (SlackExecution, TeamsExecution, MailExecution)."""
 
 from __future__ import annotations
 
@@ -117,10 +118,26 @@ class MailSend(Task):
     embeddedImages: list[dict[str, Any]] | Text | None = None
 
 
+class MailExecution(MailSend):
+    """Send a summary of an execution (the current one by default) by e-mail."""
+
+    type_names: ClassVar[tuple[str, ...]] = (
+        "io.kestra.plugin.notifications.mail.MailExecution",
+        "io.kestra.plugin.email.MailExecution",
+    )
+
+    executionId: Text = "{{ execution.id }}"
+    customFields: dict[str, Any] | Text | None = None
+    customMessage: Text | None = None
+    templateUri: Text | None = None
+    templateRenderMap: dict[str, Any] | Text | None = None
+
+
 MODELS: tuple[type[Task], ...] = (
     SlackIncomingWebhook,
     SlackExecution,
     TeamsIncomingWebhook,
     TeamsExecution,
     MailSend,
+    MailExecution,
 )
