@@ -167,8 +167,11 @@ def write_input_files(context: RunContext, value: Any, space: Workspace) -> list
         total += len(data)
         if total > MAX_INPUT_BYTES:
             raise ScriptError(f"inputFiles: over {MAX_INPUT_BYTES} bytes in all")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        except OSError as exc:
+            raise ScriptError(f"inputFiles: cannot write '{name}': {exc.strerror}") from None
     return list(files)
 
 
@@ -214,10 +217,14 @@ def store_output_files(
         raise ScriptError(f"outputFiles: {len(chosen)} files, at most {MAX_OUTPUT_FILES}")
     stored: dict[str, str] = {}
     for name, path in chosen.items():
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ScriptError(
-                f"Output file '{name}' is {size} bytes, over the limit of {MAX_FILE_BYTES}"
-            )
-        stored[name] = write_file(context, name, path.read_bytes())
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise ScriptError(
+                    f"Output file '{name}' is {size} bytes, over the limit of {MAX_FILE_BYTES}"
+                )
+            content = path.read_bytes()
+        except OSError as exc:
+            raise ScriptError(f"Output file '{name}' cannot be read: {exc.strerror}") from None
+        stored[name] = write_file(context, name, content)
     return stored
