@@ -17,7 +17,14 @@ from perch.flows import Task
 from perch.flows.tasks.core import Fail, Log, OutputValues, Return
 from perch.flows.tasks.http import Request
 from perch.flows.tasks.kv import KvDelete, KvGet, KvSet
-from perch.flows.tasks.notifications import MailSend, SlackIncomingWebhook, TeamsIncomingWebhook
+from perch.flows.tasks.notifications import (
+    MailExecution,
+    MailSend,
+    SlackExecution,
+    SlackIncomingWebhook,
+    TeamsExecution,
+    TeamsIncomingWebhook,
+)
 from perch.flows.tasks.scripts import PythonCommands, PythonScript, ShellCommands, ShellScript
 from perch.tasks.context import RunContext, TaskOutcome
 from perch.tasks.core import run_fail, run_log, run_output_values, run_return
@@ -30,6 +37,7 @@ from perch.tasks.scripts import (
     run_shell_commands,
     run_shell_script,
 )
+from perch.tasks.summary import run_mail_execution, run_slack_execution, run_teams_execution
 from perch.tasks.webhooks import run_slack_incoming_webhook, run_teams_incoming_webhook
 
 Runner = Callable[[Any, RunContext], TaskOutcome]
@@ -46,6 +54,9 @@ _RUNNERS: dict[type[Task], Runner] = {
     SlackIncomingWebhook: run_slack_incoming_webhook,
     TeamsIncomingWebhook: run_teams_incoming_webhook,
     MailSend: run_mail_send,
+    MailExecution: run_mail_execution,
+    SlackExecution: run_slack_execution,
+    TeamsExecution: run_teams_execution,
     ShellCommands: run_shell_commands,
     ShellScript: run_shell_script,
     PythonCommands: run_python_commands,
