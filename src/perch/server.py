@@ -31,6 +31,7 @@ from perch.engine.executor import EngineContext, bind, start_in, unit
 from perch.engine.ports import ExecutionQuery, Store
 from perch.engine.running import InlineRunner
 from perch.engine.scheduler import TimerLoop
+from perch.engine.schedules import ScheduleLoop
 from perch.engine.states import StateType
 from perch.engine.wakeup import (
     KILL_PREFIX,
@@ -137,6 +138,7 @@ class LocalRuntime:
         )
         self.events = EventLoop(store)
         self.timers = TimerLoop(store)
+        self.schedules = ScheduleLoop(store)
         self.workers = WorkerPool(
             store, runner, threads=workers, lease_seconds=lease_seconds, batch=batch, inline=inline
         )
@@ -154,11 +156,13 @@ class LocalRuntime:
             start_waiting(self.store, self.context)
         self.events.start()
         self.timers.start()
+        self.schedules.start()
         self.workers.start()
 
     def stop(self) -> None:
         """Stop the loops (running jobs get a few seconds to finish)."""
         self.workers.stop()
+        self.schedules.stop()
         self.timers.stop()
         self.events.stop()
 

@@ -42,6 +42,7 @@ from perch.engine.ports import (
     StoredFlow,
     Timer,
     Transaction,
+    TriggerRow,
 )
 from perch.errors import ConcurrentUpdate
 
@@ -157,6 +158,14 @@ class BufferedTransaction:
     def list_flow_revisions(self, tenant: str, namespace: str, flow_id: str) -> list[StoredFlow]:
         return self._tx.list_flow_revisions(tenant, namespace, flow_id)
 
+    def flow_listeners(self, tenant: str, types: Sequence[str]) -> list[TriggerRow]:
+        return self._tx.flow_listeners(tenant, types)
+
+    def list_triggers(
+        self, tenant: str, namespace: str | None = None, flow_id: str | None = None
+    ) -> list[TriggerRow]:
+        return self._tx.list_triggers(tenant, namespace, flow_id)
+
     def get_execution(self, execution_id: str, *, for_update: bool = False) -> Execution | None:
         return self._tx.get_execution(execution_id, for_update=for_update)
 
@@ -237,6 +246,26 @@ class BufferedTransaction:
 
     def delete_flow(self, tenant: str, namespace: str, flow_id: str) -> bool:
         return self._now().delete_flow(tenant, namespace, flow_id)
+
+    def sync_triggers(
+        self, tenant: str, namespace: str, flow_id: str, rows: Sequence[TriggerRow]
+    ) -> None:
+        self._now().sync_triggers(tenant, namespace, flow_id, rows)
+
+    def get_trigger(
+        self, key: tuple[str, str, str, str], *, for_update: bool = False
+    ) -> TriggerRow | None:
+        # Read under the write lock: what it says is about to be updated.
+        return self._now().get_trigger(key, for_update=for_update)
+
+    def update_trigger(self, row: TriggerRow) -> None:
+        self._now().update_trigger(row)
+
+    def due_triggers(self, types: Sequence[str], now: datetime, limit: int) -> list[TriggerRow]:
+        return self._now().due_triggers(types, now, limit)
+
+    def next_trigger_due(self, types: Sequence[str]) -> datetime | None:
+        return self._tx.next_trigger_due(types)
 
     def insert_execution(self, execution: Execution) -> None:
         self._now().insert_execution(execution)

@@ -46,6 +46,7 @@ from perch.engine.effects import (
     StartSubflow,
 )
 from perch.engine.events import Event, Kill, Resume, Start, SubflowEnded
+from perch.engine.flowtriggers import react
 from perch.engine.ids import new_id
 from perch.engine.model import Execution, LogEntry
 from perch.engine.pausing import not_paused
@@ -171,6 +172,7 @@ def _apply_in(  # noqa: PLR0917 - internal
     now = ctx.clock.now()
     result = transition(flow, execution, event, now=now, hooks=ctx.hooks_for(execution))
     saved = written.stage(execution, result.execution)
+    react(tx, ctx, execution, saved, written)
     effects = list(result.effects)
     if not any(isinstance(e, Audit) for e in effects) and not principal.is_system:
         effects.append(Audit(type(event).__name__.upper(), principal))
@@ -406,6 +408,7 @@ def start_in(
             ended = written.stage(
                 execution, replace(execution, state=execution.state.with_state(end, now))
             )
+            react(tx, ctx, execution, ended, written)
             events = ended_events(tx, ctx, ended, written)
             if events:
                 tx.add_events(events)

@@ -68,6 +68,29 @@ class QueuedEvent:
     event: Event
 
 
+@dataclass(frozen=True, slots=True)
+class TriggerRow:
+    """The stored state of one trigger of a flow's latest revision."""
+
+    tenant: str
+    namespace: str
+    flow_id: str
+    trigger_id: str
+    type: str
+    flow_revision: int
+    disabled: bool = False
+    next_date: datetime | None = None
+    last_date: datetime | None = None
+    last_execution_id: str | None = None
+    backfill: dict[str, JSON] | None = None
+    state: dict[str, JSON] | None = None
+    updated: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.tenant, self.namespace, self.flow_id, self.trigger_id)
+
+
 SORT_FIELDS = ("start_date", "end_date", "id", "namespace", "flow_id", "state")
 """What a search can be sorted by (:attr:`ExecutionQuery.sort_field`)."""
 
@@ -231,6 +254,37 @@ class Transaction(Protocol):
     ) -> list[LogEntry]: ...
 
     def add_audit(self, execution_id: str | None, record: Audit, at: datetime) -> None: ...
+
+    # triggers (see perch.engine.triggers)
+    def sync_triggers(
+        self, tenant: str, namespace: str, flow_id: str, rows: Sequence[TriggerRow]
+    ) -> None:
+        """Make the flow's trigger rows ``rows``: new ones inserted, gone ones removed, the
+        others given the new revision and type (their state is kept)."""
+        ...
+
+    def flow_listeners(self, tenant: str, types: Sequence[str]) -> list[TriggerRow]:
+        """The enabled triggers of ``types`` in ``tenant`` (the Flow triggers to evaluate)."""
+        ...
+
+    def get_trigger(
+        self, key: tuple[str, str, str, str], *, for_update: bool = False
+    ) -> TriggerRow | None: ...
+
+    def update_trigger(self, row: TriggerRow) -> None:
+        """Write the row's state, dates, backfill and ``disabled``."""
+        ...
+
+    def list_triggers(
+        self, tenant: str, namespace: str | None = None, flow_id: str | None = None
+    ) -> list[TriggerRow]: ...
+
+    def due_triggers(self, types: Sequence[str], now: datetime, limit: int) -> list[TriggerRow]:
+        """Enabled triggers of ``types`` whose ``next_date`` is at or before ``now``, locked
+        (SKIP LOCKED: two schedulers never take the same one)."""
+        ...
+
+    def next_trigger_due(self, types: Sequence[str]) -> datetime | None: ...
 
     # who may decide (see perch.engine.assignment)
     def decider(self, username: str, tenant: str) -> Decider | None:

@@ -181,8 +181,17 @@ def base_variables(flow: Flow, execution: Execution) -> dict[str, Any]:
     if end_date is not None:
         variables["execution"]["endDate"] = end_date
     if execution.trigger is not None:
-        variables["trigger"] = dict(execution.trigger)
+        variables["trigger"] = trigger_variables(execution.trigger)
     return variables
+
+
+def trigger_variables(trigger: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``trigger`` holds in templates: the variables of the trigger that started the
+    execution (stored in Kestra's shape, ``{id, type, variables}``), or the mapping itself."""
+    inner = trigger.get("variables")
+    if isinstance(inner, Mapping) and "type" in trigger:
+        return dict(inner)
+    return dict(trigger)
 
 
 def with_task_run(

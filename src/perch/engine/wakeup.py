@@ -37,7 +37,8 @@ from pathlib import Path
 JOBS = "jobs"
 TIMERS = "timers"
 EVENTS = "events"
-CHANNELS = (JOBS, TIMERS, EVENTS)
+SCHEDULES = "schedules"
+CHANNELS = (JOBS, TIMERS, EVENTS, SCHEDULES)
 
 SOCKET_NAME = "wake.sock"
 _ABSTRACT = sys.platform.startswith("linux")

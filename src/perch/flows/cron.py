@@ -67,3 +67,37 @@ def cron_problem(expression: str, *, with_seconds: bool = False) -> str | None:
     if reason is not None:
         return f"'{expression}' is not a valid cron expression: {reason[:1].lower()}{reason[1:]}"
     return None
+
+
+def _translated(expression: str, with_seconds: bool) -> str:
+    """The expression as cronsim reads it (a nickname expanded, ``?`` as ``*``; a ``W``
+    mark is read as the day itself)."""
+    text = expression.strip()
+    text = NICKNAMES.get(text, text)
+    fields = text.split()
+    if text != expression.strip() and with_seconds:
+        fields = ["0", *fields]
+    offset = 1 if len(fields) == 6 else 0
+    dom, dow = offset + 2, offset + 4
+    fields[dom] = _WEEKDAY_MARK.sub(r"\1", fields[dom]).replace("?", "*")
+    fields[dow] = fields[dow].replace("?", "*")
+    return " ".join(fields)
+
+
+def next_fire(expression: str, after: datetime, *, with_seconds: bool = False) -> datetime | None:
+    """The first time strictly after ``after`` that ``expression`` matches, in ``after``'s
+    time zone (daylight-saving changes as cronsim applies them); None if there is none."""
+    try:
+        return next(CronSim(_translated(expression, with_seconds), after))
+    except (CronSimError, StopIteration):
+        return None
+
+
+def previous_fire(
+    expression: str, before: datetime, *, with_seconds: bool = False
+) -> datetime | None:
+    """The last time strictly before ``before`` that ``expression`` matches."""
+    try:
+        return next(CronSim(_translated(expression, with_seconds), before, reverse=True))
+    except (CronSimError, StopIteration):
+        return None

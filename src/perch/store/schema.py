@@ -294,6 +294,35 @@ api_tokens = Table(
     Index("ix_api_tokens_service_account_id", "service_account_id"),
 )
 
+# --- triggers: the state of each flow trigger ------------------------------------------------
+
+triggers = Table(
+    "triggers",
+    metadata,
+    # One row per trigger of a flow's latest revision, kept in step with the flow on every save
+    # and removed with it; the scheduler and the Flow-trigger evaluation read and update it.
+    Column("tenant", String(ID), primary_key=True),
+    Column("namespace", String(255), primary_key=True),
+    Column("flow_id", String(255), primary_key=True),
+    Column("trigger_id", String(255), primary_key=True),
+    Column("type", String(255), nullable=False),
+    Column("flow_revision", Integer, nullable=False),
+    # Disabled through the API (a trigger disabled in the flow's source has no effect either).
+    Column("disabled", Boolean, nullable=False),
+    # Schedule: the next date to fire (None once a backfill or the cron has no next date).
+    Column("next_date", UtcDateTime, nullable=True),
+    # The date of the last execution this trigger started.
+    Column("last_date", UtcDateTime, nullable=True),
+    Column("last_execution_id", String(ID), nullable=True),
+    # Schedule: a backfill under way ({start, end, currentDate, inputs, labels, paused}).
+    Column("backfill", Text, nullable=True),
+    # Flow trigger with several preconditions: which were met, and when (JSON).
+    Column("state", Text, nullable=True),
+    Column("updated", UtcDateTime, nullable=False),
+    Index("ix_triggers_type", "tenant", "type"),
+    Index("ix_triggers_next_date", "next_date"),
+)
+
 # --- sessions: signed-in browsers of the web UI ------------------------------------------------
 
 sessions = Table(

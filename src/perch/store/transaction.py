@@ -18,6 +18,7 @@ from perch.store.rolerepo import RoleQueries
 from perch.store.sealing import Sealer
 from perch.store.secretrepo import SecretQueries
 from perch.store.sessionrepo import SessionQueries
+from perch.store.triggerrepo import TriggerQueries
 from perch.store.userrepo import UserQueries
 from perch.store.workqueue import WorkQueue
 
@@ -34,6 +35,7 @@ class SqlTransaction(
     FileQueries,
     SecretQueries,
     KvQueries,
+    TriggerQueries,
 ):
     """Reads and writes inside one open transaction of ``connection``.
 

@@ -13,6 +13,8 @@ from perch.engine.executor import EngineContext, context_for, reading
 from perch.engine.model import DEFAULT_TENANT
 from perch.engine.ports import Store, StoredFlow, Transaction
 from perch.engine.principal import Principal
+from perch.engine.schedules import trigger_rows
+from perch.engine.wakeup import SCHEDULES
 from perch.errors import FlowNotFound, FlowValidationError, Problem
 from perch.flows import Flow, parse_flow
 from perch.flows.yamlsource import load_yaml
@@ -60,6 +62,8 @@ def _save(
     stored = tx.save_flow(
         StoredFlow(tenant=tenant, namespace=flow.namespace, id=flow.id, revision=0, source=source)
     )
+    rows = trigger_rows(tenant, flow, stored.revision, ctx.clock.now())
+    tx.sync_triggers(tenant, flow.namespace, flow.id, rows)
     tx.add_audit(
         None,
         Audit(
@@ -76,6 +80,14 @@ def _save(
         ctx.clock.now(),
     )
     return stored
+
+
+def _saved(ctx: EngineContext, tenant: str, flow: Flow, stored: StoredFlow) -> None:
+    """After the commit of a save: the parsed flow cached, the schedulers told (its Schedule
+    triggers may fire sooner than what they wait for)."""
+    ctx.remember((tenant, flow.namespace, flow.id, stored.revision), flow)
+    if flow.triggers:
+        ctx.hub.notify([SCHEDULES])
 
 
 def deploy_flow(
@@ -97,7 +109,7 @@ def deploy_flow(
             principal=principal,
             action="FLOW_DEPLOYED",
         )
-    ctx.remember((tenant, flow.namespace, flow.id, stored.revision), flow)
+    _saved(ctx, tenant, flow, stored)
     return stored
 
 
@@ -130,7 +142,7 @@ def create_flow(
             action="FLOW_CREATED",
             exists=False,
         )
-    ctx.remember((tenant, flow.namespace, flow.id, stored.revision), flow)
+    _saved(ctx, tenant, flow, stored)
     return stored, flow
 
 
@@ -178,7 +190,7 @@ def update_flow(
             principal=principal,
             action="FLOW_UPDATED",
         )
-    ctx.remember((tenant, flow.namespace, flow.id, stored.revision), flow)
+    _saved(ctx, tenant, flow, stored)
     return stored, flow
 
 
@@ -198,6 +210,7 @@ def delete_flow(
     with store.transaction() as tx:
         if not tx.delete_flow(tenant, namespace, flow_id):
             raise _not_found(namespace, flow_id)
+        tx.sync_triggers(tenant, namespace, flow_id, [])
         marker = tx.list_flow_revisions(tenant, namespace, flow_id)[-1]
         tx.add_audit(
             None,
@@ -322,5 +335,5 @@ def restore_revision(
             action="FLOW_RESTORED",
             fromRevision=revision,
         )
-    ctx.remember((tenant, flow.namespace, flow.id, stored.revision), flow)
+    _saved(ctx, tenant, flow, stored)
     return stored, flow
