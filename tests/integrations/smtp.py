@@ -5,6 +5,7 @@ in; and a self-signed certificate made in the test (``cryptography``) for SMTPS 
 
 from __future__ import annotations
 
+import base64
 import datetime
 import email
 import socket
@@ -96,6 +97,18 @@ class _Recorder:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        """XOAUTH2 with the initial response: ``user=<name>^Aauth=Bearer <token>^A^A``."""
+        if len(args) < 2:
+            return AuthResult(success=False, handled=False)
+        fields = dict(
+            part.split("=", 1) for part in base64.b64decode(args[1]).decode().split("\x01") if part
+        )
+        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        if token and self.server.tokens.get(user) == token:
+            return AuthResult(success=True, auth_data=user)
+        return AuthResult(success=False, handled=False)
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         received = Received(
@@ -121,7 +134,8 @@ def free_port() -> int:
 
 class MailServer:
     """An SMTP server on 127.0.0.1: plain, with STARTTLS (``starttls``), or SMTPS
-    (``implicit``); with ``users`` it offers AUTH, over TLS only."""
+    (``implicit``); with ``users`` it offers AUTH (LOGIN, PLAIN, and XOAUTH2 for ``tokens``),
+    over TLS only."""
 
     def __init__(
         self,
@@ -129,12 +143,14 @@ class MailServer:
         certificate: Certificate | None = None,
         implicit: bool = False,
         users: dict[str, str] | None = None,
+        tokens: dict[str, str] | None = None,
     ) -> None:
         self.messages: list[Received] = []
         self.refuse: set[str] = set()
         self.changed = threading.Condition()
         self.port = free_port()
         self.users = users or {}
+        self.tokens = tokens or {}
         kwargs: dict[str, Any] = {}
         if certificate is not None and not implicit:
             kwargs["tls_context"] = certificate.server_context()

@@ -25,6 +25,7 @@ from tests.integrations.smtp import (
 )
 
 PASSWORD = "s3cret-Pa55word"
+TOKEN = "ya29.token-of-perch"
 
 
 def logs_of(api: Api, execution: dict[str, Any], task_id: str) -> list[tuple[str, str]]:
@@ -58,7 +59,9 @@ def smtps(certificate: Certificate) -> Iterator[MailServer]:
 
 @pytest.fixture
 def starttls(certificate: Certificate) -> Iterator[MailServer]:
-    server = MailServer(certificate=certificate, users={"perch": PASSWORD}).start()
+    server = MailServer(
+        certificate=certificate, users={"perch": PASSWORD}, tokens={"perch": TOKEN}
+    ).start()
     yield server
     server.stop()
 
@@ -474,3 +477,75 @@ def test_a_hanging_server_is_left_at_the_task_timeout_or_the_session_timeout(api
         ]
     finally:
         silent.stop()
+
+
+OAUTH_FLOW = """\
+id: mail_oauth
+namespace: company.team
+tasks:
+  - id: mail
+    type: io.kestra.plugin.notifications.mail.MailSend
+    host: 127.0.0.1
+    port: PORT
+    transportStrategy: SMTP_OAUTH2
+    trustedHosts: "127.0.0.1"
+    username: perch
+    accessToken: "TOKEN"
+    from: perch@example.com
+    to: ann@example.com
+    subject: With a token
+"""
+
+
+def test_smtp_oauth2_logs_in_with_xoauth2_over_starttls(api: Api, starttls: MailServer) -> None:
+    flow = OAUTH_FLOW.replace("PORT", str(starttls.port)).replace("TOKEN", TOKEN)
+    execution = run_flow(api, flow)
+    assert execution["state"]["current"] == "SUCCESS", errors_of(api, execution, "mail")
+    [got] = starttls.wait()
+    assert got.encrypted
+    assert got.login == "perch"
+    assert TOKEN not in all_log_text(api, execution)
+
+
+IMAGE_FLOW = """\
+id: mail_image
+namespace: company.team
+inputs:
+  - id: logo
+    type: FILE
+tasks:
+  - id: mail
+    type: io.kestra.plugin.notifications.mail.MailSend
+    host: 127.0.0.1
+    port: PORT
+    transportStrategy: SMTP
+    from: perch@example.com
+    to: ann@example.com
+    htmlTextContent: '<p>Our logo:</p><img src="cid:logo.png" alt="logo">'
+    plainTextContent: "Our logo is in the HTML part."
+    embeddedImages:
+      - name: logo.png
+        uri: "{{ inputs.logo }}"
+        contentType: image/png
+"""
+
+
+def test_an_embedded_image_is_related_to_the_html_part(api: Api, smtp: MailServer) -> None:
+    png = b"\x89PNG\r\n\x1a\n fake image"
+    execution = run_flow(
+        api,
+        IMAGE_FLOW.replace("PORT", str(smtp.port)),
+        files=[("logo", ("logo.png", png, "image/png"))],
+    )
+    assert execution["state"]["current"] == "SUCCESS", errors_of(api, execution, "mail")
+    [got] = smtp.wait()
+    message = got.message()
+    assert message.get_content_type() == "multipart/alternative"
+    plain, related = list(message.iter_parts())
+    assert plain.get_content() == "Our logo is in the HTML part.\n"
+    assert related.get_content_type() == "multipart/related"
+    html, image = list(related.iter_parts())
+    assert html.get_content_type() == "text/html"
+    assert image.get_content_type() == "image/png"
+    assert image["Content-ID"] == "<logo.png>"
+    assert image.get_content() == png
