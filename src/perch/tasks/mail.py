@@ -413,7 +413,7 @@ class _Exchange:
         else:
             smtp = _Plain(server.host, server.port, _EHLO_NAME, timeout=server.timeout)
         self.smtp = smtp
-        with smtp:
+        try:
             smtp.ehlo()
             if server.strategy in ("SMTP_TLS", "SMTP_OAUTH2"):
                 if not smtp.has_extn("starttls"):
@@ -433,6 +433,17 @@ class _Exchange:
             elif server.username:
                 smtp.login(server.username, server.password or "")
             self._transfer(smtp, letter)
+        except MailTaskError:  # the server answered, and refused: say goodbye
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.quit()
+            smtp.close()
+            raise
+        except BaseException:
+            smtp.close()  # no QUIT: the connection itself may be the problem
+            raise
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.quit()  # the message is accepted; a failing QUIT changes nothing
+        smtp.close()
 
     def _transfer(self, smtp: smtplib.SMTP, letter: Letter) -> None:
         where = self.server.where
@@ -515,7 +526,10 @@ def _explained(exc: BaseException, server: Server) -> MailTaskError:
 def deliver(server: Server, letter: Letter, context: RunContext) -> TaskOutcome:
     """Send ``letter`` through ``server``: SUCCESS with an INFO log line, KILLED when the task
     is cancelled meanwhile; raises :class:`MailTaskError` naming host, port and reason."""
-    payload = compose(letter).as_bytes(policy=_POLICY)
+    try:
+        payload = compose(letter).as_bytes(policy=_POLICY)
+    except (ValueError, TypeError) as exc:
+        raise MailTaskError(f"The mail cannot be built: {exc}; nothing was sent") from exc
     exchange = _Exchange(server, letter, payload)
     threading.Thread(target=exchange.run, name="perch-smtp", daemon=True).start()
     while not exchange.done.wait(CANCEL_POLL_SECONDS):
