@@ -55,7 +55,7 @@ def _unique_id(route: APIRoute) -> str:
 
 def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
     """The REST API over ``store`` (which also holds users and API tokens)."""
-    from perch.api.routes import INSTANCE_ROUTERS, ROUTERS, public_router
+    from perch.api.routes import INSTANCE_ROUTERS, ROUTERS, public_router, webhooks
 
     settings = settings or ApiSettings()
     app = FastAPI(
@@ -87,6 +87,13 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
     install_docs(app, OPENAPI_PATH)
     _serve_openapi(app)
     app.include_router(public_router)
+    # Webhook triggers carry no credentials (the key is the secret): before the other routes.
+    app.include_router(webhooks.router, prefix=API_PREFIX, dependencies=[Depends(default_tenant)])
+    app.include_router(
+        webhooks.router,
+        prefix=f"{API_PREFIX}/{{tenant}}",
+        dependencies=[Depends(tenant_from_path)],
+    )
     # Default-tenant routes first: `/api/v1/flows/...` must never be read as tenant "flows".
     for router in INSTANCE_ROUTERS:
         _mount(app, router, API_PREFIX, default_tenant)

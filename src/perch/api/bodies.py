@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 ANONYMOUS_LIMIT = 64 * 1024
 """Bytes of body a caller may send before its credentials have been checked."""
 
+WEBHOOK_LIMIT = 1024 * 1024
+"""Bytes of body a webhook call may send (it has no credentials: its key is in the path)."""
+WEBHOOK_PATH = "/executions/webhook/"
+
 DEFAULT_LIMIT = 10 * 1024 * 1024 + ANONYMOUS_LIMIT
 """Bytes of body an authenticated caller may send, unless the server is told otherwise: 10 MB,
 plus room for the form around a file of the largest size accepted (10 MB)."""
@@ -97,9 +101,13 @@ class BoundedBodies:
             return
         limit = ANONYMOUS_LIMIT
         checked = False
+        if WEBHOOK_PATH in scope.get("path", ""):
+            # No credentials to check: the same limit for every caller.
+            limit, checked = WEBHOOK_LIMIT, True
         declared = _header(scope, b"content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
-            limit, checked = await self._limit_for(scope), True
+            if not checked:
+                limit, checked = await self._limit_for(scope), True
             if int(declared) > limit:
                 await self._refuse(scope, receive, send, limit)
                 return
