@@ -283,6 +283,10 @@ class InvalidRequest(PerchError):
 # --- identity --------------------------------------------------------------------------------
 
 
+class BadRequest(InvalidRequest):
+    """A request Kestra answers with 400 (the trigger API's refusals: "No backfill found")."""
+
+
 class IdentityError(PerchError):
     """The user, service account or token request is not valid."""
 

@@ -125,6 +125,15 @@ def _ids(method: str, path: str) -> Request:
     return lambda c, pre, t: c.request(method, pre + path, json=[t.finished])
 
 
+def _trigger(method: str, path: str) -> Request:
+    def call(c: httpx.Client, pre: str, t: Target) -> httpx.Response:
+        named = {"namespace": t.namespace, "flowId": "quick", "triggerId": "none"}
+        body = {"triggers": [named], "disabled": True} if "by-triggers" in path else named
+        return c.request(method, pre + path, json=body)
+
+    return call
+
+
 EXECUTION, FLOW = "EXECUTION", "FLOW"
 CASES: dict[tuple[str, str], Case] = {
     ("POST", "/users"): Case("USER", C, "superadmin", _ex("POST", "/users", json={})),
@@ -179,6 +188,25 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/bindings"): Case("BINDING", R, "tenant", _get("/bindings")),
     ("GET", "/bindings/{id}"): Case("BINDING", R, "tenant", _get("/bindings/x")),
     ("DELETE", "/bindings/{id}"): Case("BINDING", D, "tenant", _ex("DELETE", "/bindings/x")),
+    # triggers
+    ("GET", "/triggers/search"): Case(FLOW, R, "anywhere", _get("/triggers/search")),
+    ("GET", "/triggers/{namespace}/{flowId}"): Case(FLOW, R, "path", _get("/triggers/{ns}/quick")),
+    ("PUT", "/triggers"): Case(FLOW, U, "body", _trigger("PUT", "/triggers")),
+    ("PUT", "/triggers/backfill/pause"): Case(
+        FLOW, U, "body", _trigger("PUT", "/triggers/backfill/pause")
+    ),
+    ("PUT", "/triggers/backfill/unpause"): Case(
+        FLOW, U, "body", _trigger("PUT", "/triggers/backfill/unpause")
+    ),
+    ("POST", "/triggers/backfill/delete"): Case(
+        FLOW, U, "body", _trigger("POST", "/triggers/backfill/delete")
+    ),
+    ("POST", "/triggers/set-disabled/by-triggers"): Case(
+        FLOW, U, "body", _trigger("POST", "/triggers/set-disabled/by-triggers")
+    ),
+    ("POST", "/triggers/set-disabled/by-query"): Case(
+        FLOW, U, "anywhere", _ex("POST", "/triggers/set-disabled/by-query")
+    ),
     # flows
     ("POST", "/flows/validate"): Case(
         FLOW, R, "anywhere", _yaml("POST", "/flows/validate", _new_flow)

@@ -4,8 +4,7 @@ satisfies a trigger's ``conditions``, ``states`` and ``preconditions``.
 A condition is read by the last part of its type without a ``Condition`` suffix, so Kestra's
 current names (``io.kestra.plugin.core.condition.ExecutionStatus``) and older ones
 (``io.kestra.core.models.conditions.types.ExecutionStatusCondition``) mean the same.
-:data:`SUPPORTED` lists what is understood; validation refuses the others, so a condition is
-never silently false.
+:mod:`perch.flows.conditiontypes` lists what is understood; validation refuses the others.
 
 Conditions that must all have happened, at different times, within a time window (the
 ``preconditions.flows`` of a Flow trigger, a ``MultipleCondition``) are *keys*: an event meets
@@ -24,6 +23,11 @@ from perch.durations import parse_duration
 from perch.engine.model import Execution
 from perch.engine.states import StateType
 from perch.errors import PerchError
+from perch.flows.conditiontypes import (
+    DATE_CONDITIONS,
+    condition_name,
+    nested_conditions,
+)
 from perch.flows.triggers import FlowTrigger, Preconditions, TimeWindow, Trigger
 from perch.patterns import PatternError, compile_pattern
 from perch.templating.values import truthy
@@ -45,55 +49,12 @@ DEFAULT_FLOW_STATES = frozenset(
 )
 """The states a Flow trigger reacts to by default: Kestra's terminated states and PAUSED."""
 
-EXECUTION_CONDITIONS = frozenset(
-    {
-        "ExecutionStatus",
-        "ExecutionFlow",
-        "ExecutionNamespace",
-        "ExecutionLabels",
-        "ExecutionOutputs",
-        "HasRetryAttempt",
-    }
-)
-DATE_CONDITIONS = frozenset(
-    {"DayWeek", "DayWeekInMonth", "Weekend", "TimeBetween", "DateTimeBetween", "DateTime"}
-)
-COMBINING = frozenset({"Expression", "Not", "Or", "MultipleCondition", "Multiple"})
-SUPPORTED = EXECUTION_CONDITIONS | DATE_CONDITIONS | COMBINING
-
 _DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 _NTH = {"FIRST": 0, "SECOND": 1, "THIRD": 2, "FOURTH": 3}
 
 
 class ConditionError(PerchError):
     """A condition that cannot be evaluated (an unknown type, a bad property)."""
-
-
-def condition_name(type_name: str) -> str:
-    """``io.kestra.plugin.core.condition.ExecutionStatusCondition`` → ``ExecutionStatus``."""
-    last = type_name.rsplit(".", 1)[-1]
-    return last[: -len("Condition")] if last.endswith("Condition") and last != "Condition" else last
-
-
-def unsupported_conditions(conditions: list[dict[str, Any]]) -> list[str]:
-    """The condition types (nested ones too) this server does not evaluate."""
-    found: list[str] = []
-    for raw in conditions:
-        name = condition_name(str(raw.get("type", "")))
-        if name not in SUPPORTED:
-            found.append(str(raw.get("type", "")))
-        for nested in _nested(raw):
-            found.extend(unsupported_conditions([nested]))
-    return found
-
-
-def _nested(raw: Mapping[str, Any]) -> list[dict[str, Any]]:
-    inner = raw.get("conditions")
-    if isinstance(inner, list):
-        return [c for c in inner if isinstance(c, dict)]
-    if isinstance(inner, dict):
-        return [c for c in inner.values() if isinstance(c, dict)]
-    return []
 
 
 @dataclass(frozen=True)
@@ -220,9 +181,9 @@ def execution_condition(raw: Mapping[str, Any], upstream: Upstream) -> bool:
     if name in ("ExecutionOutputs", "Expression"):
         return truthy(upstream.render(str(raw.get("expression", ""))))
     if name == "Not":
-        return not any(execution_condition(c, upstream) for c in _nested(raw))
+        return not any(execution_condition(c, upstream) for c in nested_conditions(raw))
     if name == "Or":
-        return any(execution_condition(c, upstream) for c in _nested(raw))
+        return any(execution_condition(c, upstream) for c in nested_conditions(raw))
     if name in DATE_CONDITIONS:
         return date_condition(raw, upstream.now, upstream.render)
     raise ConditionError(f"Condition type '{raw.get('type')}' is not supported")
@@ -384,10 +345,10 @@ def schedule_conditions_hold(trigger: Trigger, when: datetime, render: Render) -
             if not truthy(render(str(raw.get("expression", "")))):
                 return False
         elif name == "Not":
-            if any(_date_or_expression(c, when, render) for c in _nested(raw)):
+            if any(_date_or_expression(c, when, render) for c in nested_conditions(raw)):
                 return False
         elif name == "Or":
-            if not any(_date_or_expression(c, when, render) for c in _nested(raw)):
+            if not any(_date_or_expression(c, when, render) for c in nested_conditions(raw)):
                 return False
         elif not date_condition(raw, when, render):
             return False

@@ -225,8 +225,9 @@ def _backfill_step(  # noqa: PLR0917 - internal
         backfill["currentDate"] = following.isoformat()
         tx.update_trigger(replace(row, backfill=backfill, next_date=now))
         return
-    # Done: the schedule goes on from the present.
-    resume = first_date(trigger, now)
+    # Done: the regular schedule goes on from the date it was at (missed dates recovered).
+    regular = backfill.get("previousNextExecutionDate")
+    resume = datetime.fromisoformat(str(regular)) if regular else first_date(trigger, now)
     tx.update_trigger(replace(row, backfill=None, next_date=resume))
 
 

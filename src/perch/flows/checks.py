@@ -15,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from perch.errors import Problem, TemplateError, TemplateSyntaxError
 from perch.flows.build import FlowBuilder, accepted_keys
+from perch.flows.conditiontypes import SUPPORTED, unsupported_conditions
 from perch.flows.flow import Flow
 from perch.flows.guards import guarded_chains, is_guarded
 from perch.flows.paths import Path, format_path
@@ -279,3 +280,26 @@ def plugin_defaults(builder: FlowBuilder, data: dict[str, Any]) -> None:
                     builder.report(where, f"no value given for '{name}'")
                 elif known is not None and name not in known:
                     builder.report(where, f"'{name}' is not a property of {type_name}")
+
+
+def trigger_conditions(builder: FlowBuilder, data: dict[str, Any]) -> None:
+    """Report condition types no trigger here can evaluate (they would never be true)."""
+    triggers = data.get("triggers")
+    if not isinstance(triggers, list):
+        return
+    known = ", ".join(sorted(SUPPORTED))
+    for index, trigger in enumerate(triggers):
+        if not isinstance(trigger, dict):
+            continue
+        for key in ("conditions", "scheduleConditions"):
+            items = trigger.get(key)
+            if not isinstance(items, list):
+                continue
+            for position, raw in enumerate(items):
+                if not isinstance(raw, dict):
+                    continue
+                for bad in unsupported_conditions([raw]):
+                    builder.report(
+                        ("triggers", index, key, position, "type"),
+                        f"condition type '{bad}' is not supported (known: {known})",
+                    )

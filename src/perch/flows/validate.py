@@ -49,6 +49,7 @@ def check_flow(
     if isinstance(doc.data, dict):
         checks.duplicate_ids(builder)
         checks.duplicate_list_ids(builder, doc.data, "triggers", "trigger")
+        checks.trigger_conditions(builder, doc.data)
         checks.input_declarations(builder, doc.data.get("inputs"), ("inputs",))
         checks.duplicate_list_ids(builder, doc.data, "outputs", "output")
         checks.templates(builder, doc.data)

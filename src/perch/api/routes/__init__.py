@@ -25,7 +25,9 @@ from perch.api.routes import (
     logs,
     roles,
     secrets,
+    triggers,
     users,
+    webhooks,
 )
 from perch.api.routes.meta import public_router
 
@@ -45,7 +47,8 @@ ROUTERS: list[APIRouter] = [
     auditlogs.router,
     secrets.router,
     kv.router,
+    triggers.router,
     executions.router,
 ]
 
-__all__ = ["INSTANCE_ROUTERS", "ROUTERS", "public_router"]
+__all__ = ["INSTANCE_ROUTERS", "ROUTERS", "public_router", "webhooks"]

@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from perch.engine.conditions import condition_name
 from perch.engine.context import context_for, reading
 from perch.engine.model import Execution, Label
 from perch.engine.ports import Store
@@ -24,6 +23,7 @@ from perch.engine.service.executions import create_execution
 from perch.engine.written import unit
 from perch.errors import FlowNotFound, IllegalState, NotFound, PerchError
 from perch.flows import Flow
+from perch.flows.conditiontypes import condition_name
 from perch.flows.triggers import Webhook
 from perch.inputs import strictjson
 from perch.templating import default_environment
