@@ -62,9 +62,13 @@ def now(
 
 
 def from_json(ctx: CallContext, json: Any = None) -> Any:
-    """``fromJson(json)`` (and the deprecated ``json(json)``): parse a JSON string."""
+    """``fromJson(json)`` (and the deprecated ``json(json)``): parse a JSON string. A map or a
+    list is returned as it is: an HTTP task's JSON ``body`` is decoded already, and Kestra's
+    idiom ``fromJson(outputs.call.body)`` must keep working on it."""
     if json is None:
         return None
+    if isinstance(json, (dict, list)):
+        return json
     text = require_str("fromJson()", json, "argument 'json'")
     try:
         return jsonlib.loads(text)

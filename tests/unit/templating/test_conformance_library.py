@@ -24,7 +24,10 @@ VARIABLES: dict[str, Any] = {
         "json": '{"user": {"id": 7}}',
         "when": "2024-01-02T03:04:05Z",
     },
-    "outputs": {"await_decision": {"onResume": {"approved": False, "reason": "Too long"}}},
+    "outputs": {
+        "await_decision": {"onResume": {"approved": False, "reason": "Too long"}},
+        "call": {"body": {"id": "261"}},
+    },
     "vars": {"greeting": "Hello {{ inputs.name | trim }}"},
 }
 
@@ -58,6 +61,9 @@ CASES = [
     ("{{ inputs.map | keys }}", '["b","a"]'),
     ("{{ inputs.map | toJson }}", '{"b":2,"a":1}'),
     ("{{ fromJson(inputs.json).user.id }}", "7"),
+    # An HTTP task's JSON body is decoded already; Kestra's idiom still reads it.
+    ("{{ fromJson(outputs.call.body).id }}", "261"),
+    ("{{ json(outputs.call.body).id }}", "261"),
     ("{{ fromJson(inputs.json).user.missing ?? 'none' }}", "none"),
     ("{{ range(1, 3) }}", "[1,2,3]"),
     ("{{ max(1, 5, 3) }}", "5"),
