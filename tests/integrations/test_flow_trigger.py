@@ -317,3 +317,38 @@ def test_a_disabled_trigger_does_not_fire(api: Api) -> None:
     assert run_flow(api, NO_PAUSE)["state"]["current"] == "SUCCESS"
     time.sleep(0.4)
     assert executions_of(api, "demo.downstream", "after_pause") == []
+
+
+def test_two_engines_on_one_database_start_the_downstream_once(
+    backend: str, tmp_path: Path
+) -> None:
+    """Two servers (each its own store, executor, scheduler and workers) share the database:
+    the trigger fires in the transaction of the upstream's change, wherever that commits."""
+    import os
+    import uuid
+
+    from perch.store import open_store
+
+    if backend == "sqlite":
+        stores = [open_store(None, data_dir=tmp_path / "data") for _ in range(2)]
+    else:
+        schema = f"ft_{uuid.uuid4().hex[:12]}"
+        url = os.environ["PERCH_TEST_POSTGRES_URL"]
+        stores = [open_store(url, schema=schema) for _ in range(2)]
+    first = start_api(stores[0])
+    second = start_api(stores[1], admin=False)
+    second.client.auth = ADMIN
+    try:
+        first.deploy(NO_PAUSE)
+        first.deploy(DOWNSTREAM)
+        upstreams = [start(first if i % 2 else second, "demo", "pause_demo") for i in range(6)]
+        for upstream in upstreams:
+            first.wait(upstream, state_is("SUCCESS"))
+        found = wait_for_count(first, "demo.downstream", "after_pause", 6)
+        time.sleep(0.5)
+        found = executions_of(first, "demo.downstream", "after_pause")
+        parents = sorted(e["trigger"]["variables"]["executionId"] for e in found)
+        assert parents == sorted(upstreams)
+    finally:
+        stop_api(second)
+        stop_api(first)
