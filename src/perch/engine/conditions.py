@@ -22,7 +22,7 @@ from typing import Any
 from perch.durations import parse_duration
 from perch.engine.model import Execution
 from perch.engine.states import StateType
-from perch.errors import PerchError
+from perch.errors import PerchError, UndefinedVariableError
 from perch.flows.conditiontypes import (
     DATE_CONDITIONS,
     condition_name,
@@ -179,7 +179,7 @@ def execution_condition(raw: Mapping[str, Any], upstream: Upstream) -> bool:
     if name == "HasRetryAttempt":
         return any(len(run.attempts) > 1 for run in execution.task_runs)
     if name in ("ExecutionOutputs", "Expression"):
-        return truthy(upstream.render(str(raw.get("expression", ""))))
+        return truthy(_rendered(upstream, str(raw.get("expression", ""))))
     if name == "Not":
         return not any(execution_condition(c, upstream) for c in nested_conditions(raw))
     if name == "Or":
@@ -187,6 +187,15 @@ def execution_condition(raw: Mapping[str, Any], upstream: Upstream) -> bool:
     if name in DATE_CONDITIONS:
         return date_condition(raw, upstream.now, upstream.render)
     raise ConditionError(f"Condition type '{raw.get('type')}' is not supported")
+
+
+def _rendered(upstream: Upstream, text: str) -> Any:
+    """An expression about the upstream execution; one naming a variable this execution does
+    not have (a label others carry) is simply not true of it."""
+    try:
+        return upstream.render(text)
+    except UndefinedVariableError:
+        return None
 
 
 def _namespace_matches(raw: Mapping[str, Any], namespace: str) -> bool:
@@ -220,7 +229,7 @@ def _filter(item: Mapping[str, Any], upstream: Upstream) -> bool:
     elif subject == "STATE":
         actual = upstream.state.value
     else:
-        actual = upstream.render(str(item.get("value") or ""))
+        actual = _rendered(upstream, str(item.get("value") or ""))
     kind = item["type"]
     value = item.get("value")
     values = item.get("values") or []
