@@ -14,6 +14,7 @@ from perch.store.identityrepo import IdentityQueries
 from perch.store.journal import Journal
 from perch.store.kvrepo import KvQueries
 from perch.store.notifications import check_channel
+from perch.store.overviewrepo import OverviewQueries
 from perch.store.rolerepo import RoleQueries
 from perch.store.sealing import Sealer
 from perch.store.secretrepo import SecretQueries
@@ -36,6 +37,7 @@ class SqlTransaction(
     SecretQueries,
     KvQueries,
     TriggerQueries,
+    OverviewQueries,
 ):
     """Reads and writes inside one open transaction of ``connection``.
 

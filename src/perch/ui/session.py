@@ -63,6 +63,13 @@ class Viewer:
         user = self.signed_in.user
         return user.display_name or user.username
 
+    @property
+    def administers(self) -> bool:
+        """Whether any Administration page is open to them (the menu's link)."""
+        from perch.ui.access import administers
+
+        return administers(self)
+
 
 def ui_state(request: Request) -> UiState:
     state: UiState = request.app.state.perch_ui

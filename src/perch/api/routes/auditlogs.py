@@ -8,10 +8,6 @@ were written.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -22,10 +18,10 @@ from pydantic import Field
 
 from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
-from perch.api.convert import iso
 from perch.api.shapes import ERRORS, Shape
 from perch.engine.access import scope
-from perch.engine.auditlog import AuditQuery, AuditRecord, export_audit, search_audit
+from perch.engine.auditexport import csv_lines, jsonl_lines, record_json
+from perch.engine.auditlog import AuditQuery, export_audit, search_audit
 from perch.engine.principal import Principal
 from perch.permissions import Action, Resource
 
@@ -120,28 +116,6 @@ def readable_namespaces(principal: Principal) -> tuple[str, ...] | None:
     return scope(principal, Resource.AUDITLOG, Action.READ)
 
 
-def record_json(record: AuditRecord) -> dict[str, Any]:
-    """An audit record as the API shows it."""
-    return {
-        "id": record.seq,
-        "tenant": record.tenant,
-        "date": iso(record.at),
-        "principal": {"name": record.principal_name, "kind": record.principal_kind},
-        "action": record.action,
-        "resourceType": record.resource_type,
-        "resourceId": record.resource_id,
-        "namespace": record.namespace,
-        "executionId": record.execution_id,
-        "channel": record.channel,
-        "address": record.address,
-        "userAgent": record.user_agent,
-        "outcome": record.outcome,
-        "detail": record.detail,
-        "before": record.before,
-        "after": record.after,
-    }
-
-
 @router.get(
     "/auditlogs/search",
     summary="Search the audit trail",
@@ -154,61 +128,6 @@ def search(store: StoreDep, query: AuditQueryDep, principal: PrincipalDep) -> JS
     return JSONResponse(
         {"results": [record_json(record) for record in found.results], "total": found.total}
     )
-
-
-CSV_COLUMNS = (
-    "id",
-    "tenant",
-    "date",
-    "principalName",
-    "principalKind",
-    "action",
-    "resourceType",
-    "resourceId",
-    "namespace",
-    "executionId",
-    "channel",
-    "address",
-    "userAgent",
-    "outcome",
-    "detail",
-)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-    # A spreadsheet runs a cell starting with these as a formula: never a typed value's text.
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def csv_lines(records: Iterator[AuditRecord]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flushed() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow(CSV_COLUMNS)
-    yield flushed()
-    for record in records:
-        shown = record_json(record)
-        row = {
-            **shown,
-            "principalName": record.principal_name,
-            "principalKind": record.principal_kind,
-        }
-        writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
-        yield flushed()
-
-
-def jsonl_lines(records: Iterator[AuditRecord]) -> Iterator[str]:
-    for record in records:
-        yield json.dumps(record_json(record), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 @router.get(
