@@ -14,9 +14,9 @@ import httpx
 import pytest
 from tests.api.conftest import Api
 
-from perch.api import watch
+from perch.engine import watch
 from perch.api.routes import follow
-from perch.api.watch import wait_for, watcher_for
+from perch.engine.watch import wait_for, watcher_for
 from perch.engine import service
 from perch.engine.model import Execution
 from perch.engine.principal import Principal

@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.api.conftest import Api
 
-from perch.api.watch import wait_for
+from perch.engine.watch import wait_for
 from perch.engine import service
 from perch.engine.model import Execution
 from perch.engine.ports import Store

@@ -1,4 +1,4 @@
-"""perch.api.watch with a fake store: waking on change notifications, losslessly, and leaving
+"""perch.engine.watch with a fake store: waking on change notifications, losslessly, and leaving
 nothing behind once the waiters are gone."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from perch.api.watch import Watcher, changes, wait_for, wait_for_async, watcher_for
+from perch.engine.watch import Watcher, changes, wait_for, wait_for_async, watcher_for
 from perch.engine.executor import EngineContext, Written, bind
 from perch.engine.model import Execution, LogEntry
 from perch.engine.states import State, StateType

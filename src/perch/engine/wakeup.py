@@ -18,7 +18,7 @@ running tasks only once the database says that execution is being killed.
 
 Besides the loops' channels, the hub tells *change listeners* which executions a committed
 transaction wrote (their state, or new log lines): the API's live following
-(:mod:`perch.api.watch`) wakes on that instead of polling. A nudge from another process carries
+(:mod:`perch.engine.watch`) wakes on that instead of polling. A nudge from another process carries
 no ids, so it tells them "anything may have changed" (``None``).
 """
 

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 import anyio.to_thread
 
 from perch.engine import service
-from perch.engine.executor import context_for
+from perch.engine.context import context_for
 from perch.engine.model import Execution
 from perch.engine.ports import Store
 from perch.engine.wakeup import WakeHub

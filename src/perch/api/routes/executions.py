@@ -41,7 +41,7 @@ from perch.api.shapes import (
     ExecutionResponseShape,
     ExecutionShape,
 )
-from perch.api.watch import wait_for_async
+from perch.engine.watch import wait_for_async
 from perch.engine import service
 from perch.engine.creation import CORRELATION_LABEL
 from perch.engine.model import Execution, Label

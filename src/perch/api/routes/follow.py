@@ -1,7 +1,7 @@
 """Live following by server-sent events: ``GET /executions/{executionId}/follow`` and
 ``GET /logs/{executionId}/follow``.
 
-Both streams wake on the engine's change notifications (:mod:`perch.api.watch`), re-read the
+Both streams wake on the engine's change notifications (:mod:`perch.engine.watch`), re-read the
 database, and send what is new:
 
 - an execution stream sends the execution as a ``start`` event, a ``progress`` event on each
@@ -34,7 +34,7 @@ from perch.api.context import StoreDep, TenantDep
 from perch.api.convert import execution_in, shown_execution
 from perch.api.routes.logs import ExecutionIdPath, LogFilter, LogFilterDep, log_json, read_logs
 from perch.api.shapes import ERRORS
-from perch.api.watch import changes
+from perch.engine.watch import changes
 from perch.engine import service
 from perch.engine.model import Execution, LogEntry
 from perch.engine.ports import Store

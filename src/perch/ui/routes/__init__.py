@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from perch.ui.routes.approvals import router as approvals
 from perch.ui.routes.execution import router as execution
 from perch.ui.routes.executions import router as executions
+from perch.ui.routes.livelogs import router as livelogs
 from perch.ui.routes.login import router as login
 from perch.ui.routes.namespaces import router as namespaces
 
@@ -14,6 +15,7 @@ ROUTERS: tuple[APIRouter, ...]
 
 # The list before the one-execution routes: `/executions/bulk` is not an execution's page.
 ROUTERS = (login, approvals, executions, execution)
+ROUTERS += (livelogs,)
 ROUTERS += (namespaces,)
 
 __all__ = ["ROUTERS"]

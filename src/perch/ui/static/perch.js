@@ -26,3 +26,36 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   arm();
 });
+// The execution page's logs follow live (server-sent events) while the execution runs. Each
+// line is built from text nodes: what a task logged is never read as HTML.
+document.addEventListener("DOMContentLoaded", () => {
+  const list = document.querySelector("ol.logs[data-follow]");
+  if (!list || !window.EventSource) return;
+  const source = new EventSource(list.dataset.follow);
+  let replaced = false;
+  const part = (tag, cls, text) => {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    node.textContent = text;
+    return node;
+  };
+  source.addEventListener("line", (event) => {
+    const line = JSON.parse(event.data);
+    if (!replaced) {
+      // The stream replays every line from the start: it replaces what the page was sent.
+      list.replaceChildren();
+      replaced = true;
+    }
+    const item = document.createElement("li");
+    item.className = "level-" + line.level.replace(/[^A-Z]/g, "");
+    item.append(part("time", "", line.time), " ", part("span", "lvl", line.level));
+    if (line.task) item.append(" ", part("span", "task", line.task));
+    item.append(" ", part("span", "msg", line.message));
+    list.append(item);
+  });
+  source.addEventListener("end", () => {
+    source.close();
+    // The execution ended: show its final state, timeline and outputs.
+    setTimeout(() => location.reload(), 500);
+  });
+});
