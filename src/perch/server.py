@@ -72,8 +72,10 @@ def run_task_in_worker(task: Task, request: RunRequest) -> Outcome:
     return run_task(task, context)
 
 
-_HEAVY_MARKS = ("{%", "jq(", "jq (", "range(", "range (")
-"""What makes a template possibly slow to render: a statement (a loop), jq, a range."""
+_HEAVY_MARKS = ("{%", "jq(", "jq (", "range(", "range (", "errorLogs(", "read(")
+"""What makes a template possibly slow to render (a statement such as a loop, jq, a range),
+or read what the transaction dispatching it has not committed yet (``errorLogs()``, ``read()``:
+a worker renders those after the commit)."""
 
 
 def _light(value: Any) -> bool:

@@ -190,8 +190,16 @@ def context_for(store: Store) -> EngineContext:
     with _contexts_lock:
         ctx = _contexts.get(store)
         if ctx is None:
-            ctx = _contexts[store] = EngineContext(scoped_hooks=store_hooks(store))
+            ctx = _contexts[store] = EngineContext(
+                scoped_hooks=store_hooks(store), execution_hooks=_execution_hooks(store, None)
+            )
         return ctx
+
+
+def _execution_hooks(store: Store, extra: ExecutionHooks | None) -> ExecutionHooks:
+    from perch.engine.executionhooks import engine_execution_hooks
+
+    return engine_execution_hooks(store, extra)
 
 
 def bind(
@@ -212,7 +220,7 @@ def bind(
         hooks=hooks,
         inline=inline,
         scoped_hooks=scoped_hooks or store_hooks(store),
-        execution_hooks=execution_hooks,
+        execution_hooks=_execution_hooks(store, execution_hooks),
     )
     with _contexts_lock:
         _contexts[store] = ctx

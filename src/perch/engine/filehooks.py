@@ -58,7 +58,8 @@ def file_hooks(store: Store) -> Callable[[str, str], Mapping[str, Callable[..., 
             if not isinstance(uri, str) or not uri.startswith(SCHEME):
                 raise TaskFileError(f"'{uri}' is not a kestra:/// file URI")
             missing = NotFound(f"File '{uri}' not found")
-            with current().transaction() as tx:
+            # A reading transaction: read() may be called while this thread holds a write one.
+            with current().transaction(readonly=True) as tx:  # type: ignore[call-arg]
                 content = tx.get_file(uri)
                 if content is None:
                     raise missing
