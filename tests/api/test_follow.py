@@ -14,13 +14,12 @@ import httpx
 import pytest
 from tests.api.conftest import Api
 
-from perch.engine import watch
 from perch.api.routes import follow
-from perch.engine.watch import wait_for, watcher_for
-from perch.engine import service
+from perch.engine import service, watch
 from perch.engine.model import Execution
 from perch.engine.principal import Principal
 from perch.engine.states import StateType
+from perch.engine.watch import wait_for, watcher_for
 
 ADMIN = Principal("admin")
 SECRET_VALUE = "hunter2-very-secret"

@@ -7,12 +7,12 @@ from typing import Any
 
 from tests.api.conftest import Api
 
-from perch.engine.watch import wait_for
 from perch.engine import service
 from perch.engine.model import Execution
 from perch.engine.ports import Store
 from perch.engine.principal import Principal
 from perch.engine.states import StateType
+from perch.engine.watch import wait_for
 
 ADMIN = Principal("admin")
 SECRET_VALUE = "hunter2-very-secret"

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from perch.engine.watch import Watcher, changes, wait_for, wait_for_async, watcher_for
 from perch.engine.executor import EngineContext, Written, bind
 from perch.engine.model import Execution, LogEntry
 from perch.engine.states import State, StateType
+from perch.engine.watch import Watcher, changes, wait_for, wait_for_async, watcher_for
 from perch.errors import ExecutionNotFound
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -41,13 +41,13 @@ from perch.api.shapes import (
     ExecutionResponseShape,
     ExecutionShape,
 )
-from perch.engine.watch import wait_for_async
 from perch.engine import service
 from perch.engine.creation import CORRELATION_LABEL
 from perch.engine.model import Execution, Label
 from perch.engine.ports import ExecutionQuery
 from perch.engine.service.files import read_file
 from perch.engine.states import StateType
+from perch.engine.watch import wait_for_async
 from perch.errors import InvalidRequest
 
 router = APIRouter(tags=["Executions"])

@@ -34,10 +34,10 @@ from perch.api.context import StoreDep, TenantDep
 from perch.api.convert import execution_in, shown_execution
 from perch.api.routes.logs import ExecutionIdPath, LogFilter, LogFilterDep, log_json, read_logs
 from perch.api.shapes import ERRORS
-from perch.engine.watch import changes
 from perch.engine import service
 from perch.engine.model import Execution, LogEntry
 from perch.engine.ports import Store
+from perch.engine.watch import changes
 from perch.errors import ExecutionNotFound
 
 router = APIRouter()

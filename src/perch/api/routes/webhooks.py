@@ -17,9 +17,9 @@ from fastapi.responses import JSONResponse, Response
 from perch.api.context import StateDep, TenantDep
 from perch.api.convert import shown_execution
 from perch.api.shapes import ERRORS, ExecutionShape
-from perch.engine.watch import wait_for_async
 from perch.engine.model import Execution
 from perch.engine.service.webhooks import WebhookCall, fire_webhook
+from perch.engine.watch import wait_for_async
 
 router = APIRouter(tags=["Executions"])
 
