@@ -7,6 +7,9 @@ from fastapi import APIRouter
 from perch.ui.routes.approvals import router as approvals
 from perch.ui.routes.execution import router as execution
 from perch.ui.routes.executions import router as executions
+from perch.ui.routes.flow_editor import router as flow_editor
+from perch.ui.routes.flow_execute import router as flow_execute
+from perch.ui.routes.flows import router as flows
 from perch.ui.routes.livelogs import router as livelogs
 from perch.ui.routes.login import router as login
 from perch.ui.routes.namespaces import router as namespaces
@@ -17,5 +20,6 @@ ROUTERS: tuple[APIRouter, ...]
 ROUTERS = (login, approvals, executions, execution)
 ROUTERS += (livelogs,)
 ROUTERS += (namespaces,)
+ROUTERS += (flows, flow_editor, flow_execute)
 
 __all__ = ["ROUTERS"]
