@@ -103,3 +103,23 @@ def forget_cached_grants(request: Request) -> None:
         forget = getattr(getattr(held, name, None), "forget", None)
         if callable(forget):
             forget()
+
+
+def admin_page(
+    request: Request, viewer: Viewer, template: str, *, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """An Administration page, with the menu of the sections open to the viewer and the notice
+    of the action just done (``?done=`` names one of the page's fixed messages)."""
+    done: dict[str, str] = context.pop("done_messages", {})
+    context.setdefault("notice", done.get(request.query_params.get("done", "")))
+    context.setdefault("error", None)
+    return page(
+        request,
+        template,
+        status_code=status_code,
+        viewer=viewer,
+        section="admin",
+        admin_sections=sections(viewer),
+        here=request.url.path,
+        **context,
+    )

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from perch.ui.routes.admin_accounts import router as admin_accounts
+from perch.ui.routes.admin_audit import router as admin_audit
+from perch.ui.routes.admin_people import router as admin_people
+from perch.ui.routes.admin_roles import router as admin_roles
 from perch.ui.routes.approvals import router as approvals
+from perch.ui.routes.dashboard import router as dashboard
 from perch.ui.routes.execution import router as execution
 from perch.ui.routes.executions import router as executions
 from perch.ui.routes.flow_editor import router as flow_editor
@@ -20,6 +25,7 @@ ROUTERS: tuple[APIRouter, ...]
 ROUTERS = (login, approvals, executions, execution)
 ROUTERS += (livelogs,)
 ROUTERS += (namespaces,)
+ROUTERS += (dashboard, admin_people, admin_accounts, admin_roles, admin_audit)
 ROUTERS += (flows, flow_editor, flow_execute)
 
 __all__ = ["ROUTERS"]
