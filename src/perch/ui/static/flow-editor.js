@@ -116,18 +116,15 @@
     const gutter = document.createElement("pre");
     gutter.className = "gutter";
     gutter.setAttribute("aria-hidden", "true");
-    const stack = document.createElement("div");
-    stack.className = "stack";
     const shown = document.createElement("pre");
     shown.className = "highlight";
     shown.setAttribute("aria-hidden", "true");
     const code = document.createElement("code");
     shown.appendChild(code);
     area.parentNode.insertBefore(frame, area);
-    stack.appendChild(shown);
-    stack.appendChild(area);
     frame.appendChild(gutter);
-    frame.appendChild(stack);
+    frame.appendChild(shown);
+    frame.appendChild(area);
     area.classList.add("overlaid");
 
     const status = document.getElementById("problems-status");
