@@ -100,3 +100,82 @@ def test_read_refuses_what_is_not_an_execution_file(api: Api) -> None:
         if line["level"] == "ERROR"
     ]
     assert any("is not a kestra:/// file" in e for e in errors), errors
+
+
+EACH = """\
+id: each
+namespace: company.team
+tasks:
+  - id: outer
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["a", "b"]
+    tasks:
+      - id: inner
+        type: io.kestra.plugin.core.flow.ForEach
+        values: ["1", "2"]
+        tasks:
+          - id: group
+            type: io.kestra.plugin.core.flow.Sequential
+            tasks:
+              - id: make
+                type: io.kestra.plugin.core.debug.Return
+                format: "{{ parents[1].taskrun.value }}-{{ parents[0].taskrun.value }}"
+              - id: use
+                type: io.kestra.plugin.core.log.Log
+                message: "got {{ currentEachOutput(outputs.make).value }}"
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ outputs.make.b['2'].value }} {{ outputs.make | keys }}"
+"""
+
+
+def test_nested_foreach_outputs_are_keyed_by_each_level(api: Api) -> None:
+    execution = run_flow(api, EACH)
+    assert execution["state"]["current"] == "SUCCESS"
+    # Task runs: outer, 2 inner, 4 groups, 4 make, 4 use, after.
+    assert len(execution["taskRunList"]) == 16
+    assert sorted(messages(api, execution["id"], "use")) == [
+        "got a-1",
+        "got a-2",
+        "got b-1",
+        "got b-2",
+    ]
+    assert messages(api, execution["id"], "after") == ['b-2 ["a","b"]']
+
+
+THREE_LEVELS = """\
+id: three_levels
+namespace: company.team
+tasks:
+  - id: l1
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["x", "y"]
+    tasks:
+      - id: l2
+        type: io.kestra.plugin.core.flow.ForEach
+        values: ["p", "q"]
+        tasks:
+          - id: l3
+            type: io.kestra.plugin.core.flow.ForEach
+            values: ["1", "2"]
+            tasks:
+              - id: first
+                type: io.kestra.plugin.core.debug.Return
+                format: >-
+                  {{ parents[1].taskrun.value }}{{ parents[0].taskrun.value
+                  }}{{ taskrun.value }}
+              - id: second
+                type: io.kestra.plugin.core.debug.Return
+                format: "seen {{ currentEachOutput(outputs.first).value }}"
+"""
+
+
+def test_three_nested_foreach_levels(api: Api) -> None:
+    execution = run_flow(api, THREE_LEVELS)
+    assert execution["state"]["current"] == "SUCCESS"
+    # l1, 2 of l2, 4 of l3, 8 of first, 8 of second: Kestra's count.
+    assert len(execution["taskRunList"]) == 23
+    seen = sorted(
+        run["outputs"]["value"] for run in execution["taskRunList"] if run["taskId"] == "second"
+    )
+    assert seen == [f"seen {a}{b}{c}" for a in "xy" for b in "pq" for c in "12"]

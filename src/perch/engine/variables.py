@@ -15,6 +15,7 @@ from perch.engine.flowindex import flow_index
 from perch.engine.model import Execution, Label, TaskRun, run_index
 from perch.engine.states import StateType
 from perch.flows import Flow
+from perch.flows.tasks.flowable import EachSequential, ForEach
 
 FINAL_STATE_KEY = "finalState"
 """Execution metadata: the state an execution ends in, known while ``afterExecution`` runs."""
@@ -54,13 +55,43 @@ def _nest(plain: dict[str, Any], valued: dict[str, dict[str, Any]]) -> dict[str,
     return plain
 
 
+_EACH_TYPES = (ForEach, EachSequential)
+
+
+def iteration_levels(
+    flow: Flow, runs_by_id: Mapping[str, TaskRun], run: TaskRun
+) -> list[tuple[str, str]]:
+    """The ForEach iterations that lead to ``run``, outermost first, as ``(run id, value)``
+    of each run (``run`` itself included) that a ForEach started. Kestra nests outputs by
+    these (``outputs.t[outer][inner]``); runs deeper inside an iteration carry its value too
+    but add no level."""
+    index = flow_index(flow)
+    found: list[tuple[str, str]] = []
+    current = run
+    while current.parent_task_run_id is not None:
+        parent = runs_by_id.get(current.parent_task_run_id)
+        if parent is None:
+            break
+        placement = index.placements.get(parent.task_id)
+        if (
+            current.value is not None
+            and placement is not None
+            and isinstance(placement.task, _EACH_TYPES)
+        ):
+            found.append((current.id, current.value))
+        current = parent
+    found.reverse()
+    return found
+
+
 class _RunTree:
     """``outputs`` and ``tasks`` of an execution, made from its task runs on first read: most
     renderings never read them, and making them costs a pass over every task run."""
 
-    __slots__ = ("_made", "_runs")
+    __slots__ = ("_flow", "_made", "_runs")
 
-    def __init__(self, runs: tuple[TaskRun, ...]) -> None:
+    def __init__(self, flow: Flow, runs: tuple[TaskRun, ...]) -> None:
+        self._flow = flow
         self._runs = runs
         self._made: tuple[dict[str, Any], dict[str, Any]] | None = None
 
@@ -70,16 +101,32 @@ class _RunTree:
             states: dict[str, Any] = {}
             valued_outputs: dict[str, dict[str, Any]] = {}
             valued_states: dict[str, dict[str, Any]] = {}
+            by_id: dict[str, TaskRun] | None = None
             for run in self._runs:
                 state = {"state": _STATE_TEXT[run.state.current]}
                 if run.value is None:
                     states[run.task_id] = state
                     if run.outputs is not None:
                         outputs[run.task_id] = dict(run.outputs)
-                else:
-                    valued_states.setdefault(run.task_id, {})[run.value] = state
-                    if run.outputs is not None:
-                        valued_outputs.setdefault(run.task_id, {})[run.value] = dict(run.outputs)
+                    continue
+                valued_states.setdefault(run.task_id, {})[run.value] = state
+                if run.outputs is None:
+                    continue
+                if by_id is None:
+                    by_id = {r.id: r for r in self._runs}
+                levels = iteration_levels(self._flow, by_id, run)
+                own = bool(levels) and levels[-1][0] == run.id
+                path = [value for _, value in levels] if levels else [run.value]
+                node = valued_outputs.setdefault(run.task_id, {})
+                for value in path[:-1]:
+                    child = node.get(value)
+                    node = child if isinstance(child, dict) else node.setdefault(value, {})
+                if own or not levels:
+                    node[path[-1]] = dict(run.outputs)
+                else:  # inside an iteration, not started by the ForEach: at its level
+                    level = node.get(path[-1])
+                    level = level if isinstance(level, dict) else node.setdefault(path[-1], {})
+                    level.update(dict(run.outputs))
             self._made = (_nest(outputs, valued_outputs), _nest(states, valued_states))
         return self._made
 
@@ -153,7 +200,7 @@ _ENVS = _EnvVars()
 
 def base_variables(flow: Flow, execution: Execution) -> dict[str, Any]:
     """The variables shared by every task of the execution (no ``task``/``taskrun``)."""
-    tree = _RunTree(execution.task_runs)
+    tree = _RunTree(flow, execution.task_runs)
     outputs: Mapping[str, Any] = _LazyView(tree, 0)
     states: Mapping[str, Any] = _LazyView(tree, 1)
     final_state = execution.metadata.get(FINAL_STATE_KEY)
@@ -214,17 +261,26 @@ def with_task_run(
     if task_run.iteration is not None:
         taskrun["iteration"] = task_run.iteration
     variables["taskrun"] = taskrun
+    # Kestra's parents, nearest first: the enclosing runs that a ForEach started (with their
+    # value) or that have outputs; the flowables in between (a Sequential, the ForEach itself)
+    # are left out, so parents[0] is the nearest iteration.
+    index = flow_index(flow)
     parents: list[dict[str, Any]] = []
     parent_id = task_run.parent_task_run_id
     while parent_id is not None and parent_id in runs_by_id:
         parent = runs_by_id[parent_id]
-        entry: dict[str, Any] = {
-            "task": {"id": parent.task_id},
-            "taskrun": {"value": parent.value, "id": parent.id},
-        }
-        if parent.outputs is not None:
-            entry["outputs"] = dict(parent.outputs)
-        parents.append(entry)
+        above = runs_by_id.get(parent.parent_task_run_id or "")
+        placement = index.placements.get(above.task_id) if above is not None else None
+        started = placement is not None and isinstance(placement.task, _EACH_TYPES)
+        value = parent.value if started else None
+        if value is not None or parent.outputs is not None:
+            entry: dict[str, Any] = {
+                "task": {"id": parent.task_id},
+                "taskrun": {"value": value, "id": parent.id},
+            }
+            if parent.outputs is not None:
+                entry["outputs"] = dict(parent.outputs)
+            parents.append(entry)
         parent_id = parent.parent_task_run_id
     if parents:
         variables["parent"] = parents[0]

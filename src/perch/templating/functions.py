@@ -182,6 +182,35 @@ def print_context(ctx: CallContext) -> dict[str, Any]:
     return out
 
 
+def current_each_output(ctx: CallContext, outputs: Any = None) -> Any:
+    """``currentEachOutput(outputs.task)``: a task's output for the current ForEach iteration.
+
+    Outputs of a task inside a ForEach are keyed by iteration value, nested once per enclosing
+    ForEach: the value of each of ``parents`` (outermost first), then this task run's, picks
+    the entry."""
+    if not isinstance(outputs, dict):
+        raise TemplateRenderError(
+            "currentEachOutput() expects an argument 'outputs' with type map, "
+            f"got {type_name(outputs)}"
+        )
+    found: Any = outputs
+    parents = ctx.variables.get("parents")
+    for parent in reversed(parents if isinstance(parents, list) else []):
+        taskrun = parent.get("taskrun") if isinstance(parent, dict) else None
+        value = taskrun.get("value") if isinstance(taskrun, dict) else None
+        if value is not None and isinstance(found, dict):
+            found = found.get(str(value))
+    taskrun = ctx.variables.get("taskrun")
+    value = taskrun.get("value") if isinstance(taskrun, dict) else None
+    if not isinstance(found, dict):
+        return None
+    if value is not None and str(value) in found:
+        return found[str(value)]
+    # A task deeper inside the iteration (in a Sequential, an If) carries the iteration's
+    # value without a level of its own: the parents already led to its entry.
+    return found if found is not outputs else None
+
+
 # --- hooks -----------------------------------------------------------------------------------
 
 
@@ -253,6 +282,7 @@ _RAW: dict[str, LibraryFn] = {
     "read": read,
     "appLink": app_link,
     "errorLogs": error_logs,
+    "currentEachOutput": current_each_output,
 }
 
 FUNCTIONS: dict[str, LibraryFn] = {name: library_call(f"{name}()", fn) for name, fn in _RAW.items()}

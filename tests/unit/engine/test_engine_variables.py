@@ -80,15 +80,17 @@ def test_foreach_values_from_an_expression_and_parents() -> None:
     assert done.state.current is StateType.SUCCESS
     echoes = {r.value: r.outputs for r in h.runs_of(done.id, "echo")}
     assert echoes == {
-        "1": {"value": "1|1|2"},
-        "two": {"value": "two|two|2"},
-        '{"three":3}': {"value": '{"three":3}|{"three":3}|2'},
+        "1": {"value": "1|1|1"},
+        "two": {"value": "two|two|1"},
+        '{"three":3}': {"value": '{"three":3}|{"three":3}|1'},
     }
     states = [r.outputs for r in h.runs_of(done.id, "state_of_echo")]
-    assert states == [{"value": "SUCCESS 1|1|2"}] * 2
+    assert states == [{"value": "SUCCESS 1|1|1"}] * 2
     echo = h.runs_of(done.id, "echo")[0]
     variables = run_variables(h.flow_of(done), done, echo)
-    assert [p["task"]["id"] for p in variables["parents"]] == ["seq", "from_input"]
+    # As Kestra's: the iteration's run (seq, started by the ForEach) is a parent; the ForEach
+    # itself, with neither a value nor outputs, is not.
+    assert [p["task"]["id"] for p in variables["parents"]] == ["seq"]
     assert variables["taskrun"]["iteration"] == 0
     assert [r.iteration for r in h.runs_of(done.id, "seq")] == [0, 1, 2]
 
