@@ -415,4 +415,7 @@ def test_a_viewer_without_flow_read_on_a_namespace_does_not_see_its_flows(api: A
             "/ui/flows/finance.monthly/report/revisions/1/restore", data={"csrf": token}
         )
         assert restore.status_code == 404
+        own = client.post("/ui/flows/company.team/hello/revisions/1/restore", data={"csrf": token})
+        assert own.status_code == 403
+        assert "FLOW:UPDATE" in own.text
     assert api.client.get("/api/v1/flows/company.team/hello").json()["revision"] == 1

@@ -25,7 +25,7 @@ from perch.engine.service.flowsearch import (
     search_flows,
 )
 from perch.engine.service.triggers import search_triggers
-from perch.errors import FlowNotFound, PerchError
+from perch.errors import FlowNotFound, FlowValidationError, Forbidden, PerchError
 from perch.flows import Flow
 from perch.permissions import Action, Resource
 from perch.ui.linediff import line_diff
@@ -282,21 +282,26 @@ async def restore(
     """Save the revision's source as the newest revision, then the flow's page."""
     store = request.app.state.perch_ui.store
 
-    def run() -> tuple[int | None, str | None]:
+    def run() -> tuple[int, str | None]:
         if not readable(viewer.principal, Resource.FLOW, namespace):
             raise not_found(namespace, flow_id)
         try:
-            stored, _ = flow_service.restore_revision(
+            flow_service.restore_revision(
                 store, namespace, flow_id, revision, viewer.principal, tenant=viewer.tenant
             )
         except FlowNotFound:
             raise
+        except FlowValidationError as exc:
+            lines = "; ".join(str(p) for p in exc.problems)
+            return 422, f"Revision {revision} no longer validates: {lines}"
+        except Forbidden as exc:
+            return 403, str(exc)
         except PerchError as exc:
-            return None, str(exc)
-        return stored.revision, None
+            return 409, str(exc)
+        return 303, None
 
     try:
-        _, problem = await anyio.to_thread.run_sync(run)
+        status, problem = await anyio.to_thread.run_sync(run)
     except FlowNotFound as exc:
         return not_found_page(request, viewer, str(exc))
     if problem is not None:
@@ -306,7 +311,7 @@ async def restore(
         return page(
             request,
             "flow_restore.html",
-            status_code=409,
+            status_code=status,
             viewer=viewer,
             section="flows",
             problem=problem,
