@@ -26,6 +26,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from perch.engine.clock import Clock
+from perch.engine.crosswake import PostgresWakeBridge, being_killed
 from perch.engine.eventloop import EventLoop
 from perch.engine.executor import EngineContext, bind, start_in, unit
 from perch.engine.ports import ExecutionQuery, Store
@@ -33,15 +34,7 @@ from perch.engine.running import InlineRunner
 from perch.engine.scheduler import TimerLoop
 from perch.engine.schedules import ScheduleLoop
 from perch.engine.states import StateType
-from perch.engine.wakeup import (
-    KILL_PREFIX,
-    NudgeListener,
-    WakeHub,
-    killed_ids,
-    nudge,
-    nudging_listener,
-    socket_address,
-)
+from perch.engine.wakeup import NudgeListener, WakeHub, socket_address
 from perch.engine.worker import Outcome, RunRequest, WorkerPool
 from perch.errors import AlreadyExists, PerchError
 from perch.flows import Task
@@ -510,88 +503,3 @@ def _stopper(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
         stop.set()
 
     return handler
-
-
-PG_CHANNEL = "perch_wake"
-"""The PostgreSQL NOTIFY channel on which other processes wake a server."""
-
-
-class PostgresWakeBridge:
-    """On PostgreSQL, LISTEN for other processes' commits and wake the local loops."""
-
-    def __init__(
-        self, store: Any, hub: WakeHub, confirm_kill: Callable[[str], bool] | None = None
-    ) -> None:
-        self._store = store
-        self._hub = hub
-        self._being_killed = confirm_kill or being_killed(store)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="perch-pg-listen", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with self._store.listen([PG_CHANNEL]) as listener:
-                    while not self._stop.is_set():
-                        # The timeout only bounds how long stop() waits for this thread.
-                        received = listener.wait(timeout=1.0)
-                        if received:
-                            for _, payload in received:
-                                for execution_id in killed_ids(payload):
-                                    if self._being_killed(execution_id):
-                                        self._hub.killed(execution_id)
-                            self._hub.notify_all()
-                            # Followers (SSE, wait=true) of executions another process wrote.
-                            self._hub.changed(None)
-            except Exception:
-                log.exception("LISTEN failed; retrying")
-                self._stop.wait(1.0)
-
-
-def being_killed(store: Any) -> Callable[[str], bool]:
-    """Whether the database has an execution KILLING or KILLED: a ``kill:<id>`` message from
-    another process cancels running tasks only then, never on its word alone."""
-    from perch.engine import service
-    from perch.engine.states import StateType
-    from perch.errors import ExecutionNotFound
-
-    def check(execution_id: str) -> bool:
-        try:
-            execution = service.get_execution(store, execution_id)
-        except ExecutionNotFound:
-            return False
-        except Exception:
-            log.exception("cannot check the kill of %s", execution_id)
-            return False
-        return execution.state.current in (
-            StateType.KILLING,
-            StateType.KILLED,
-        )
-
-    return check
-
-
-def cli_hub(data_dir: Path, store: Any = None) -> WakeHub:
-    """A hub for a CLI process: every notification also wakes the server of ``data_dir``
-    (through its socket, or with a PostgreSQL NOTIFY when ``store`` is on PostgreSQL)."""
-    hub = WakeHub()
-    if getattr(store, "dialect", None) == "postgresql":
-        hub.add_listener(lambda channels: store.notify(PG_CHANNEL))
-        hub.on_kill(lambda execution_id: store.notify(PG_CHANNEL, KILL_PREFIX + execution_id))
-    else:
-        address = socket_address(data_dir)
-        hub.add_listener(nudging_listener(address))
-        # A task of the killed execution may be running inside the server: tell it to cancel.
-        hub.on_kill(lambda execution_id: _ignore(nudge(address, KILL_PREFIX + execution_id)))
-    return hub
-
-
-def _ignore(_: object) -> None:
-    return None

@@ -137,8 +137,8 @@ def perch(data_dir: Path, *args: str, check: bool = True) -> subprocess.Complete
 def store(data_dir: Path) -> Iterator[Store]:
     """The same SQLite database, used from the test process like the CLI does (its commits
     nudge the server)."""
+    from perch.engine.crosswake import cli_hub
     from perch.engine.executor import bind
-    from perch.server import cli_hub
     from perch.store import open_store
 
     opened = open_store(None, data_dir=data_dir)

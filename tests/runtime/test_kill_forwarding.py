@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from perch.engine.crosswake import PostgresWakeBridge, cli_hub
 from perch.engine.wakeup import NudgeListener, WakeHub, killed_ids, nudge, socket_address
-from perch.server import PostgresWakeBridge, cli_hub
 
 
 def _collect(hub: WakeHub) -> tuple[list[str], threading.Event]:

@@ -100,7 +100,7 @@ def test_a_postgres_notify_wakes_the_server_loops() -> None:
     import os
     import uuid
 
-    from perch.server import PostgresWakeBridge, cli_hub
+    from perch.engine.crosswake import PostgresWakeBridge, cli_hub
     from perch.store import open_store
 
     store = open_store(os.environ["PERCH_TEST_POSTGRES_URL"], schema=f"wk_{uuid.uuid4().hex[:12]}")

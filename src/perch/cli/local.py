@@ -82,8 +82,9 @@ def open_data(data_dir: Path, *, create: bool = False) -> Iterator[Store]:
     silently show an empty world); a database that cannot be opened is reported, not raised.
     """
     from perch.engine.auditlog import AuditOrigin, Channel, audit_origin
+    from perch.engine.crosswake import cli_hub
     from perch.engine.executor import bind
-    from perch.server import cli_hub, open_database
+    from perch.server import open_database
 
     url = database_url()
     prepare_data_dir(data_dir, create=create or url is not None)

@@ -1,0 +1,106 @@
+"""Waking processes that share a database: a PostgreSQL LISTEN bridge for servers, and the
+hub a CLI process uses to wake the server of its data folder (a socket nudge, or a NOTIFY)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from perch.engine.wakeup import (
+    KILL_PREFIX,
+    WakeHub,
+    killed_ids,
+    nudge,
+    nudging_listener,
+    socket_address,
+)
+
+log = logging.getLogger("perch.server")
+
+
+PG_CHANNEL = "perch_wake"
+"""The PostgreSQL NOTIFY channel on which other processes wake a server."""
+
+
+class PostgresWakeBridge:
+    """On PostgreSQL, LISTEN for other processes' commits and wake the local loops."""
+
+    def __init__(
+        self, store: Any, hub: WakeHub, confirm_kill: Callable[[str], bool] | None = None
+    ) -> None:
+        self._store = store
+        self._hub = hub
+        self._being_killed = confirm_kill or being_killed(store)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="perch-pg-listen", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self._store.listen([PG_CHANNEL]) as listener:
+                    while not self._stop.is_set():
+                        # The timeout only bounds how long stop() waits for this thread.
+                        received = listener.wait(timeout=1.0)
+                        if received:
+                            for _, payload in received:
+                                for execution_id in killed_ids(payload):
+                                    if self._being_killed(execution_id):
+                                        self._hub.killed(execution_id)
+                            self._hub.notify_all()
+                            # Followers (SSE, wait=true) of executions another process wrote.
+                            self._hub.changed(None)
+            except Exception:
+                log.exception("LISTEN failed; retrying")
+                self._stop.wait(1.0)
+
+
+def being_killed(store: Any) -> Callable[[str], bool]:
+    """Whether the database has an execution KILLING or KILLED: a ``kill:<id>`` message from
+    another process cancels running tasks only then, never on its word alone."""
+    from perch.engine import service
+    from perch.engine.states import StateType
+    from perch.errors import ExecutionNotFound
+
+    def check(execution_id: str) -> bool:
+        try:
+            execution = service.get_execution(store, execution_id)
+        except ExecutionNotFound:
+            return False
+        except Exception:
+            log.exception("cannot check the kill of %s", execution_id)
+            return False
+        return execution.state.current in (
+            StateType.KILLING,
+            StateType.KILLED,
+        )
+
+    return check
+
+
+def cli_hub(data_dir: Path, store: Any = None) -> WakeHub:
+    """A hub for a CLI process: every notification also wakes the server of ``data_dir``
+    (through its socket, or with a PostgreSQL NOTIFY when ``store`` is on PostgreSQL)."""
+    hub = WakeHub()
+    if getattr(store, "dialect", None) == "postgresql":
+        hub.add_listener(lambda channels: store.notify(PG_CHANNEL))
+        hub.on_kill(lambda execution_id: store.notify(PG_CHANNEL, KILL_PREFIX + execution_id))
+    else:
+        address = socket_address(data_dir)
+        hub.add_listener(nudging_listener(address))
+        # A task of the killed execution may be running inside the server: tell it to cancel.
+        hub.on_kill(lambda execution_id: _ignore(nudge(address, KILL_PREFIX + execution_id)))
+    return hub
+
+
+def _ignore(_: object) -> None:
+    return None
