@@ -141,7 +141,7 @@ def test_the_chart_geometry_and_percentiles() -> None:
     )
     chart = bar_chart(data)
     full, empty = chart.bars
-    assert [t.value for t in chart.ticks] == [0, 5, 10]
+    assert [t.value for t in chart.ticks] == [0, 2, 4, 6, 8, 10]
     assert [s.state for s in full.segments] == ["SUCCESS", "FAILED"]
     assert full.segments[0].title == "2026-05-01: 6 SUCCESS"
     assert full.segments[0].y + full.segments[0].height == chart.baseline

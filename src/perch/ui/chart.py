@@ -97,6 +97,13 @@ def bar_chart(data: ExecutionsByDay) -> Chart:
                 segments=segments,
             )
         )
-    ticks = [Tick(v, y_of(v)) for v in (0, top_value // 2, top_value) if v or top_value]
-    unique = {t.value: t for t in ticks}
-    return Chart(bars, list(unique.values()))
+    return Chart(bars, [Tick(v, y_of(v)) for v in range(0, top_value + 1, tick_step(top_value))])
+
+
+def tick_step(top_value: int) -> int:
+    """Between the scale's lines: a fifth of a top of 5, 10, 50… a half of 2, 20…"""
+    if top_value >= 5 and top_value % 5 == 0:
+        return top_value // 5
+    if top_value % 2 == 0:
+        return top_value // 2
+    return top_value

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from perch.engine.access import scope
 from perch.engine.kvtypes import KvType, parse_ttl
 from perch.engine.service import kv, overview, secretstore
+from perch.engine.service.kv import KvEntry
 from perch.engine.service.secretstore import NAMESPACE_PATTERN
 from perch.errors import KvError, PerchError, SecretError
 from perch.permissions import Action, Resource
@@ -108,7 +109,7 @@ def _view(store: Any, viewer: Viewer, namespace: str) -> dict[str, Any]:
     return {
         "namespace": namespace,
         "may": may,
-        "entries": [(e, _shown(e.value_json)) for e in entries],
+        "entries": [(e, _shown(e)) for e in entries],
         "secrets": secrets,
         "kv_refused": denied_text(KV, Action.READ, namespace),
         "secret_refused": denied_text(SECRET, Action.READ, namespace),
@@ -116,8 +117,10 @@ def _view(store: Any, viewer: Viewer, namespace: str) -> dict[str, Any]:
     }
 
 
-def _shown(value_json: str | None) -> tuple[str, bool]:
-    text = value_json or ""
+def _shown(entry: KvEntry) -> tuple[str, bool]:
+    """The value as people read it — a text as itself, anything else as JSON — cut short."""
+    value = entry.value
+    text = value if isinstance(value, str) else (entry.value_json or "")
     return (text[:SHOWN_VALUE], len(text) > SHOWN_VALUE)
 
 
