@@ -241,6 +241,11 @@ class StoreError(EngineError):
     """What the database holds is not what Perch wrote (a part of a document is missing)."""
 
 
+class SchemaMismatch(StoreError):
+    """The database's schema is not this Perch's (older: ``perch db upgrade``; newer: upgrade
+    Perch)."""
+
+
 # --- access ----------------------------------------------------------------------------------
 
 

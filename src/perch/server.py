@@ -49,6 +49,12 @@ SERVER_FILE = "server.json"
 LOCK_FILE = "server.lock"
 RECOVERED_WORKER = "recovered"
 
+EXECUTOR, SCHEDULER, WORKER = "executor", "scheduler", "worker"
+ENGINE_ROLES = frozenset({EXECUTOR, SCHEDULER, WORKER})
+"""The engine's roles: applying queued events (executor), firing timers and schedules
+(scheduler), running tasks (worker). A web server applies the transitions its requests ask
+for in their own transactions."""
+
 
 def run_task_in_worker(task: Task, request: RunRequest) -> Outcome:
     """The worker's task runner: ``perch.tasks.run_task`` with a RunContext."""
@@ -142,24 +148,40 @@ class LocalRuntime:
     def hub(self) -> WakeHub:
         return self.context.hub
 
-    def start(self, *, recover: bool = True, release_leases: bool = False) -> None:
-        """Start the loops; ``recover`` first starts what a previous process left CREATED or
-        QUEUED, ``release_leases`` frees jobs leased by a process known to be dead."""
+    def start(
+        self,
+        *,
+        recover: bool = True,
+        release_leases: bool = False,
+        roles: frozenset[str] = ENGINE_ROLES,
+    ) -> None:
+        """Start the loops of ``roles`` (all by default): the executor's outbox, the
+        scheduler's timers and schedules, the workers. ``recover`` first starts what a previous
+        process left CREATED or QUEUED (an executor's work), ``release_leases`` frees jobs
+        leased by a process known to be dead."""
+        self._roles = roles
         if release_leases:
             release_all_leases(self.store, self.context.clock.now())
-        if recover:
+        if recover and EXECUTOR in roles:
             start_waiting(self.store, self.context)
-        self.events.start()
-        self.timers.start()
-        self.schedules.start()
-        self.workers.start()
+        if EXECUTOR in roles:
+            self.events.start()
+        if SCHEDULER in roles:
+            self.timers.start()
+            self.schedules.start()
+        if WORKER in roles:
+            self.workers.start()
 
     def stop(self) -> None:
         """Stop the loops (running jobs get a few seconds to finish)."""
-        self.workers.stop()
-        self.schedules.stop()
-        self.timers.stop()
-        self.events.stop()
+        roles = getattr(self, "_roles", ENGINE_ROLES)
+        if WORKER in roles:
+            self.workers.stop()
+        if SCHEDULER in roles:
+            self.schedules.stop()
+            self.timers.stop()
+        if EXECUTOR in roles:
+            self.events.stop()
 
 
 def release_all_leases(store: Store, now: datetime) -> int:
@@ -465,13 +487,17 @@ def _serve(  # noqa: PLR0917 - internal
             signal.signal(restored, handler)
 
 
-def open_database(url: str | None, data_dir: Path) -> SqlStore:
-    """Open the store; any failure to reach the database becomes a :class:`PerchError`."""
+def open_database(url: str | None, data_dir: Path, *, migrate: bool = True) -> SqlStore:
+    """Open the store; any failure to reach the database becomes a :class:`PerchError`.
+
+    ``PERCH_DATABASE_SCHEMA`` confines a PostgreSQL database to one schema. Without ``migrate``,
+    a schema that is not this Perch's is refused, naming the command to run."""
     from perch.store import open_store
 
     where = _redacted(url) if url else f"SQLite in {data_dir}"
+    schema = os.environ.get("PERCH_DATABASE_SCHEMA") or None if url else None
     try:
-        return open_store(url, data_dir=data_dir)
+        return open_store(url, data_dir=data_dir, schema=schema, migrate=migrate)
     except PerchError:
         raise
     except Exception as exc:

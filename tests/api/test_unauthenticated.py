@@ -1,5 +1,6 @@
-"""Nothing answers without credentials but ``/health``, ``/api/v1/configs``, the setup page and
-Webhook triggers (whose key is the credential).
+"""Nothing answers without credentials but ``/health``, ``/ready``, ``/metrics`` (counts and
+timings only), ``/api/v1/configs``, the setup page and Webhook triggers (whose key is the
+credential).
 
 Every route of the application is tried (the list comes from the app itself, so a route added
 later is covered without touching this file), with no credentials, a wrong password and an
@@ -22,7 +23,14 @@ from tests.api.conftest import ADMIN, Api, open_test_store, start_api, stop_api
 
 from perch.identity.throttle import LoginThrottle
 
-PUBLIC = {("GET", "/health"), ("GET", "/api/v1/configs"), ("GET", "/setup"), ("POST", "/setup")}
+PUBLIC = {
+    ("GET", "/health"),
+    ("GET", "/ready"),
+    ("GET", "/metrics"),
+    ("GET", "/api/v1/configs"),
+    ("GET", "/setup"),
+    ("POST", "/setup"),
+}
 # Swagger UI's own JavaScript and CSS: static files that say nothing about this server.
 PUBLIC_MOUNTS = ("/api/v1/docs/assets",)
 _PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")

@@ -21,6 +21,7 @@ from perch.api.headers import HtmlHeaders
 from perch.api.origin import AuditOrigins
 from perch.api.shapes import ErrorShape
 from perch.api.tenancy import TenantDirectory
+from perch.api.timing import TimedRequests
 from perch.engine.ports import Store
 from perch.engine.principal import Principal
 
@@ -78,6 +79,7 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(HtmlHeaders)
+    app.add_middleware(TimedRequests)
     app.add_middleware(AuditOrigins)
     app.add_middleware(StrictJsonBodies)
     # Added last, so it runs first: nothing reads a body before its size is bounded.

@@ -49,6 +49,7 @@ def version() -> None:
 def _register_subcommands() -> None:
     from perch.cli.access import binding_app, role_app
     from perch.cli.audit import audit_app
+    from perch.cli.db import db_app
     from perch.cli.execution import execution_app
     from perch.cli.flow import flow_app
     from perch.cli.group import group_app
@@ -69,6 +70,7 @@ def _register_subcommands() -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(secret_app, name="secret")
     app.add_typer(kv_app, name="kv")
+    app.add_typer(db_app, name="db")
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -112,3 +112,102 @@ def local(  # noqa: PLR0917 - one parameter per option, as typer reads them
     except OSError as exc:
         fail(f"cannot run the server on {data_dir}: {exc.strerror or exc}")
     out.print("Perch server stopped")
+
+
+def _run_role(  # noqa: PLR0917 - the options of the role commands
+    role: str, data_dir: Any, host: str, port: int, health_port: int, workers: int
+) -> None:
+    from perch.roles import RoleInfo, RoleOptions, run_role
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    out = console()
+
+    def ready(info: RoleInfo) -> None:
+        what = "the REST API and the UI" if role in ("webserver", "standalone") else "/health"
+        out.print(
+            f"Perch {info.role} ready (pid {info.pid}): {what} on http://{host}:{info.port}",
+            markup=False,
+        )
+
+    url = database_url()
+    prepare_data_dir(data_dir, create=True)
+    options = RoleOptions(
+        role=role,
+        data_dir=data_dir,
+        database_url=url,
+        host=host,
+        port=port,
+        health_port=health_port,
+        workers=workers,
+    )
+    try:
+        run_role(options, on_ready=ready)
+    except PerchError as exc:
+        report_error(exc)
+    out.print(f"Perch {role} stopped")
+
+
+HostOption = Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")]
+PortOption = Annotated[int, typer.Option(min=0, max=65535, help="Port of the REST API and UI.")]
+HealthPortOption = Annotated[
+    int,
+    typer.Option(
+        min=0, max=65535, envvar="PERCH_HEALTH_PORT", help="Port of /health, /ready, /metrics."
+    ),
+]
+WorkersOption = Annotated[int, typer.Option(min=1, help="Worker threads running tasks.")]
+
+
+@server_app.command("webserver")
+def webserver(
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8080,
+) -> None:
+    """Serve the REST API and the web UI on the shared PostgreSQL database
+    (PERCH_DATABASE_URL); transitions that requests ask for are applied here."""
+    _run_role("webserver", data_dir, host, port, 0, 1)
+
+
+@server_app.command("executor")
+def executor(
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    host: HostOption = "127.0.0.1",
+    health_port: HealthPortOption = 0,
+) -> None:
+    """Apply queued events to executions (subflow ends, concurrency slots, restarts)."""
+    _run_role("executor", data_dir, host, 0, health_port, 1)
+
+
+@server_app.command("scheduler")
+def scheduler(
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    host: HostOption = "127.0.0.1",
+    health_port: HealthPortOption = 0,
+) -> None:
+    """Fire timers (pause durations, sleeps, retries, timeouts) and Schedule triggers."""
+    _run_role("scheduler", data_dir, host, 0, health_port, 1)
+
+
+@server_app.command("worker")
+def worker(
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    host: HostOption = "127.0.0.1",
+    health_port: HealthPortOption = 0,
+    workers: WorkersOption = 4,
+) -> None:
+    """Run tasks: claim jobs, run them, report their results."""
+    _run_role("worker", data_dir, host, 0, health_port, workers)
+
+
+@server_app.command("standalone")
+def standalone(
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8080,
+    workers: WorkersOption = 4,
+) -> None:
+    """Every role in one process, on PostgreSQL (PERCH_DATABASE_URL, beside other processes)
+    or SQLite (the data folder)."""
+    _run_role("standalone", data_dir, host, port, 0, workers)

@@ -158,6 +158,9 @@ class BufferedTransaction:
     def list_flow_revisions(self, tenant: str, namespace: str, flow_id: str) -> list[StoredFlow]:
         return self._tx.list_flow_revisions(tenant, namespace, flow_id)
 
+    def deployment_counts(self) -> dict[str, dict[str, int]]:
+        return self._tx.deployment_counts()
+
     def flow_listeners(self, tenant: str, types: Sequence[str]) -> list[TriggerRow]:
         return self._tx.flow_listeners(tenant, types)
 

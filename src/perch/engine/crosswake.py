@@ -56,7 +56,7 @@ class PostgresWakeBridge:
                                 for execution_id in killed_ids(payload):
                                     if self._being_killed(execution_id):
                                         self._hub.killed(execution_id)
-                            self._hub.notify_all()
+                            self._hub.wake_local()
                             # Followers (SSE, wait=true) of executions another process wrote.
                             self._hub.changed(None)
             except Exception:
@@ -104,3 +104,44 @@ def cli_hub(data_dir: Path, store: Any = None) -> WakeHub:
 
 def _ignore(_: object) -> None:
     return None
+
+
+class PostgresNotifier:
+    """Tell the other processes on a PostgreSQL database that this one committed work: one
+    NOTIFY for every burst of commits (a thread sends it), and one per killed execution."""
+
+    def __init__(self, store: Any, hub: WakeHub) -> None:
+        self._store = store
+        self._pending = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="perch-pg-notify", daemon=True)
+        hub.add_listener(lambda channels: self._pending.set())
+        hub.on_kill(lambda execution_id: self._send(KILL_PREFIX + execution_id))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._pending.set()
+        self._thread.join(timeout=5)
+
+    def _send(self, payload: str = "") -> None:
+        try:
+            self._store.notify(PG_CHANNEL, payload)
+        except Exception:
+            log.exception("NOTIFY failed")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._pending.wait()
+            if self._stop.is_set():
+                return
+            self._pending.clear()
+            self._send()
+            # Commits within this pause share the next NOTIFY.
+            self._stop.wait(COALESCE_SECONDS)
+
+
+COALESCE_SECONDS = 0.002
+"""How long the notifier waits after a NOTIFY before it sends the next one."""

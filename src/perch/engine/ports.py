@@ -286,6 +286,10 @@ class Transaction(Protocol):
 
     def next_trigger_due(self, types: Sequence[str]) -> datetime | None: ...
 
+    def deployment_counts(self) -> dict[str, dict[str, int]]:
+        """Executions by state and work items waiting (for the metrics)."""
+        ...
+
     # who may decide (see perch.engine.assignment)
     def decider(self, username: str, tenant: str) -> Decider | None:
         """The enabled user ``username``, with the names of their groups in ``tenant``."""

@@ -85,6 +85,14 @@ class WakeHub:
         """Wake every channel."""
         self.notify(CHANNELS)
 
+    def wake_local(self) -> None:
+        """Wake every channel of this process only, without telling the listeners: for a
+        wake-up that came from another process (passing it on would echo it back)."""
+        with self._lock:
+            for name in CHANNELS:
+                self._generations[name] += 1
+                self._conditions[name].notify_all()
+
     def wait(self, channel: str, generation: int, timeout: float | None) -> bool:
         """Sleep until the channel moves past ``generation`` or ``timeout`` seconds pass.
 

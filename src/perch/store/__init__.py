@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from perch.errors import SchemaMismatch
 from perch.store.auditchain import AuditCheck
 from perch.store.auditkey import load_audit_key
 from perch.store.database import DEFAULT_DATA_DIR, create_store_engine, database_url
-from perch.store.migrate import upgrade_to_head
+from perch.store.migrate import schema_problem, upgrade_to_head
 from perch.store.sealing import load_sealer
 from perch.store.sqlstore import SqlStore
 from perch.store.transaction import SqlTransaction
@@ -20,10 +21,16 @@ __all__ = ["AuditCheck", "SqlStore", "SqlTransaction", "open_store"]
 
 
 def open_store(
-    url: str | None = None, *, data_dir: Path | None = None, schema: str | None = None
+    url: str | None = None,
+    *,
+    data_dir: Path | None = None,
+    schema: str | None = None,
+    migrate: bool = True,
 ) -> SqlStore:
     """Open the database at ``url`` (a SQLite file ``<data_dir or ./.perch>/perch.db`` when None)
-    and migrate it to the newest schema.
+    and migrate it to the newest schema; with ``migrate=False`` a schema that is not this
+    Perch's is refused instead (:class:`perch.errors.StoreError` saying which command to run),
+    as the processes of a deployment do.
 
     ``schema`` confines a PostgreSQL store to one schema (created when missing), e.g. to isolate
     test runs sharing a server.
@@ -36,7 +43,12 @@ def open_store(
     audit_key = load_audit_key(folder)
     engine = create_store_engine(database_url(url, data_dir), schema=schema)
     try:
-        upgrade_to_head(engine)
+        if migrate:
+            upgrade_to_head(engine)
+        else:
+            problem = schema_problem(engine)
+            if problem is not None:
+                raise SchemaMismatch(problem)
     except BaseException:
         engine.dispose()
         raise

@@ -7,6 +7,7 @@ time; on SQLite the ``BEGIN IMMEDIATE`` of the migration transaction does the sa
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -28,6 +29,7 @@ def alembic_config() -> Config:
     return config
 
 
+@cache
 def head_revision() -> str | None:
     """The newest revision shipped with this version of Perch."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -47,3 +49,38 @@ def upgrade_to_head(engine: Engine) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None: no Perch schema yet)."""
+    with engine.connect() as connection:
+        found = MigrationContext.configure(connection).get_current_revision()
+        connection.rollback()
+    return found
+
+
+@cache
+def known_revisions() -> tuple[str, ...]:
+    """Every revision this version of Perch ships, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return tuple(rev.revision for rev in reversed(list(script.walk_revisions())))
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """Why a process of this version must not start on this database (None: it may): a schema
+    older than this Perch's, or one a newer Perch wrote."""
+    found = current_revision(engine)
+    head = head_revision()
+    if found == head:
+        return None
+    if found is None:
+        return "the database has no Perch schema yet: run `perch db upgrade` first"
+    if found in known_revisions():
+        return (
+            f"the database schema is at revision {found}, older than this Perch's {head}: "
+            "run `perch db upgrade` first"
+        )
+    return (
+        f"the database schema is at revision {found}, which this Perch ({head}) does not know: "
+        "a newer Perch wrote it; upgrade Perch on this machine"
+    )

@@ -104,6 +104,17 @@ class SqlStore:
         with self.transaction() as tx:
             tx.notify(channel, payload)
 
+    def readiness(self) -> str | None:
+        """Why this process should not take traffic now (None: ready): the database does not
+        answer, or its schema is not this Perch's."""
+        from perch.store.migrate import schema_problem
+
+        try:
+            return schema_problem(self.engine)
+        except Exception as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            return f"the database does not answer: {reason[0] if reason else type(exc).__name__}"
+
     def listen(self, channels: Sequence[str]) -> Listener:
         """Start listening for PostgreSQL notifications on ``channels`` (PostgreSQL only)."""
         return Listener(self.engine, list(channels))

@@ -7,6 +7,7 @@ from sqlalchemy import Connection, text
 from perch.engine.model import Execution
 from perch.store.auditkey import Head, load_audit_key
 from perch.store.cache import ExecutionCache
+from perch.store.countsrepo import CountQueries
 from perch.store.executionrepo import ExecutionQueries
 from perch.store.filerepo import FileQueries
 from perch.store.flowrepo import FlowQueries
@@ -38,6 +39,7 @@ class SqlTransaction(
     KvQueries,
     TriggerQueries,
     OverviewQueries,
+    CountQueries,
 ):
     """Reads and writes inside one open transaction of ``connection``.
 
