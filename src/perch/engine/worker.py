@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,10 +38,19 @@ from perch.engine.states import StateType
 from perch.engine.wakeup import JOBS
 from perch.errors import ConcurrentUpdate, EngineError, StaleResult
 from perch.flows import Task
+from perch.metrics import CLAIM_LATENCY, TASK_DURATION
 
 log = logging.getLogger(__name__)
 
 __all__ = ["FailedOutcome", "Outcome", "RunRequest", "TaskRunner", "WorkerPool"]
+
+
+def _short_type(type_name: str) -> str:
+    """``io.kestra.plugin.core.http.Request`` → ``core.http.Request`` (fewer, shorter series)."""
+    for prefix in ("io.kestra.plugin.", "io.kestra."):
+        if type_name.startswith(prefix):
+            return type_name[len(prefix) :]
+    return type_name
 
 
 @dataclass
@@ -188,6 +198,8 @@ class WorkerPool:
             # memory: nothing is written before the unit ends).
             jobs = tx.claim_jobs(worker_id, self._batch, now, lease_until)
             jobs += written.claim_own_jobs(worker_id, self._batch - len(jobs), lease_until)
+            for job in jobs:
+                CLAIM_LATENCY.observe(max((now - job.created).total_seconds(), 0.0))
             if jobs:
                 self._claimed += 1  # only compared for change, so races between threads are fine
             ran_inline = 0
@@ -243,9 +255,16 @@ class WorkerPool:
         execution_id = item.job.execution_id
         with self._lock:
             self._cancels.setdefault(execution_id, []).append(cancelled)
+        began = time.perf_counter()
+        outcome: Outcome | None = None
         try:
-            return run_started(self._ctx, self._runner, item.run, cancelled)
+            outcome = run_started(self._ctx, self._runner, item.run, cancelled)
+            return outcome
         finally:
+            state = outcome.state.value if outcome is not None else "ERROR"
+            TASK_DURATION.labels(_short_type(item.task.type), state).observe(
+                time.perf_counter() - began
+            )
             with self._lock:
                 events = self._cancels.get(execution_id, [])
                 if cancelled in events:

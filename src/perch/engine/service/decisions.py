@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from perch.engine.access import require_on, scope
@@ -44,6 +45,7 @@ from perch.engine.states import StateType
 from perch.errors import ConcurrentUpdate, ExecutionNotFound, NotAssigned
 from perch.flows import Flow
 from perch.inputs import InputBase, InputCheck, check_inputs, resolve_inputs, serialize_input_value
+from perch.metrics import TIME_TO_DECISION
 from perch.permissions import Action, Resource
 from perch.templating import default_environment
 
@@ -86,8 +88,15 @@ def resume(
                 raise
             continue
         ctx.after_commit(written)
+        _decided(execution, ctx.clock.now())
         return saved
     raise ConcurrentUpdate(f"execution '{execution_id}' kept changing; gave up after retries")
+
+
+def _decided(paused: Execution, now: datetime) -> None:
+    """Time to decision, for the metrics: from the pause to this resume."""
+    if paused.state.current is StateType.PAUSED:
+        TIME_TO_DECISION.observe(max((now - paused.state.histories[-1].date).total_seconds(), 0))
 
 
 def _resume_in(  # noqa: PLR0917 - internal
