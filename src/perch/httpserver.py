@@ -24,12 +24,25 @@ class HttpServer:
     """uvicorn serving :func:`perch.api.create_app` on ``host:port`` until :meth:`stop`."""
 
     def __init__(
-        self, store: Store, *, host: str = "127.0.0.1", port: int = 8080, settings: ApiSettings
+        self,
+        store: Store,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        settings: ApiSettings,
+        reuse_port: bool = False,
+        prepare: bool = True,
     ) -> None:
+        """``reuse_port`` lets several processes listen on one port (SO_REUSEPORT: the kernel
+        spreads the connections over them). ``prepare`` builds every route now (about a second
+        of CPU) rather than on the first request to each: servers do, tests that start a
+        server per test need not."""
+        self._reuse_port = reuse_port
         self.app = create_app(store, settings)
         throttle = self.app.state.perch.authenticator.throttle
         install_ui(self.app, store, throttle, UiSettings(public_url=settings.public_url))
-        prepare_routes(self.app)
+        if prepare:
+            prepare_routes(self.app)
         with contextlib.suppress(ImportError):
             # anyio imports its asyncio backend on the first call sent to a thread; a module
             # import on the event loop would hold every request meanwhile.
@@ -73,7 +86,9 @@ class HttpServer:
             # Bound here rather than by uvicorn, which logs a bind failure and exits the
             # thread: a taken port must become one clear error for the caller.
             self._socket = socket.create_server(
-                (host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET
+                (host, port),
+                family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+                reuse_port=self._reuse_port,
             )
         except OSError as exc:
             reason = os.strerror(exc.errno) if exc.errno else str(exc)

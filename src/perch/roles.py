@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -64,6 +65,10 @@ class RoleOptions:
     """The port of /health, /ready and /metrics for the other roles (0: any free port)."""
     workers: int = 4
     """Worker threads running tasks (worker, standalone)."""
+    web_processes: int = 1
+    """API processes listening on one port (webserver): this one and the others it starts."""
+    reuse_port: bool = False
+    """Listen with SO_REUSEPORT (set on the processes a webserver starts beside itself)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,27 @@ def run_role(
             signal.signal(restored, handler)
 
 
+def _start_siblings(options: RoleOptions) -> list[subprocess.Popen[bytes]]:
+    """The other API processes of ``perch server webserver --workers N``, on the same port."""
+    command = [
+        sys.executable,
+        "-m",
+        "perch",
+        "server",
+        "webserver",
+        "--data-dir",
+        str(options.data_dir),
+        "--host",
+        options.host,
+        "--port",
+        str(options.port),
+        "--workers",
+        "1",
+        "--reuse-port",
+    ]
+    return [subprocess.Popen(command) for _ in range(options.web_processes - 1)]
+
+
 def _run(
     store: Any,
     options: RoleOptions,
@@ -133,6 +159,7 @@ def _run(
     bridge = PostgresWakeBridge(store, runtime.hub) if postgres else None
     notifier = PostgresNotifier(store, runtime.hub) if postgres else None
     health: HealthServer | None = None
+    siblings: list[subprocess.Popen[bytes]] = []
     try:
         if bridge is not None and notifier is not None:
             bridge.start()
@@ -143,9 +170,20 @@ def _run(
             settings = ApiSettings(
                 setup_token=setup_token, public_url=os.environ.get("PERCH_URL") or None
             )
-            http = HttpServer(store, host=options.host, port=options.port, settings=settings)
+            several = role == WEBSERVER and options.web_processes > 1
+            if several and options.port == 0:
+                raise PerchError("several web server processes need a fixed --port, not 0")
+            http = HttpServer(
+                store,
+                host=options.host,
+                port=options.port,
+                settings=settings,
+                reuse_port=options.reuse_port or several,
+            )
             http.start()
             port = http.port
+            if several:
+                siblings = _start_siblings(options)
             if setup_token is not None:
                 print(
                     f"Perch is not set up yet: open http://{options.host}:{port}/setup?token="
@@ -162,6 +200,13 @@ def _run(
         while not stop.wait(1.0):
             pass
     finally:
+        for sibling in siblings:
+            sibling.terminate()
+        for sibling in siblings:
+            try:
+                sibling.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                sibling.kill()
         if http is not None:
             http.stop()
         if health is not None:

@@ -100,7 +100,8 @@ def start_api(store: Store, *, admin: bool = True, setup_token: str | None = Non
         create_user(store, ADMIN[0], ADMIN[1], superadmin=True)
     runtime = LocalRuntime(store, workers=2)
     runtime.start()
-    server = HttpServer(store, port=0, settings=ApiSettings(setup_token=setup_token))
+    # Routes built on first use: a server per test need not pay for all of them.
+    server = HttpServer(store, port=0, settings=ApiSettings(setup_token=setup_token), prepare=False)
     server.start()
     url = f"http://127.0.0.1:{server.port}"
     client = httpx.Client(base_url=url, auth=ADMIN, timeout=30)

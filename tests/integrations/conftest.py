@@ -224,7 +224,7 @@ def start_linked_api(store: Store) -> Api:
     address: dict[str, str] = {}
     runtime = LocalRuntime(store, workers=2, public_url=lambda: address.get("url"))
     runtime.start()
-    server = HttpServer(store, port=0, settings=ApiSettings())
+    server = HttpServer(store, port=0, settings=ApiSettings(), prepare=False)
     server.start()
     url = address["url"] = f"http://127.0.0.1:{server.port}"
     client = httpx.Client(base_url=url, auth=ADMIN, timeout=30)

@@ -47,7 +47,7 @@ def start_clocked(store: Any, clock: FakeClock, *, admin: bool = True) -> Clocke
         create_user(store, ADMIN[0], ADMIN[1], superadmin=True)
     runtime = LocalRuntime(store, workers=2, clock=clock)
     runtime.start()
-    server = HttpServer(store, port=0, settings=ApiSettings())
+    server = HttpServer(store, port=0, settings=ApiSettings(), prepare=False)
     server.start()
     url = f"http://127.0.0.1:{server.port}"
     client = httpx.Client(base_url=url, auth=ADMIN, timeout=30)

@@ -238,3 +238,34 @@ def test_a_process_refuses_a_schema_that_is_not_its_own(tmp_path: Path) -> None:
     status = perch("db", "status", "--data-dir", str(tmp_path / "d"), env=env, cwd=tmp_path)
     assert status.returncode == 1
     assert "no Perch schema" in status.stdout + status.stderr
+
+
+def test_a_webserver_runs_several_processes_on_one_port(tmp_path: Path) -> None:
+    import socket
+
+    env = environment(f"roles_{uuid.uuid4().hex[:10]}")
+    upgraded = perch("db", "upgrade", "--data-dir", str(tmp_path / "d"), env=env, cwd=tmp_path)
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    web = spawn("webserver", env, tmp_path, "--port", str(port), "--workers", "2")
+    try:
+        deadline = time.monotonic() + 120
+        pids: set[str] = set()
+        while time.monotonic() < deadline and len(pids) < 2:
+            pids = {m.group(2) for m in READY.finditer(web.log.read_text(errors="replace"))}
+            assert web.popen.poll() is None, web.log.read_text()
+            time.sleep(0.2)
+        assert len(pids) == 2, web.log.read_text()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", auth=ADMIN, timeout=30) as client:
+            for _ in range(20):
+                assert client.get("/api/v1/main/flows/search").status_code == 200
+        web.popen.send_signal(signal.SIGTERM)
+        assert web.popen.wait(timeout=60) == 0
+        for pid in pids:
+            with pytest.raises(ProcessLookupError):
+                os.kill(int(pid), 0)
+    finally:
+        if web.popen.poll() is None:
+            web.popen.kill()

@@ -115,7 +115,15 @@ def local(  # noqa: PLR0917 - one parameter per option, as typer reads them
 
 
 def _run_role(  # noqa: PLR0917 - the options of the role commands
-    role: str, data_dir: Any, host: str, port: int, health_port: int, workers: int
+    role: str,
+    data_dir: Any,
+    host: str,
+    port: int,
+    health_port: int,
+    workers: int,
+    *,
+    web_processes: int = 1,
+    reuse_port: bool = False,
 ) -> None:
     from perch.roles import RoleInfo, RoleOptions, run_role
 
@@ -140,6 +148,8 @@ def _run_role(  # noqa: PLR0917 - the options of the role commands
         port=port,
         health_port=health_port,
         workers=workers,
+        web_processes=web_processes,
+        reuse_port=reuse_port,
     )
     try:
         run_role(options, on_ready=ready)
@@ -164,10 +174,14 @@ def webserver(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8080,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="API processes listening on this one port.")
+    ] = 1,
+    reuse_port: Annotated[bool, typer.Option(hidden=True)] = False,
 ) -> None:
     """Serve the REST API and the web UI on the shared PostgreSQL database
     (PERCH_DATABASE_URL); transitions that requests ask for are applied here."""
-    _run_role("webserver", data_dir, host, port, 0, 1)
+    _run_role("webserver", data_dir, host, port, 0, 1, web_processes=workers, reuse_port=reuse_port)
 
 
 @server_app.command("executor")

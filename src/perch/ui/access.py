@@ -14,9 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from perch.errors import PerchError
 from perch.permissions import Action, Grants, Resource, missing
 from perch.ui.render import page
 
@@ -123,3 +125,17 @@ def admin_page(
         here=request.url.path,
         **context,
     )
+
+
+async def attempt(call: Callable[..., object], *args: Any, **kwargs: Any) -> str | None:
+    """Run ``call(*args, **kwargs)`` (a service call) off the event loop; the text of its
+    refusal (a :class:`perch.errors.PerchError`), or None when it went through."""
+
+    def run() -> str | None:
+        try:
+            call(*args, **kwargs)
+        except PerchError as exc:
+            return str(exc)
+        return None
+
+    return await anyio.to_thread.run_sync(run)

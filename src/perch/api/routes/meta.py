@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from perch.api.context import StateDep
 from perch.api.routes import setup
@@ -37,7 +37,11 @@ def counts_of(store: Store) -> dict[str, dict[str, int]]:
         return tx.deployment_counts()
 
 
-@public_router.get("/ready", summary="Readiness: the database answers and its schema is current")
+@public_router.get(
+    "/ready",
+    summary="Readiness: the database answers and its schema is current",
+    responses={503: {"description": "Not ready: `reason` says why"}},
+)
 async def ready(state: StateDep) -> Response:
     problem = await anyio.to_thread.run_sync(readiness_of, state.store)
     if problem is not None:
@@ -45,7 +49,12 @@ async def ready(state: StateDep) -> Response:
     return JSONResponse({"status": "UP"})
 
 
-@public_router.get("/metrics", summary="Prometheus metrics of this process and the database")
+@public_router.get(
+    "/metrics",
+    summary="Prometheus metrics of this process and the database",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(state: StateDep) -> Response:
     store = state.store
     body = await anyio.to_thread.run_sync(exposition, lambda: counts_of(store))

@@ -20,7 +20,14 @@ from perch import identity
 from perch.durations import parse_duration
 from perch.errors import InvalidDuration, PerchError
 from perch.permissions import Action, Resource
-from perch.ui.access import admin_page, denied, denied_text, forget_cached_grants, tenant_wide
+from perch.ui.access import (
+    admin_page,
+    attempt,
+    denied,
+    denied_text,
+    forget_cached_grants,
+    tenant_wide,
+)
 from perch.ui.session import FormViewerDep, Viewer, ViewerDep
 
 router = APIRouter()
@@ -76,20 +83,14 @@ async def create_account(
         return denied(request, viewer, denied_text(SA, Action.CREATE))
     store = request.app.state.perch_ui.store
 
-    def create() -> str | None:
-        try:
-            identity.create_service_account(
-                store,
-                viewer.tenant,
-                name,
-                description=description.strip() or None,
-                principal=viewer.principal,
-            )
-        except PerchError as exc:
-            return str(exc)
-        return None
-
-    problem = await anyio.to_thread.run_sync(create)
+    problem = await attempt(
+        identity.create_service_account,
+        store,
+        viewer.tenant,
+        name,
+        description=description.strip() or None,
+        principal=viewer.principal,
+    )
     if problem is None:
         return RedirectResponse("/ui/admin/service-accounts?done=created", status_code=303)
     sent = {"name": name, "description": description}
@@ -102,16 +103,13 @@ async def delete_account(request: Request, account_id: str, viewer: FormViewerDe
         return denied(request, viewer, denied_text(SA, Action.DELETE))
     store = request.app.state.perch_ui.store
 
-    def remove() -> str | None:
-        try:
-            identity.delete_service_account(
-                store, account_id, tenant=viewer.tenant, principal=viewer.principal
-            )
-        except PerchError as exc:
-            return str(exc)
-        return None
-
-    problem = await anyio.to_thread.run_sync(remove)
+    problem = await attempt(
+        identity.delete_service_account,
+        store,
+        account_id,
+        tenant=viewer.tenant,
+        principal=viewer.principal,
+    )
     forget_cached_grants(request)
     if problem is None:
         return RedirectResponse("/ui/admin/service-accounts?done=deleted", status_code=303)

@@ -16,10 +16,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from perch import identity
-from perch.errors import PerchError
 from perch.permissions import Action, Resource
 from perch.ui.access import (
     admin_page,
+    attempt,
     denied,
     denied_text,
     forget_cached_grants,
@@ -127,22 +127,16 @@ async def create_user(  # noqa: PLR0917 - the form's fields
         return denied(request, viewer, USERS_DENIED)
     store = request.app.state.perch_ui.store
 
-    def create() -> str | None:
-        try:
-            identity.create_user(
-                store,
-                username,
-                password,
-                email=email.strip() or None,
-                display_name=display_name.strip() or None,
-                superadmin=bool(superadmin_flag),
-                principal=viewer.principal,
-            )
-        except PerchError as exc:
-            return str(exc)
-        return None
-
-    problem = await anyio.to_thread.run_sync(create)
+    problem = await attempt(
+        identity.create_user,
+        store,
+        username,
+        password,
+        email=email.strip() or None,
+        display_name=display_name.strip() or None,
+        superadmin=bool(superadmin_flag),
+        principal=viewer.principal,
+    )
     if problem is None:
         return RedirectResponse("/ui/admin/users?done=created", status_code=303)
     sent = {"username": username, "email": email, "display_name": display_name}
@@ -156,14 +150,9 @@ async def _change_user(
         return denied(request, viewer, USERS_DENIED)
     store = request.app.state.perch_ui.store
 
-    def change() -> str | None:
-        try:
-            identity.update_user(store, user_id, changes, principal=viewer.principal)
-        except PerchError as exc:
-            return str(exc)
-        return None
-
-    problem = await anyio.to_thread.run_sync(change)
+    problem = await attempt(
+        identity.update_user, store, user_id, changes, principal=viewer.principal
+    )
     forget_cached_grants(request)
     if problem is None:
         return RedirectResponse(f"/ui/admin/users?done={done}", status_code=303)
@@ -196,14 +185,7 @@ async def delete_user(request: Request, user_id: str, viewer: FormViewerDep) -> 
         return denied(request, viewer, USERS_DENIED)
     store = request.app.state.perch_ui.store
 
-    def remove() -> str | None:
-        try:
-            identity.delete_user(store, user_id, principal=viewer.principal)
-        except PerchError as exc:
-            return str(exc)
-        return None
-
-    problem = await anyio.to_thread.run_sync(remove)
+    problem = await attempt(identity.delete_user, store, user_id, principal=viewer.principal)
     forget_cached_grants(request)
     if problem is None:
         return RedirectResponse("/ui/admin/users?done=deleted", status_code=303)
@@ -267,14 +249,7 @@ async def _group_change(
     if not tenant_wide(viewer, G, action):
         return denied(request, viewer, denied_text(G, action))
 
-    def run() -> str | None:
-        try:
-            change()
-        except PerchError as exc:
-            return str(exc)
-        return None
-
-    problem = await anyio.to_thread.run_sync(run)
+    problem = await attempt(change)
     forget_cached_grants(request)
     if problem is None:
         return RedirectResponse(f"/ui/admin/groups?done={done}", status_code=303)
@@ -289,20 +264,14 @@ async def create_group(
         return denied(request, viewer, denied_text(G, Action.CREATE))
     store = request.app.state.perch_ui.store
 
-    def create() -> str | None:
-        try:
-            identity.create_group(
-                store,
-                viewer.tenant,
-                name,
-                description=description.strip() or None,
-                principal=viewer.principal,
-            )
-        except PerchError as exc:
-            return str(exc)
-        return None
-
-    problem = await anyio.to_thread.run_sync(create)
+    problem = await attempt(
+        identity.create_group,
+        store,
+        viewer.tenant,
+        name,
+        description=description.strip() or None,
+        principal=viewer.principal,
+    )
     if problem is None:
         return RedirectResponse("/ui/admin/groups?done=created", status_code=303)
     sent = {"name": name, "description": description}

@@ -13,10 +13,17 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from perch import identity
-from perch.errors import NotFound, PerchError
+from perch.errors import NotFound
 from perch.identity import roles
 from perch.permissions import Action, Binding, BindingType, Resource, permissions_json
-from perch.ui.access import admin_page, denied, denied_text, forget_cached_grants, tenant_wide
+from perch.ui.access import (
+    admin_page,
+    attempt,
+    denied,
+    denied_text,
+    forget_cached_grants,
+    tenant_wide,
+)
 from perch.ui.session import FormViewerDep, Viewer, ViewerDep
 
 router = APIRouter()
@@ -113,14 +120,7 @@ async def _change(
     if not tenant_wide(viewer, *need):
         return denied(request, viewer, denied_text(*need))
 
-    def run() -> str | None:
-        try:
-            change()
-        except PerchError as exc:
-            return str(exc)
-        return None
-
-    problem = await anyio.to_thread.run_sync(run)
+    problem = await attempt(change)
     forget_cached_grants(request)
     if problem is None:
         return RedirectResponse(f"/ui/admin/roles?done={done}", status_code=303)

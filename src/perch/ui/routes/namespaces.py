@@ -21,9 +21,9 @@ from perch.engine.kvtypes import KvType, parse_ttl
 from perch.engine.service import kv, overview, secretstore
 from perch.engine.service.kv import KvEntry
 from perch.engine.service.secretstore import NAMESPACE_PATTERN
-from perch.errors import KvError, PerchError, SecretError
+from perch.errors import KvError, SecretError
 from perch.permissions import Action, Resource
-from perch.ui.access import anywhere, denied, denied_text, on
+from perch.ui.access import anywhere, attempt, denied, denied_text, on
 from perch.ui.render import page
 from perch.ui.session import FormViewerDep, Viewer, ViewerDep
 
@@ -216,14 +216,9 @@ async def delete_kv(
         return denied(request, viewer, denied_text(KV, Action.DELETE, namespace))
     store = request.app.state.perch_ui.store
 
-    def remove() -> str | None:
-        try:
-            kv.delete_key(store, viewer.tenant, namespace, key, principal=viewer.principal)
-        except PerchError as exc:
-            return str(exc)
-        return None
-
-    problem = await anyio.to_thread.run_sync(remove)
+    problem = await attempt(
+        kv.delete_key, store, viewer.tenant, namespace, key, principal=viewer.principal
+    )
     if problem is None:
         return RedirectResponse(f"{_url(namespace)}?done=kv-deleted", status_code=303)
     return await _render(request, viewer, namespace, 422, kv_error=problem)
@@ -277,16 +272,9 @@ async def delete_secret(
         return denied(request, viewer, denied_text(SECRET, Action.DELETE, namespace))
     store = request.app.state.perch_ui.store
 
-    def remove() -> str | None:
-        try:
-            secretstore.delete_secret(
-                store, viewer.tenant, namespace, key, principal=viewer.principal
-            )
-        except PerchError as exc:
-            return str(exc)
-        return None
-
-    problem = await anyio.to_thread.run_sync(remove)
+    problem = await attempt(
+        secretstore.delete_secret, store, viewer.tenant, namespace, key, principal=viewer.principal
+    )
     if problem is None:
         return RedirectResponse(f"{_url(namespace)}?done=secret-deleted", status_code=303)
     return await _render(request, viewer, namespace, 422, secret_error=problem)
