@@ -9,6 +9,7 @@ and files written before it.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,12 +26,20 @@ READ_FUNCTION = "read"
 
 
 def engine_execution_hooks(store: Store, extra: ExecutionHooks | None = None) -> ExecutionHooks:
-    """``errorLogs`` and ``read`` for each execution on ``store``, then ``extra``'s hooks."""
+    """``errorLogs`` and ``read`` for each execution on ``store``, then ``extra``'s hooks.
+
+    The store is held weakly: these hooks live in the store's engine context, which a
+    weak-keyed map holds for as long as the store lives (a strong reference here would keep
+    every store ever opened, and its caches, alive)."""
     files = file_hooks(store)
+    held = weakref.ref(store)
 
     def hooks(execution: Execution) -> Mapping[str, Callable[..., Any]]:
         def error_logs() -> list[dict[str, Any]]:
-            with store.transaction(readonly=True) as tx:  # type: ignore[call-arg]
+            current = held()
+            if current is None:
+                raise TemplateRenderError("errorLogs(): the store is closed")
+            with current.transaction(readonly=True) as tx:  # type: ignore[call-arg]
                 entries = tx.get_logs(execution.id, min_level="ERROR")
             return error_log_entries(entries)
 
