@@ -30,7 +30,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -n auto -q
+	$(BIN)/pytest -n 4 -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/templating.py

@@ -185,6 +185,13 @@ def store_hooks(store: Store) -> ScopedHooks:
     return scoped
 
 
+def forget(store: Store) -> None:
+    """Drop the context bound to ``store`` (its store is closing). The context's loops and
+    hooks refer back to the store, so the weak-keyed map alone would keep both alive."""
+    with _contexts_lock:
+        _contexts.pop(store, None)
+
+
 def context_for(store: Store) -> EngineContext:
     """The context bound to ``store`` (a default one, created on first use)."""
     with _contexts_lock:

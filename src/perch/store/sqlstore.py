@@ -138,10 +138,14 @@ class SqlStore:
             return total
 
     def close(self) -> None:
-        """Write the last audit heads to the checkpoint; close every pooled connection."""
+        """Write the last audit heads to the checkpoint; close every pooled connection; drop
+        the engine context bound to this store."""
+        from perch.engine.context import forget
+
         if self._checkpointer is not None:
             self._checkpointer.flush()
         self.engine.dispose()
+        forget(self)
 
 
 if TYPE_CHECKING:
