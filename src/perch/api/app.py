@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi import routing as fastapi_routing
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -140,11 +140,15 @@ def _note_endpoint(route: Any) -> None:
         remember(call)
 
 
-def _serve_openapi(app: FastAPI) -> None:
-    def openapi(_: Annotated[Principal, Depends(authenticated)]) -> JSONResponse:
-        return JSONResponse(app.openapi())
+def _openapi(request: Request, _: Annotated[Principal, Depends(authenticated)]) -> JSONResponse:
+    # Module level on purpose: FastAPI caches facts about endpoint functions in module-level
+    # caches, and a function made per app (a closure over it) would keep every app alive.
+    app: FastAPI = request.app
+    return JSONResponse(app.openapi())
 
-    app.add_api_route(OPENAPI_PATH, openapi, methods=["GET"], include_in_schema=False)
+
+def _serve_openapi(app: FastAPI) -> None:
+    app.add_api_route(OPENAPI_PATH, _openapi, methods=["GET"], include_in_schema=False)
 
 
 def _mount(app: FastAPI, router: APIRouter, prefix: str, tenant: Any) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -22,21 +22,23 @@ DOCS_PATH = "/api/v1/docs"
 ASSETS_PATH = f"{DOCS_PATH}/assets"
 
 
+def _docs(request: Request, _: Annotated[Principal, Depends(authenticated)]) -> HTMLResponse:
+    # Module level: a function made per app would be kept, with its app, by FastAPI's caches.
+    return get_swagger_ui_html(
+        openapi_url=request.app.state.perch_openapi_url,
+        title="Perch API",
+        swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
+        swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
+        swagger_favicon_url=f"{ASSETS_PATH}/favicon-32x32.png",
+    )
+
+
 def install_docs(app: FastAPI, openapi_url: str) -> None:
     """Serve Swagger UI at :data:`DOCS_PATH` with local assets."""
     from swagger_ui_bundle import swagger_ui_path
 
     app.mount(ASSETS_PATH, StaticFiles(directory=str(swagger_ui_path)), name="swagger-assets")
+    app.state.perch_openapi_url = openapi_url
     router = APIRouter(include_in_schema=False)
-
-    @router.get(DOCS_PATH, response_class=HTMLResponse)
-    def docs(_: Annotated[Principal, Depends(authenticated)]) -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=openapi_url,
-            title="Perch API",
-            swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
-            swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS_PATH}/favicon-32x32.png",
-        )
-
+    router.add_api_route(DOCS_PATH, _docs, methods=["GET"], response_class=HTMLResponse)
     app.include_router(router)
