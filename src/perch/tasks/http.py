@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
-import secrets
 from typing import Any
 
 from perch.engine.states import StateType
@@ -22,8 +21,8 @@ from perch.errors import HttpTaskError
 from perch.flows.tasks.http import Request
 from perch.tasks.context import RunContext, TaskOutcome
 from perch.tasks.files import read_file
+from perch.tasks.httpclient import Cancelled, Outbound, Reply, send
 from perch.tasks.httpoptions import ClientSettings, request_settings
-from perch.tasks.network import Cancelled, Outbound, Reply, send
 
 DEFAULT_CONTENT_TYPE = "application/json"
 MULTIPART = "multipart/form-data"
@@ -96,15 +95,9 @@ def _outbound(context: RunContext, task: Request, settings: ClientSettings) -> O
     data: dict[str, str] | None = None
     files: list[tuple[str, tuple[str, bytes, str]]] | None = None
     if task.formData is not None:
-        data, files = _form(context, task, content_type)
-        if files:
-            # httpx writes the multipart Content-Type with its boundary.
-            headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
-        elif (content_type or "").split(";")[0].strip().lower() == MULTIPART:
-            boundary = secrets.token_hex(16)
-            content, data = _multipart_fields(data, boundary), None
-            headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
-            headers.append(("Content-Type", f"{MULTIPART}; boundary={boundary}"))
+        data, found = _form(context, task, content_type)
+        if found or (content_type or "").split(";")[0].strip().lower() == MULTIPART:
+            files = found  # a multipart form, its Content-Type written with its boundary
     elif task.body is not None:
         content = context.render_text(task.body).encode(settings.charset)
         if not _has(headers, "content-type"):
@@ -124,17 +117,6 @@ def _outbound(context: RunContext, task: Request, settings: ClientSettings) -> O
         verify=settings.verify,
         max_bytes=settings.max_bytes,
     )
-
-
-def _multipart_fields(fields: dict[str, str], boundary: str) -> bytes:
-    """A multipart body of text fields only (httpx would send them URL-encoded)."""
-    parts = bytearray()
-    for name, value in fields.items():
-        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
-        parts += f'--{boundary}\r\nContent-Disposition: form-data; name="{quoted}"\r\n\r\n'.encode()
-        parts += value.encode() + b"\r\n"
-    parts += f"--{boundary}--\r\n".encode()
-    return bytes(parts)
 
 
 def response_text(reply: Reply, charset: str) -> str:

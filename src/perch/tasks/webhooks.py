@@ -22,8 +22,8 @@ from perch.flows.tasks.notifications import (
     TeamsIncomingWebhook,
 )
 from perch.tasks.context import RunContext, TaskOutcome
+from perch.tasks.httpclient import Cancelled, Outbound, send
 from perch.tasks.httpoptions import webhook_settings
-from perch.tasks.network import Cancelled, Outbound, send
 
 ERROR_BODY_CHARS = 200
 SHOWN_LINE_CHARS = 80
