@@ -9,6 +9,7 @@ is answered as the test asked (status, headers, body, a delay, a redirect).
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -48,6 +49,8 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes
+    client_port: int = 0
+    """The port the request came from: two requests from one port shared a connection."""
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -86,9 +89,9 @@ class Reply:
 
 
 class Receiver:
-    """A threaded HTTP server on ``host`` recording every request."""
+    """A threaded HTTP server on ``host`` recording every request (HTTPS with ``tls``)."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[Recorded] = []
         self.replies: dict[str, Reply] = {}
         self._lock = threading.Lock()
@@ -104,7 +107,9 @@ class Receiver:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                recorded = Recorded(self.command, self.path, dict(self.headers.items()), body)
+                headers = dict(self.headers.items())
+                peer = self.client_address[1]
+                recorded = Recorded(self.command, self.path, headers, body, peer)
                 reply = receiver._take(self.path.split("?")[0])
                 with receiver._changed:
                     receiver.requests.append(recorded)
@@ -133,9 +138,11 @@ class Receiver:
 
         self._server = ThreadingHTTPServer((host, 0), Handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.host = host
         self.port = self._server.server_address[1]
-        self.url = f"http://{host}:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://{host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def _take(self, path: str) -> Reply:
