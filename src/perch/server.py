@@ -95,10 +95,12 @@ def runs_inline(task: Task) -> bool:
     A template with a loop, jq or a range may take long to render, and a rendering inside a
     write transaction holds every other writer: such a task is a job, which a worker renders
     outside any transaction."""
-    from perch.flows.tasks.core import Log, OutputValues, Return
+    from perch.flows.tasks.core import Echo, Log, OutputValues, Return
 
     if isinstance(task, Log):
         return _light(task.message)
+    if isinstance(task, Echo):
+        return _light(task.format)
     if isinstance(task, Return):
         return _light(task.format)
     if isinstance(task, OutputValues):
