@@ -8,6 +8,10 @@ as the API (:func:`perch.engine.service.labels.set_labels`, :func:`perch.engine.
 permission checks. The hooks are named ``execution:labels``, ``execution:resume``,
 ``logs:fetch`` and ``trigger:toggle``, names no template function can call. Each call is one
 short transaction of its own (a task calling them runs as a worker job, outside any).
+
+The composition root gives them to the executions of the runtimes that run tasks
+(:func:`perch.server.worker_hooks`): they call service functions, which sit above the engine
+context that builds the engine's own hooks.
 """
 
 from __future__ import annotations

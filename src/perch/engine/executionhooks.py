@@ -1,6 +1,4 @@
-"""The template hooks every execution has on a real server: ``errorLogs()`` and ``read()``,
-and the hooks of the tasks that act on executions, triggers and states
-(:mod:`perch.engine.actinghooks`, :mod:`perch.engine.statehooks`).
+"""The template hooks every execution has on a real server: ``errorLogs()`` and ``read()``.
 
 ``errorLogs()`` reads the execution's ERROR lines from the store, and ``read(uri)`` the text of
 one of its ``kestra:///`` files (a FILE input, a file a task wrote). Both read committed data in
@@ -15,12 +13,10 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from perch.engine.actinghooks import acting_hooks
 from perch.engine.errorlogs import error_log_entries
 from perch.engine.filehooks import READ, SCHEME, file_hooks
 from perch.engine.model import Execution
 from perch.engine.ports import Store
-from perch.engine.statehooks import state_hooks
 from perch.errors import TemplateRenderError
 
 ExecutionHooks = Callable[[Execution], Mapping[str, Callable[..., Any]]]
@@ -36,7 +32,6 @@ def engine_execution_hooks(store: Store, extra: ExecutionHooks | None = None) ->
     weak-keyed map holds for as long as the store lives (a strong reference here would keep
     every store ever opened, and its caches, alive)."""
     files = file_hooks(store)
-    tasks_acting, states = acting_hooks(store), state_hooks(store)
     held = weakref.ref(store)
 
     def hooks(execution: Execution) -> Mapping[str, Callable[..., Any]]:
@@ -58,8 +53,6 @@ def engine_execution_hooks(store: Store, extra: ExecutionHooks | None = None) ->
             return content.decode("utf-8", errors="replace")
 
         found: dict[str, Callable[..., Any]] = {ERROR_LOGS: error_logs, READ_FUNCTION: read}
-        found.update(tasks_acting(execution))
-        found.update(states(execution))
         if extra is not None:
             found.update(extra(execution))
         return found

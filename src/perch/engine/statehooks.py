@@ -13,7 +13,8 @@ never meet:
 the state is isolated by (``taskrunValue``): two different states never share a key. Writes and
 deletes are audited like every KV change, as the flow (:mod:`perch.engine.flowactor`).
 
-The hooks are named ``state:get``, ``state:set`` and ``state:delete``.
+The hooks are named ``state:get``, ``state:set`` and ``state:delete``; the composition root
+wires them (:func:`perch.server.worker_hooks`).
 """
 
 from __future__ import annotations

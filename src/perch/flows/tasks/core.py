@@ -32,6 +32,7 @@ def _not_blank(value: str) -> str:
 class Echo(Task):
     """Deprecated: write ``format`` to the logs at ``level``, as ``log.Log`` does."""
 
+    short_alias: ClassVar[bool] = False  # deprecated: the alias `Echo` stays free for plugins
     type_names: ClassVar[tuple[str, ...]] = (
         "io.kestra.plugin.core.debug.Echo",
         "io.kestra.core.tasks.debugs.Echo",
