@@ -11,7 +11,9 @@ never meet:
 
 ``digest`` is the start of a SHA-256 over the scope, the flow id, the name and the ForEach value
 the state is isolated by (``taskrunValue``): two different states never share a key. Writes and
-deletes are audited like every KV change, as the flow (:mod:`perch.engine.flowactor`).
+deletes are audited like every KV change, as the flow (:mod:`perch.engine.flowactor`). A Set
+reads the state, merges and writes it back: two runs setting the same state at the same moment
+may lose one's change, as in Kestra (isolate them with ``taskrunValue`` or distinct names).
 
 The hooks are named ``state:get``, ``state:set`` and ``state:delete``; the composition root
 wires them (:func:`perch.server.worker_hooks`).
