@@ -150,8 +150,13 @@ def test_labels_are_added_and_overridden_on_the_running_execution(api: Api) -> N
         "keyFromMap": "valueFromMap",
         "keyFromList": "valueFromList",
     }
-    # The next tasks see the new labels, and the change is audited as the flow.
+    # The next tasks see the new labels, searches find them, and the change is audited as
+    # the flow.
     assert outputs_of(execution, "seen")["value"] == "valueFromMap"
+    found = api.client.get(
+        "/api/v1/main/executions/search", params={"labels": "keyFromList:valueFromList"}
+    ).json()
+    assert [e["id"] for e in found["results"]] == [execution["id"]]
     audit = api.client.get(
         "/api/v1/main/auditlogs/search",
         params={"action": "SET_LABELS", "executionId": execution["id"]},
@@ -481,6 +486,32 @@ tasks:
     errorOnMissing: true
 """
 
+# Follows the "each" branch of Kestra's flows/valids/state.yaml: inside a ForEach a state is one
+# per value, unless `taskrunValue: false` shares it with every iteration (and the flow's root).
+STATE_EACH = f"""\
+id: state-each
+namespace: {NS}
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["a", "b"]
+    tasks:
+      - id: per_value
+        type: io.kestra.plugin.core.state.Set
+        name: each
+        data:
+          "{{{{ taskrun.value }}}}": 1
+      - id: shared
+        type: io.kestra.plugin.core.state.Set
+        name: each
+        taskrunValue: false
+        data:
+          "{{{{ taskrun.value }}}}": 1
+  - id: outside
+    type: io.kestra.plugin.core.state.Get
+    name: each
+"""
+
 
 def test_state_set_get_delete_round_trip_in_the_kv_store(api: Api) -> None:
     deploy(api, STATE)
@@ -511,6 +542,25 @@ def test_state_set_get_delete_round_trip_in_the_kv_store(api: Api) -> None:
     assert value == {"type": "JSON", "value": {"list": ["a", "b"]}}
     refused = api.client.put(f"{kv}/{kept}", json={"list": []})
     assert refused.status_code == 422, refused.text
+
+
+def test_state_inside_a_foreach_is_per_value_unless_shared(api: Api) -> None:
+    deploy(api, STATE_EACH)
+    execution = run(api, "state-each")
+    assert execution["state"]["current"] == "SUCCESS", errors_of(api, execution["id"])
+    runs = execution["taskRunList"]
+    counts = {
+        (r["taskId"], r["value"]): r["outputs"]["count"]
+        for r in runs
+        if r["taskId"] in ("per_value", "shared")
+    }
+    assert counts == {
+        ("per_value", "a"): 1,
+        ("per_value", "b"): 1,
+        ("shared", "a"): 1,
+        ("shared", "b"): 2,
+    }
+    assert outputs_of(execution, "outside") == {"count": 2, "data": {"a": 1, "b": 1}}
 
 
 # --- debug.Echo ----------------------------------------------------------------------------------

@@ -29,6 +29,10 @@ from perch.engine.flowactor import acting, flow_principal
 from perch.engine.model import Execution, LogEntry
 from perch.engine.ports import Store
 from perch.engine.principal import Principal
+from perch.engine.service import logs
+from perch.engine.service import resume as resume_execution
+from perch.engine.service.labels import set_labels
+from perch.engine.service.triggers import TriggerNotFound, set_disabled
 from perch.errors import ActingTaskError, ExecutionNotFound, NotAssigned
 from perch.permissions import Action, Resource
 
@@ -75,16 +79,14 @@ def acting_hooks(store: Store) -> Callable[[Execution], Mapping[str, Callable[..
                 found is None
                 or found.tenant != execution.tenant
                 or (wanted is not None and (found.namespace, found.flow_id) != (namespace, flow_id))
+                # Out of reach reads as missing: a flow learns nothing of other namespaces.
+                or not allowed(who(), Resource.EXECUTION, action, found.namespace)
             ):
                 of = f" of flow {wanted}" if wanted else ""
-                raise ActingTaskError(f"Execution '{execution_id}'{of} not found")
-            if not allowed(who(), Resource.EXECUTION, action, found.namespace):
-                raise ActingTaskError(f"Execution '{execution_id}' not found: {reach}")
+                raise ActingTaskError(f"Execution '{execution_id}'{of} not found ({reach})")
             return found
 
         def labels(values: Mapping[str, str], *, task_id: str | None = None) -> None:
-            from perch.engine.service.labels import set_labels
-
             with acting(execution, task_id):
                 set_labels(current(), execution.id, values, who(), tenant=execution.tenant)
 
@@ -96,8 +98,6 @@ def acting_hooks(store: Store) -> Callable[[Execution], Mapping[str, Callable[..
             flow_id: str | None = None,
             task_id: str | None = None,
         ) -> str:
-            from perch.engine.service import resume as resume_execution
-
             paused = target(execution_id, namespace, flow_id, Action.UPDATE)
             with acting(execution, task_id):
                 try:
@@ -141,8 +141,6 @@ def acting_hooks(store: Store) -> Callable[[Execution], Mapping[str, Callable[..
             *,
             task_id: str | None = None,
         ) -> None:
-            from perch.engine.service.triggers import TriggerNotFound, set_disabled
-
             ns = namespace or execution.namespace
             flow = flow_id or execution.flow_id
             with reading(current()) as tx:
@@ -167,8 +165,6 @@ def acting_hooks(store: Store) -> Callable[[Execution], Mapping[str, Callable[..
 def _read_logs(
     store: Store, execution_id: str, task_ids: list[str] | None, level: str
 ) -> list[LogEntry]:
-    from perch.engine.service import logs
-
     if task_ids is None:
         return logs(store, execution_id, min_level=level)
     found: list[LogEntry] = []

@@ -32,6 +32,7 @@ from perch.engine.flowactor import acting, flow_principal
 from perch.engine.kvtypes import STATE_KEY_PREFIX
 from perch.engine.model import Execution
 from perch.engine.ports import Store
+from perch.engine.service import kv
 from perch.errors import ActingTaskError
 
 GET = "state:get"
@@ -84,8 +85,6 @@ def state_hooks(store: Store) -> Callable[[Execution], Mapping[str, Callable[...
         return found
 
     def hooks(execution: Execution) -> Mapping[str, Callable[..., Any]]:
-        from perch.engine.service import kv
-
         tenant, namespace = execution.tenant, execution.namespace
 
         def key_of(name: str, flow_scoped: bool, value: str | None) -> str:
