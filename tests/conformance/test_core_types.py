@@ -11,60 +11,23 @@ One server per backend serves the whole module; each test deploys its own flows.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
 
-import pytest
-
-from tests.api.conftest import Api, open_test_store, start_api, state_is, stop_api
-from tests.api.hitl import form, outputs_of, task_states
-
-NS = "conformance.core"
-DONE = state_is("SUCCESS", "WARNING", "FAILED", "KILLED")
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+import tests.conformance.core_helpers as helpers
+from tests.api.conftest import Api
+from tests.api.hitl import outputs_of, task_states
+from tests.conformance.core_helpers import (
+    DONE,
+    NS,
+    deploy,
+    errors_of,
+    labels_of,
+    paused,
+    run,
+    run_id,
+    schedule_disabled,
 )
-def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    running = start_api(open_test_store(request.param, tmp_path_factory.mktemp("core")))
-    yield running
-    stop_api(running)
 
-
-def run(
-    api: Api, flow_id: str, inputs: dict[str, str] | None = None, **params: Any
-) -> dict[str, Any]:
-    """Start an execution over HTTP and wait for it to end."""
-    body = form(**inputs) if inputs else {}
-    response = api.client.post(f"/api/v1/main/executions/{NS}/{flow_id}", params=params, **body)
-    assert response.status_code == 200, response.text
-    return api.wait(response.json()["id"], DONE)
-
-
-def deploy(api: Api, source: str) -> None:
-    """Create the flow, or update it when an earlier test created it already."""
-    yaml = {"Content-Type": "application/x-yaml"}
-    response = api.client.post("/api/v1/main/flows", content=source, headers=yaml)
-    if response.status_code == 422 and "already exists" in response.text:
-        head = dict(line.split(": ", 1) for line in source.splitlines()[:2])
-        where = f"/api/v1/main/flows/{head['namespace']}/{head['id']}"
-        response = api.client.put(where, content=source, headers=yaml)
-    assert response.status_code == 200, response.text
-
-
-def labels_of(execution: dict[str, Any]) -> dict[str, str]:
-    return {label["key"]: label["value"] for label in execution["labels"]}
-
-
-def errors_of(api: Api, execution_id: str) -> str:
-    lines = api.client.get(f"/api/v1/main/logs/{execution_id}", params={"minLevel": "ERROR"})
-    assert lines.status_code == 200, lines.text
-    return "\n".join(line["message"] for line in lines.json())
-
-
-def run_id(execution: dict[str, Any], task_id: str) -> str:
-    return next(r["id"] for r in execution["taskRunList"] if r["taskId"] == task_id)
+api = helpers.api
 
 
 # --- execution.Labels --------------------------------------------------------------------------
@@ -232,12 +195,6 @@ tasks:
     assignment:
       users: [admin]
 """
-
-
-def paused(api: Api, namespace: str, flow_id: str) -> str:
-    response = api.client.post(f"/api/v1/main/executions/{namespace}/{flow_id}")
-    assert response.status_code == 200, response.text
-    return api.wait(response.json()["id"], state_is("PAUSED"))["id"]
 
 
 def test_resume_resumes_a_paused_execution_as_the_flow_with_inputs(api: Api) -> None:
@@ -408,17 +365,6 @@ tasks:
     type: io.kestra.plugin.core.trigger.Toggle
     trigger: nope
 """
-
-
-def schedule_disabled(api: Api) -> bool:
-    found = api.client.get(
-        "/api/v1/main/triggers/search", params={"namespace": NS, "flowId": "trigger-toggle"}
-    )
-    assert found.status_code == 200, found.text
-    [item] = found.json()["results"]
-    assert item["triggerContext"]["triggerId"] == "schedule"
-    disabled: bool = item["triggerContext"]["disabled"]
-    return disabled
 
 
 def test_toggle_disables_and_enables_a_trigger_through_the_trigger_service(api: Api) -> None:
