@@ -366,3 +366,18 @@ class ResponseTooLarge(HttpTaskError):
 
 class MailTaskError(PerchError):
     """The e-mail of a task could not be built or sent."""
+
+
+# --- tasks that act on executions, triggers and states ---------------------------------------
+
+
+class ActingTaskError(PerchError):
+    """A task could not act on an execution, a trigger or a state."""
+
+
+class SystemLabelRefused(ActingTaskError):
+    """Labels starting with 'system.' are set by Perch, never by a task."""
+
+
+class StateNotFound(ActingTaskError):
+    """The state does not exist."""

@@ -29,6 +29,7 @@ from perch.engine.clock import Clock
 from perch.engine.crosswake import PostgresWakeBridge, being_killed
 from perch.engine.eventloop import EventLoop
 from perch.engine.executor import EngineContext, bind, start_in, unit
+from perch.engine.model import Execution
 from perch.engine.ports import ExecutionQuery, Store
 from perch.engine.running import InlineRunner
 from perch.engine.scheduler import TimerLoop
@@ -95,15 +96,41 @@ def runs_inline(task: Task) -> bool:
     A template with a loop, jq or a range may take long to render, and a rendering inside a
     write transaction holds every other writer: such a task is a job, which a worker renders
     outside any transaction."""
-    from perch.flows.tasks.core import Log, OutputValues, Return
+    from perch.flows.tasks.core import Echo, Log, OutputValues, Return
 
     if isinstance(task, Log):
         return _light(task.message)
+    if isinstance(task, Echo):
+        return _light(task.format)
     if isinstance(task, Return):
         return _light(task.format)
     if isinstance(task, OutputValues):
         return _light(task.values)
     return False
+
+
+def worker_hooks(
+    store: Store, public_url: Callable[[], str | None] | None
+) -> Callable[[Execution], Mapping[str, Callable[..., Any]]]:
+    """The hooks of each execution that reach beyond the engine's own: ``appLink()`` (with
+    ``public_url``), and those of the tasks that act on executions, triggers and states as
+    their flow (wired here: they call the service functions, which sit above the context that
+    makes the engine's hooks)."""
+    from perch.engine.actinghooks import acting_hooks
+    from perch.engine.applink import app_link_hooks
+    from perch.engine.statehooks import state_hooks
+
+    parts = [acting_hooks(store), state_hooks(store)]
+    if public_url is not None:
+        parts.append(app_link_hooks(public_url))
+
+    def hooks(execution: Execution) -> Mapping[str, Callable[..., Any]]:
+        found: dict[str, Callable[..., Any]] = {}
+        for part in parts:
+            found.update(part(execution))
+        return found
+
+    return hooks
 
 
 class LocalRuntime:
@@ -124,8 +151,6 @@ class LocalRuntime:
     ) -> None:
         """``public_url()`` is the address people reach the server at, for ``appLink()``
         (without it, templates calling appLink() fail)."""
-        from perch.engine.applink import app_link_hooks
-
         self.store = store
         # Only the real runner's tasks are known to do no I/O (a test's runner may block).
         inline = runs_inline if runner is run_task_in_worker else None
@@ -135,7 +160,7 @@ class LocalRuntime:
             hub=hub,
             hooks=hooks,
             inline=InlineRunner(runner, inline) if inline is not None else None,
-            execution_hooks=app_link_hooks(public_url) if public_url is not None else None,
+            execution_hooks=worker_hooks(store, public_url),
         )
         self.events = EventLoop(store)
         self.timers = TimerLoop(store)

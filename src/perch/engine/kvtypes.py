@@ -21,6 +21,12 @@ from perch.inputs import strictjson
 KEY_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 """A key: a letter or digit, then letters, digits, ``.``, ``_`` and ``-``; 255 at most."""
 
+STATE_KEY_PREFIX: Final = "_state."
+STATE_KEY_PATTERN: Final = re.compile(r"^_state\.[A-Za-z0-9][A-Za-z0-9._-]{0,246}$")
+"""The keys of the state tasks' pairs (:mod:`perch.engine.statehooks`). They start with ``_``,
+which no key that a person, the API or a kv task writes may: a state never overwrites a pair
+someone wrote, nor the other way round. They can be read, listed and deleted like any key."""
+
 MAX_VALUE_BYTES: Final = 1_000_000
 """Bytes of JSON text one value may take."""
 
@@ -41,8 +47,11 @@ class KvType(StrEnum):
     JSON = "JSON"
 
 
-def check_key(key: object) -> str:
-    """``key`` when it follows the key rule; :class:`~perch.errors.KvError` (422) otherwise."""
+def check_key(key: object, *, state: bool = False) -> str:
+    """``key`` when it follows the key rule (or, with ``state``, is a state key);
+    :class:`~perch.errors.KvError` (422) otherwise."""
+    if state and isinstance(key, str) and STATE_KEY_PATTERN.match(key):
+        return key
     if not isinstance(key, str) or not KEY_PATTERN.match(key):
         shown = key if isinstance(key, str) and len(key) <= 300 else "…"
         raise KvError(

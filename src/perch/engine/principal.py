@@ -12,11 +12,14 @@ class PrincipalKind(StrEnum):
     USER = "USER"
     SERVICE_ACCOUNT = "SERVICE_ACCOUNT"
     SYSTEM = "SYSTEM"
+    FLOW = "FLOW"
+    """A flow acting through one of its tasks (Resume, Labels, Toggle…), never a person."""
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """A user, a service account, or Perch itself (timers, triggers)."""
+    """A user, a service account, a flow acting through a task, or Perch itself (timers,
+    triggers)."""
 
     name: str
     kind: PrincipalKind = PrincipalKind.USER

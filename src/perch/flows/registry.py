@@ -2,8 +2,9 @@
 
 Every model declares its type names (the Kestra class name first, then older class names). The
 registry adds the class's last segment (``Pause``, ``Log``) as a short alias when no other model
-claims the same one. Third-party packages add task models through the ``perch.tasks`` entry point
-group (``name = "package.module:ModelClass"``); a plugin never replaces a built-in name.
+claims the same one, unless the model opts out (``short_alias = False``). Third-party packages
+add task models through the ``perch.tasks`` entry point group
+(``name = "package.module:ModelClass"``); a plugin never replaces a built-in name.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class Registry(Generic[M]):
             self._by_name[name] = model
             if builtin:
                 self._builtin.add(name)
+        if not getattr(model, "short_alias", True):
+            return  # a deprecated type that must not take an alias from a current one
         short = names[0].rsplit(".", 1)[-1]
         claimants = self._short.setdefault(short, [])
         if model not in claimants:

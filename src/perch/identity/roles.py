@@ -300,6 +300,9 @@ def grants_of(store: Store, principal: Principal, tenant: str) -> Grants:
     """Everything ``principal`` holds in ``tenant``, read in one transaction."""
     if principal.kind is PrincipalKind.SYSTEM:
         return Grants(tenant, everything=True)
+    if principal.kind is PrincipalKind.FLOW:
+        # A flow holds no bindings: what it may do comes with it (perch.engine.flowactor).
+        return principal.grants or Grants(tenant)
     with reading(store) as raw:
         tx = as_identity(raw)
         if principal.kind is PrincipalKind.USER:

@@ -14,9 +14,11 @@ from typing import Any
 from perch.engine.states import StateType
 from perch.errors import PerchError
 from perch.flows import Task
-from perch.flows.tasks.core import Fail, Log, OutputValues, Return
+from perch.flows.tasks.core import Echo, Fail, Log, OutputValues, Return
+from perch.flows.tasks.execution import Labels, Resume
 from perch.flows.tasks.http import Request
 from perch.flows.tasks.kv import KvDelete, KvGet, KvSet
+from perch.flows.tasks.logfetch import Fetch
 from perch.flows.tasks.notifications import (
     MailExecution,
     MailSend,
@@ -26,10 +28,14 @@ from perch.flows.tasks.notifications import (
     TeamsIncomingWebhook,
 )
 from perch.flows.tasks.scripts import PythonCommands, PythonScript, ShellCommands, ShellScript
+from perch.flows.tasks.state import StateDelete, StateGet, StateSet
+from perch.flows.tasks.triggertoggle import Toggle
 from perch.tasks.context import RunContext, TaskOutcome
-from perch.tasks.core import run_fail, run_log, run_output_values, run_return
+from perch.tasks.core import run_echo, run_fail, run_log, run_output_values, run_return
+from perch.tasks.execution import run_labels, run_resume
 from perch.tasks.http import run_request
 from perch.tasks.kv import run_kv_delete, run_kv_get, run_kv_set
+from perch.tasks.logfetch import run_fetch
 from perch.tasks.mail import run_mail_send
 from perch.tasks.scripts import (
     run_python_commands,
@@ -37,7 +43,9 @@ from perch.tasks.scripts import (
     run_shell_commands,
     run_shell_script,
 )
+from perch.tasks.state import run_state_delete, run_state_get, run_state_set
 from perch.tasks.summary import run_mail_execution, run_slack_execution, run_teams_execution
+from perch.tasks.triggertoggle import run_toggle
 from perch.tasks.webhooks import run_slack_incoming_webhook, run_teams_incoming_webhook
 
 Runner = Callable[[Any, RunContext], TaskOutcome]
@@ -61,6 +69,14 @@ _RUNNERS: dict[type[Task], Runner] = {
     ShellScript: run_shell_script,
     PythonCommands: run_python_commands,
     PythonScript: run_python_script,
+    Echo: run_echo,
+    Labels: run_labels,
+    Resume: run_resume,
+    Fetch: run_fetch,
+    Toggle: run_toggle,
+    StateSet: run_state_set,
+    StateGet: run_state_get,
+    StateDelete: run_state_delete,
 }
 
 

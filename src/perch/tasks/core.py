@@ -1,9 +1,9 @@
-"""The core runnable tasks: Log, Return, OutputValues and Fail."""
+"""The core runnable tasks: Log, Echo (deprecated), Return, OutputValues and Fail."""
 
 from __future__ import annotations
 
 from perch.engine.states import StateType
-from perch.flows.tasks.core import Fail, Log, OutputValues, Return
+from perch.flows.tasks.core import Echo, Fail, Log, OutputValues, Return
 from perch.tasks.context import RunContext, TaskOutcome
 from perch.templating.values import truthy
 
@@ -16,6 +16,12 @@ def run_log(task: Log, context: RunContext) -> TaskOutcome:
     level = str(context.render(task.level)).upper()
     lines = tuple((level, context.render_text(message)) for message in messages)
     return TaskOutcome(StateType.SUCCESS, logs=lines)
+
+
+def run_echo(task: Echo, context: RunContext) -> TaskOutcome:
+    """The deprecated Echo: ``format`` rendered, as one log line at ``level``."""
+    level = str(context.render(task.level)).upper()
+    return TaskOutcome(StateType.SUCCESS, logs=((level, context.render_text(task.format)),))
 
 
 def run_return(task: Return, context: RunContext) -> TaskOutcome:

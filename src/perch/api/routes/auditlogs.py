@@ -33,7 +33,9 @@ MAX_PAGE = 1_000_000
 
 class AuditPrincipalShape(Shape):
     name: str
-    kind: str = Field(description="USER, SERVICE_ACCOUNT or SYSTEM")
+    kind: str = Field(
+        description="USER, SERVICE_ACCOUNT, FLOW (a task acting for its flow) or SYSTEM"
+    )
 
 
 class AuditLogShape(Shape):

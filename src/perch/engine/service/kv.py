@@ -99,11 +99,14 @@ def put_value(
     description: str | None = None,
     overwrite: bool = True,
     principal: Principal = SYSTEM,
+    state: bool = False,
 ) -> KvEntry:
     """Create or replace the pair ``key`` of ``namespace``: ``value`` typed by ``kv_type``, or
-    by what it is. With ``overwrite=False`` an existing (unexpired) key is an error."""
+    by what it is. With ``overwrite=False`` an existing (unexpired) key is an error. Only with
+    ``state`` (the state tasks) may the key be a state key
+    (:data:`~perch.engine.kvtypes.STATE_KEY_PREFIX`)."""
     _namespace(namespace)
-    check_key(key)
+    check_key(key, state=state)
     typed, shown = infer(value) if kv_type is None else coerce(value, kv_type)
     text = encode(shown)
     now = context_for(store).clock.now()
@@ -127,7 +130,7 @@ def get_entry(store: Store, tenant: str, namespace: str, key: str) -> KvEntry:
     """The pair with its value; :class:`~perch.errors.KvNotFound` when missing,
     :class:`~perch.errors.KvExpired` when its ttl has passed."""
     _namespace(namespace)
-    check_key(key)
+    check_key(key, state=True)
     now = context_for(store).clock.now()
     with reading(store) as raw:
         entry = _tx(raw).get_kv(tenant, namespace, key)
@@ -166,7 +169,7 @@ def delete_keys(
     """Delete the keys (expired ones too); those that existed, in the order given."""
     _namespace(namespace)
     for key in keys:
-        check_key(key)
+        check_key(key, state=True)
     now = context_for(store).clock.now()
     with store.transaction() as raw:
         tx = _tx(raw)

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from perch.flows.tasks import core, flowable, http, kv, notifications, pause, scripts
+from perch.flows.tasks import (
+    core,
+    execution,
+    flowable,
+    http,
+    kv,
+    logfetch,
+    notifications,
+    pause,
+    scripts,
+    state,
+    triggertoggle,
+)
 from perch.flows.tasks.base import ChildShape, FlowableTask, Task, TaskKind
 
 BUILTIN_TASKS: tuple[type[Task], ...] = (
@@ -13,6 +25,10 @@ BUILTIN_TASKS: tuple[type[Task], ...] = (
     *notifications.MODELS,
     *scripts.MODELS,
     *kv.MODELS,
+    *execution.MODELS,
+    *logfetch.MODELS,
+    *triggertoggle.MODELS,
+    *state.MODELS,
 )
 
 __all__ = ["BUILTIN_TASKS", "ChildShape", "FlowableTask", "Task", "TaskKind"]

@@ -93,6 +93,8 @@ class Task(StrictModel):
     """Properties every task has, whatever its type."""
 
     type_names: ClassVar[tuple[str, ...]] = ()
+    short_alias: ClassVar[bool] = True
+    """Whether the last segment of the class name (``Log``) names this type too."""
     kind: ClassVar[TaskKind] = TaskKind.RUNNABLE
     child_fields: ClassVar[dict[str, ChildShape]] = {}
 

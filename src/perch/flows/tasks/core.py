@@ -1,8 +1,11 @@
-"""Core runnable tasks: log.Log, debug.Return, output.OutputValues, execution.Fail, flow.Sleep."""
+"""Core runnable tasks: log.Log, debug.Echo (deprecated), debug.Return, output.OutputValues,
+execution.Fail, flow.Sleep."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator
 
 from perch.flows.properties import LOG_LEVELS, Choice, Duration, Text
 from perch.flows.tasks.base import Task
@@ -17,6 +20,25 @@ class Log(Task):
     )
 
     message: Text | list[Text]
+    level: Annotated[str, Choice(*LOG_LEVELS)] = "INFO"
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+class Echo(Task):
+    """Deprecated: write ``format`` to the logs at ``level``, as ``log.Log`` does."""
+
+    short_alias: ClassVar[bool] = False  # deprecated: the alias `Echo` stays free for plugins
+    type_names: ClassVar[tuple[str, ...]] = (
+        "io.kestra.plugin.core.debug.Echo",
+        "io.kestra.core.tasks.debugs.Echo",
+    )
+
+    format: Annotated[Text, AfterValidator(_not_blank)]
     level: Annotated[str, Choice(*LOG_LEVELS)] = "INFO"
 
 
@@ -59,4 +81,4 @@ class Sleep(Task):
     duration: Duration
 
 
-MODELS: tuple[type[Task], ...] = (Log, Return, OutputValues, Fail, Sleep)
+MODELS: tuple[type[Task], ...] = (Log, Echo, Return, OutputValues, Fail, Sleep)
