@@ -33,6 +33,7 @@ from perch.engine.pausing import kill, manual_pause, pause_elapsed, resume
 from perch.engine.restart import restart
 from perch.engine.starting import PAUSE_ELAPSED, RETRY, SLEEP_DONE, TASK_TIMEOUT, as_bool
 from perch.engine.states import StateType, fail_state
+from perch.engine.waitfor import WAITFOR_NEXT, next_iteration
 from perch.engine.work import task_result, task_started, timer_retry, timer_timeout
 from perch.errors import IllegalState, StaleResult
 from perch.flows import Flow
@@ -114,6 +115,8 @@ def _timer(d: Draft, event: TimerFired) -> None:
         timer_retry(d, event)
     elif event.action == TASK_TIMEOUT:
         timer_timeout(d, event)
+    elif event.action == WAITFOR_NEXT:
+        next_iteration(d, event)
     elif event.action == SLEEP_DONE:
         if d.state.current.is_terminated or not d.has_run(event.task_run_id or ""):
             return

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from perch.flows.tasks import core, flowable, http, kv, notifications, pause, scripts
+from perch.flows.tasks import (
+    core,
+    dag,
+    flowable,
+    http,
+    kv,
+    loops,
+    notifications,
+    pause,
+    scripts,
+)
 from perch.flows.tasks.base import ChildShape, FlowableTask, Task, TaskKind
 
 BUILTIN_TASKS: tuple[type[Task], ...] = (
     *core.MODELS,
     *flowable.MODELS,
+    *dag.MODELS,
+    *loops.MODELS,
     *pause.MODELS,
     *http.MODELS,
     *notifications.MODELS,
