@@ -350,3 +350,82 @@ def test_waitfor_fails_with_its_failing_task_at_the_first_iteration(server: Api)
 
 def test_unused_helpers_stay_importable() -> None:
     assert json.dumps(Counter("ab")) and time.monotonic()
+
+
+# --- ForEachItem ---------------------------------------------------------------------------
+
+# Kestra: flows/valids/for-each-item-subflow.yaml.
+EACH_SUBFLOW = """
+id: for-each-item-subflow
+namespace: conformance.each
+inputs:
+  - id: items
+    type: STRING
+tasks:
+  - id: per-item
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ inputs.items }}"
+"""
+
+# Kestra: ForEachItemCaseTest.forEachItem, flows/valids/for-each-item.yaml.
+EACH = """
+id: for-each-item
+namespace: conformance.each
+inputs:
+  - id: file
+    type: FILE
+  - id: batch
+    type: INT
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEachItem
+    items: "{{ inputs.file }}"
+    batch:
+      rows: "{{inputs.batch}}"
+    namespace: conformance.each
+    flowId: for-each-item-subflow
+    wait: true
+    transmitFailed: true
+    inputs:
+      items: "{{ taskrun.items }}"
+"""
+
+ITEMS = "".join(f"line {number}\n" for number in range(1, 103)).encode()  # 26 batches of 4
+
+
+def _children(server: Api, flow_id: str, parent_id: str) -> list[dict[str, Any]]:
+    response = server.client.get(
+        "/api/v1/executions/search",
+        params={"namespace": "conformance.each", "flowId": flow_id, "size": 100},
+    )
+    assert response.status_code == 200, response.text
+    found = [
+        e
+        for e in response.json()["results"]
+        if any(l["key"] == "system.correlationId" and l["value"] == parent_id for l in e["labels"])
+    ]
+    return found
+
+
+def test_foreachitem_starts_one_subflow_per_batch(server: Api) -> None:
+    server.deploy(EACH_SUBFLOW)
+    files = [("file", ("items.txt", ITEMS, "text/plain")), ("batch", (None, "4"))]
+    execution = run(server, EACH, files=files, timeout=60)
+    assert execution["state"]["current"] == "SUCCESS"
+    runs = execution["taskRunList"]
+    assert [run["taskId"] for run in runs] == ["each", "each_split", "each_items", "each_merge"]
+    items = runs[2]
+    assert len(items["attempts"]) == 1
+    assert items["attempts"][0]["state"]["current"] == "SUCCESS"
+    assert items["outputs"]["numberOfBatches"] == 26
+    assert items["outputs"]["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 26}
+    assert runs[1]["outputs"]["splits"].endswith("/splits.txt")
+    children = _children(server, "for-each-item-subflow", execution["id"])
+    assert len(children) == 26
+    assert all(child["state"]["current"] == "SUCCESS" for child in children)
+    batch = children[0]["inputs"]["items"]
+    assert batch.startswith(f"kestra:///conformance/each/for-each-item/executions/{execution['id']}/")
+    assert batch.endswith(".txt")
+    first = [c for c in children if c["inputs"]["items"].endswith(f"{runs[1]['id']}/1.txt")]
+    [line] = logs(server, first[0]["id"])
+    assert line["message"] == f"{first[0]['inputs']['items']}"

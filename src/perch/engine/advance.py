@@ -14,6 +14,7 @@ from typing import Any
 
 from perch.engine.dag import step_dag
 from perch.engine.draft import Draft
+from perch.engine.foreachitem import step_foreachitem
 from perch.engine.effects import ExecutionEnded
 from perch.engine.model import TaskRun
 from perch.engine.starting import FOREACH_CURSOR_KEY, FOREACH_VALUES_KEY, as_int, start_run
@@ -34,7 +35,7 @@ from perch.flows.tasks.flowable import (
     Sequential,
     Switch,
 )
-from perch.flows.tasks.loops import WaitFor
+from perch.flows.tasks.loops import ForEachItem, WaitFor
 from perch.flows.tasks.pause import Pause
 from perch.inputs import InputType, ValueProblem, parse_value, serialize_input_value
 from perch.templating.taint import holds_secret, mark
@@ -222,6 +223,8 @@ def _children(d: Draft, task: FlowableTask, run: TaskRun) -> Status:
         main = step_dag(d, task, run, resolve)
     elif isinstance(task, WaitFor):
         main = step_waitfor(d, task, run, step_list)
+    elif isinstance(task, ForEachItem):
+        main = step_foreachitem(d, task, run, step_list)
     else:
         return None
     return finish_block(d, main, task.errors, task.finally_, parent=run, value=value)

@@ -15,6 +15,7 @@ from typing import Any
 
 from perch.engine.advance import advance
 from perch.engine.draft import Draft
+from perch.engine.foreachitem import batch_ended
 from perch.engine.effects import Audit, Effect
 from perch.engine.events import (
     Event,
@@ -38,6 +39,7 @@ from perch.engine.work import task_result, task_started, timer_retry, timer_time
 from perch.errors import IllegalState, StaleResult
 from perch.flows import Flow
 from perch.flows.tasks.flowable import Subflow
+from perch.flows.tasks.loops import ForEachItemExecutable
 
 _STARTABLE = (StateType.CREATED, StateType.QUEUED, StateType.RESTARTED)
 
@@ -141,6 +143,9 @@ def _subflow_ended(d: Draft, event: SubflowEnded) -> None:
     if d.state.current.is_terminated or not d.has_run(event.task_run_id):
         raise StaleResult()
     run = d.run(event.task_run_id)
+    if isinstance(d.task(run), ForEachItemExecutable):
+        batch_ended(d, event)
+        return
     outputs = dict(run.outputs or {})
     if run.state.current.is_terminated or outputs.get("executionId") != event.child_execution_id:
         raise StaleResult()

@@ -17,6 +17,7 @@ from perch.flows import Task
 from perch.flows.tasks.core import Fail, Log, OutputValues, Return
 from perch.flows.tasks.http import Request
 from perch.flows.tasks.kv import KvDelete, KvGet, KvSet
+from perch.flows.tasks.loops import ForEachItemSplit
 from perch.flows.tasks.notifications import (
     MailExecution,
     MailSend,
@@ -28,6 +29,7 @@ from perch.flows.tasks.notifications import (
 from perch.flows.tasks.scripts import PythonCommands, PythonScript, ShellCommands, ShellScript
 from perch.tasks.context import RunContext, TaskOutcome
 from perch.tasks.core import run_fail, run_log, run_output_values, run_return
+from perch.tasks.foreachitem import run_foreach_split
 from perch.tasks.http import run_request
 from perch.tasks.kv import run_kv_delete, run_kv_get, run_kv_set
 from perch.tasks.mail import run_mail_send
@@ -61,6 +63,7 @@ _RUNNERS: dict[type[Task], Runner] = {
     ShellScript: run_shell_script,
     PythonCommands: run_python_commands,
     PythonScript: run_python_script,
+    ForEachItemSplit: run_foreach_split,
 }
 
 

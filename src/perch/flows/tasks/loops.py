@@ -81,11 +81,13 @@ class ForEachItemExecutable(Task):
 
 
 class ForEachItemMergeOutputs(Task):
-    """Internal: merge the outputs of the subflow executions into one file (a worker task)."""
+    """Internal: merge the outputs of the subflow executions into one file (the executor
+    writes it from the outputs it received)."""
 
     type_names: ClassVar[tuple[str, ...]] = (
         "io.kestra.plugin.core.flow.ForEachItem$ForEachItemMergeOutputs",
     )
+    kind: ClassVar[TaskKind] = TaskKind.FLOWABLE
 
 
 SPLIT, ITEMS, MERGE = "_split", "_items", "_merge"
