@@ -429,3 +429,130 @@ def test_foreachitem_starts_one_subflow_per_batch(server: Api) -> None:
     first = [c for c in children if c["inputs"]["items"].endswith(f"{runs[1]['id']}/1.txt")]
     [line] = logs(server, first[0]["id"])
     assert line["message"] == f"{first[0]['inputs']['items']}"
+
+
+# Kestra: flows/valids/for-each-item-outputs-subflow.yaml.
+EACH_OUTPUTS_SUBFLOW = """
+id: for-each-item-outputs-subflow
+namespace: conformance.each
+inputs:
+  - id: items
+    type: STRING
+tasks:
+  - id: return
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(inputs.items) }}"
+outputs:
+  - id: value
+    value: "{{ outputs.return.value }}"
+    type: STRING
+"""
+
+# Kestra: ForEachItemCaseTest.forEachItemWithSubflowOutputs, flows/valids/for-each-item-outputs.
+EACH_OUTPUTS = """
+id: for-each-item-outputs
+namespace: conformance.each
+inputs:
+  - id: file
+    type: FILE
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEachItem
+    items: "{{ inputs.file }}"
+    batch:
+      rows: 4
+    namespace: conformance.each
+    flowId: for-each-item-outputs-subflow
+    wait: true
+    transmitFailed: true
+    inputs:
+      items: "{{ taskrun.items }}"
+  - id: return
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.each_merge.subflowOutputs }}"
+"""
+
+
+def test_foreachitem_merges_the_subflow_outputs(server: Api) -> None:
+    server.deploy(EACH_OUTPUTS_SUBFLOW)
+    files = [("file", ("items.txt", ITEMS, "text/plain"))]
+    execution = run(server, EACH_OUTPUTS, files=files, timeout=60)
+    assert execution["state"]["current"] == "SUCCESS"
+    runs = execution["taskRunList"]
+    assert len(runs) == 5
+    assert runs[2]["outputs"]["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 26}
+    merged = runs[3]["outputs"]["subflowOutputs"]
+    assert runs[4]["outputs"]["value"] == merged
+    download = server.client.get(f"/api/v1/executions/{execution['id']}/file", params={"path": merged})
+    assert download.status_code == 200, download.text
+    lines = download.text.splitlines()
+    assert len(lines) == 26  # one line per subflow, in batch order
+    assert json.loads(lines[0]) == {"value": "line 1\nline 2\nline 3\nline 4\n"}
+    assert json.loads(lines[-1]) == {"value": "line 101\nline 102\n"}
+
+
+# Kestra: flows/valids/for-each-item-subflow-failed.yaml.
+EACH_FAILED_SUBFLOW = """
+id: for-each-item-subflow-failed
+namespace: conformance.each
+inputs:
+  - id: items
+    type: STRING
+tasks:
+  - id: fail
+    type: io.kestra.plugin.core.execution.Fail
+"""
+
+# Kestra: ForEachItemCaseTest.forEachItemFailed, flows/valids/for-each-item-failed.yaml.
+EACH_FAILED = (
+    EACH_OUTPUTS.replace("id: for-each-item-outputs\n", "id: for-each-item-failed\n")
+    .replace("flowId: for-each-item-outputs-subflow", "flowId: for-each-item-subflow-failed")
+    .split("  - id: return")[0]
+)
+
+
+def test_foreachitem_fails_when_its_subflows_fail(server: Api) -> None:
+    server.deploy(EACH_FAILED_SUBFLOW)
+    files = [("file", ("items.txt", ITEMS, "text/plain"))]
+    execution = run(server, EACH_FAILED, files=files, timeout=60)
+    assert execution["state"]["current"] == "FAILED"
+    runs = execution["taskRunList"]
+    assert len(runs) == 3
+    assert runs[2]["attempts"][0]["state"]["current"] == "FAILED"
+    assert runs[2]["outputs"]["numberOfBatches"] == 26
+    assert runs[2]["outputs"]["iterations"] == {"CREATED": 0, "RUNNING": 0, "FAILED": 26}
+    children = _children(server, "for-each-item-subflow-failed", execution["id"])
+    assert len(children) == 26
+    assert all(child["state"]["current"] == "FAILED" for child in children)
+
+
+# Kestra: ForEachItemCaseTest.forEachItemNoWait, flows/valids/for-each-item-no-wait.yaml.
+EACH_NO_WAIT = (
+    EACH_OUTPUTS.replace("id: for-each-item-outputs\n", "id: for-each-item-no-wait\n")
+    .replace("flowId: for-each-item-outputs-subflow", "flowId: for-each-item-subflow-no-wait")
+    .replace("wait: true", "wait: false")
+    .split("  - id: return")[0]
+)
+
+
+def test_foreachitem_without_wait_counts_every_subflow_as_done(server: Api) -> None:
+    server.deploy(EACH_SUBFLOW.replace("for-each-item-subflow", "for-each-item-subflow-no-wait"))
+    files = [("file", ("items.txt", ITEMS, "text/plain"))]
+    execution = run(server, EACH_NO_WAIT, files=files, timeout=60)
+    assert execution["state"]["current"] == "SUCCESS"
+    runs = execution["taskRunList"]
+    assert len(runs) == 4
+    assert runs[2]["outputs"]["iterations"] == {"RUNNING": 0, "SUCCESS": 26}
+    assert runs[3]["outputs"] is None
+
+
+def test_foreachitem_refuses_items_that_are_not_a_file(server: Api) -> None:
+    source = EACH_NO_WAIT.replace("for-each-item-no-wait", "for-each-item-not-a-file").replace(
+        'items: "{{ inputs.file }}"', "items: just some text"
+    )
+    execution = run(server, source, files=[("file", ("items.txt", ITEMS, "text/plain"))])
+    assert execution["state"]["current"] == "FAILED"
+    split = runs_of(execution, "each_split")[0]
+    assert split["state"]["current"] == "FAILED"
+    errors = [line["message"] for line in logs(server, execution["id"]) if line["level"] == "ERROR"]
+    assert any("this is not an internal storage URI" in message for message in errors)
