@@ -8,8 +8,6 @@ counts, attempts, outputs), plus log lines where Kestra's flow writes some.
 from __future__ import annotations
 
 import json
-import time
-from collections import Counter
 from typing import Any
 
 from tests.api.conftest import Api
@@ -300,7 +298,9 @@ def test_waitfor_fails_when_max_iterations_are_reached(server: Api) -> None:
     assert waitfor["state"]["current"] == "FAILED"
     assert waitfor["outputs"] == {"iterationCount": 4}
     assert values["outputs"]["values"]["count"] == 4
-    warnings = [line["message"] for line in logs(server, execution["id"]) if line["level"] == "WARN"]
+    warnings = [
+        line["message"] for line in logs(server, execution["id"]) if line["level"] == "WARN"
+    ]
     assert warnings == ["Max iterations reached"]
 
 
@@ -346,10 +346,6 @@ def test_waitfor_fails_with_its_failing_task_at_the_first_iteration(server: Api)
     assert last["state"]["current"] == "FAILED"
     assert len(execution["taskRunList"]) == 3
     assert execution["taskRunList"][0]["outputs"] == {"iterationCount": 1}
-
-
-def test_unused_helpers_stay_importable() -> None:
-    assert json.dumps(Counter("ab")) and time.monotonic()
 
 
 # --- ForEachItem ---------------------------------------------------------------------------
@@ -402,7 +398,10 @@ def _children(server: Api, flow_id: str, parent_id: str) -> list[dict[str, Any]]
     found = [
         e
         for e in response.json()["results"]
-        if any(l["key"] == "system.correlationId" and l["value"] == parent_id for l in e["labels"])
+        if any(
+            lab["key"] == "system.correlationId" and lab["value"] == parent_id
+            for lab in e["labels"]
+        )
     ]
     return found
 
@@ -424,7 +423,9 @@ def test_foreachitem_starts_one_subflow_per_batch(server: Api) -> None:
     assert len(children) == 26
     assert all(child["state"]["current"] == "SUCCESS" for child in children)
     batch = children[0]["inputs"]["items"]
-    assert batch.startswith(f"kestra:///conformance/each/for-each-item/executions/{execution['id']}/")
+    assert batch.startswith(
+        f"kestra:///conformance/each/for-each-item/executions/{execution['id']}/"
+    )
     assert batch.endswith(".txt")
     first = [c for c in children if c["inputs"]["items"].endswith(f"{runs[1]['id']}/1.txt")]
     [line] = logs(server, first[0]["id"])
@@ -483,7 +484,9 @@ def test_foreachitem_merges_the_subflow_outputs(server: Api) -> None:
     assert runs[2]["outputs"]["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 26}
     merged = runs[3]["outputs"]["subflowOutputs"]
     assert runs[4]["outputs"]["value"] == merged
-    download = server.client.get(f"/api/v1/executions/{execution['id']}/file", params={"path": merged})
+    download = server.client.get(
+        f"/api/v1/executions/{execution['id']}/file", params={"path": merged}
+    )
     assert download.status_code == 200, download.text
     lines = download.text.splitlines()
     assert len(lines) == 26  # one line per subflow, in batch order

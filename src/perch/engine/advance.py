@@ -14,8 +14,8 @@ from typing import Any
 
 from perch.engine.dag import step_dag
 from perch.engine.draft import Draft
-from perch.engine.foreachitem import step_foreachitem
 from perch.engine.effects import ExecutionEnded
+from perch.engine.foreachitem import step_foreachitem
 from perch.engine.model import TaskRun
 from perch.engine.starting import FOREACH_CURSOR_KEY, FOREACH_VALUES_KEY, as_int, start_run
 from perch.engine.states import StateType, fail_state

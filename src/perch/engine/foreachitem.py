@@ -181,7 +181,9 @@ def batch_ended(d: Draft, event: SubflowEnded) -> None:
         text = json.dumps(dict(event.child_outputs), default=str)
         size += len(text)
         if size > MAX_COLLECTED_BYTES:
-            d.log("WARN", f"Outputs of batch {number} left out of the merge: over 4 MiB in all", items)
+            d.log(
+                "WARN", f"Outputs of batch {number} left out of the merge: over 4 MiB in all", items
+            )
         else:
             collected[str(number)] = dict(event.child_outputs)
     if state.is_failed:

@@ -15,7 +15,6 @@ from typing import Any
 
 from perch.engine.advance import advance
 from perch.engine.draft import Draft
-from perch.engine.foreachitem import batch_ended
 from perch.engine.effects import Audit, Effect
 from perch.engine.events import (
     Event,
@@ -29,6 +28,7 @@ from perch.engine.events import (
     TaskStarted,
     TimerFired,
 )
+from perch.engine.foreachitem import batch_ended
 from perch.engine.model import Execution
 from perch.engine.pausing import kill, manual_pause, pause_elapsed, resume
 from perch.engine.restart import restart

@@ -78,6 +78,7 @@ def step_waitfor(d: Draft, task: WaitFor, run: TaskRun, step_list: StepList) -> 
     count = int((run.outputs or {}).get(ITERATION_COUNT) or 0) + 1
     run = d.put(run.evolve(outputs={**(run.outputs or {}), ITERATION_COUNT: count}))
     reached = _reached(d, task, run, count)
+    outcome: StateType
     if reached is None:
         if not truthy(d.render(task.condition, run)):
             interval = parse_duration(str(d.render(task.checkFrequency.interval, run)))

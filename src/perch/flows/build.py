@@ -266,8 +266,10 @@ class FlowBuilder:
         entries: list[Any] = []
         for index, item in enumerate(value):
             if isinstance(item, dict) and "task" in item:
-                item = {**item, "task": self.build_task(item["task"], (*path, index, "task"))}
-            entries.append(item)
+                task = self.build_task(item["task"], (*path, index, "task"))
+                entries.append({**item, "task": task})
+            else:
+                entries.append(item)
         return entries
 
     def build_task_list(self, value: Any, path: Path) -> list[Task]:

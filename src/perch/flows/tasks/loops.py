@@ -117,8 +117,12 @@ class ForEachItem(FlowableTask):
     def model_post_init(self, context: Any, /) -> None:
         super().model_post_init(context)
         self._internal = (
-            ForEachItemSplit(id=self.id + SPLIT, type=ForEachItemSplit.type_names[0],
-                             items=self.items, batch=self.batch),
+            ForEachItemSplit(
+                id=self.id + SPLIT,
+                type=ForEachItemSplit.type_names[0],
+                items=self.items,
+                batch=self.batch,
+            ),
             ForEachItemExecutable(id=self.id + ITEMS, type=ForEachItemExecutable.type_names[0]),
             ForEachItemMergeOutputs(id=self.id + MERGE, type=ForEachItemMergeOutputs.type_names[0]),
         )
