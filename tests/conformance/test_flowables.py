@@ -348,6 +348,43 @@ def test_waitfor_fails_with_its_failing_task_at_the_first_iteration(server: Api)
     assert execution["taskRunList"][0]["outputs"] == {"iterationCount": 1}
 
 
+# Kestra: ExecutionService.retryWaitFor (the wait between iterations is a delay, not a task).
+WAITFOR_LONG = """
+id: waitfor-long
+namespace: conformance.waitfor
+tasks:
+  - id: waitfor
+    type: io.kestra.plugin.core.flow.WaitFor
+    condition: "{{ false }}"
+    checkFrequency:
+      interval: PT1H
+    tasks:
+      - id: echo
+        type: io.kestra.plugin.core.log.Log
+        message: "iteration {{ outputs.waitfor.iterationCount }}"
+"""
+
+
+def test_a_waiting_waitfor_holds_nothing_and_can_be_killed(server: Api) -> None:
+    flow = server.deploy(WAITFOR_LONG)
+    created = server.client.post(f"/api/v1/executions/{flow['namespace']}/{flow['id']}")
+    assert created.status_code == 200, created.text
+    execution_id = created.json()["id"]
+    waiting = server.wait(
+        execution_id,
+        lambda b: any(
+            r["taskId"] == "echo" and r["state"]["current"] == "SUCCESS" for r in b["taskRunList"]
+        ),
+    )
+    assert waiting["state"]["current"] == "RUNNING"
+    assert waiting["taskRunList"][0]["outputs"] == {"iterationCount": 2}
+    killed = server.client.delete(f"/api/v1/executions/{execution_id}/kill")
+    assert killed.status_code in (202, 204), killed.text
+    ended = server.wait(execution_id, lambda b: b["state"]["current"] in ENDED)
+    assert ended["state"]["current"] == "KILLED"
+    assert ended["taskRunList"][0]["state"]["current"] == "KILLED"
+
+
 # --- ForEachItem ---------------------------------------------------------------------------
 
 # Kestra: flows/valids/for-each-item-subflow.yaml.
