@@ -596,3 +596,23 @@ def test_foreachitem_refuses_items_that_are_not_a_file(server: Api) -> None:
     assert split["state"]["current"] == "FAILED"
     errors = [line["message"] for line in logs(server, execution["id"]) if line["level"] == "ERROR"]
     assert any("this is not an internal storage URI" in message for message in errors)
+
+
+def test_a_restarted_foreachitem_starts_its_batches_again(server: Api) -> None:
+    subflow = EACH_FAILED_SUBFLOW.replace("for-each-item-subflow-failed", "each-restart-child")
+    server.deploy(subflow)
+    source = EACH_FAILED.replace("for-each-item-failed", "each-restart").replace(
+        "flowId: for-each-item-subflow-failed", "flowId: each-restart-child"
+    )
+    execution = run(server, source, files=[("file", ("items.txt", ITEMS, "text/plain"))])
+    assert execution["state"]["current"] == "FAILED"
+    restarted = server.client.post(f"/api/v1/executions/{execution['id']}/restart")
+    assert restarted.status_code == 200, restarted.text
+    again = server.wait(
+        execution["id"],
+        lambda b: [h["state"] for h in b["state"]["histories"]].count("FAILED") == 2,
+        timeout=60,
+    )
+    items = runs_of(again, "each_items")[0]
+    assert items["outputs"]["iterations"] == {"CREATED": 0, "RUNNING": 0, "FAILED": 26}
+    assert len(_children(server, "each-restart-child", execution["id"])) == 52

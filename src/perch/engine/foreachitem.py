@@ -81,13 +81,16 @@ def _drive(d: Draft, task: ForEachItem, run: TaskRun) -> bool:
         meta[split.id] = batches
         d.set_meta(FOREACHITEM_KEY, meta)
     if items is not None and items.state.current is StateType.RUNNING and items.outputs is None:
-        meta = _meta(d)
-        listed = meta.pop(split.id if split is not None else "", [])
-        d.set_meta(FOREACHITEM_KEY, meta or None)
+        # Kept until the merge: a restart of failed batches starts them again.
+        listed = _meta(d).get(split.id if split is not None else "", [])
         _start_batches(d, task, items, list(listed))
         return True
     if merge is not None and merge.state.current is StateType.RUNNING and items is not None:
         _merge(d, items, merge)
+        if split is not None:
+            meta = _meta(d)
+            meta.pop(split.id, None)
+            d.set_meta(FOREACHITEM_KEY, meta or None)
         return True
     return bool(batches)
 

@@ -36,7 +36,7 @@ WAITFOR_NEXT = "WAITFOR_NEXT"
 """The timer action that begins the next iteration of a WaitFor."""
 WAITFOR_KEY = "waitFor"
 """Execution metadata: by WaitFor task run id, ``WAITING`` between iterations, or the state
-its loop ended in (read again while its ``errors`` run)."""
+its loop ended in (read again while its ``errors`` run, see ``_ended``)."""
 WAITING = "WAITING"
 ITERATION_COUNT = "iterationCount"
 
@@ -67,13 +67,16 @@ def step_waitfor(d: Draft, task: WaitFor, run: TaskRun, step_list: StepList) -> 
     if mark == WAITING:
         return None
     if mark is not None:
-        return StateType(mark)
+        state, _, histories = str(mark).partition("@")
+        if histories == str(len(run.state.histories)):
+            return StateType(state)
+        # Reopened by a restart since (its history grew): the loop goes on.
     tasks: Sequence[Task] = task.tasks
     main = step_list(d, tasks, run, run.value, 1, iteration=run.iteration or 1)
     if main is None:
         return None
     if main is not StateType.SUCCESS:
-        _mark(d, run, main.value)
+        _mark(d, run, _ended(run, main))
         return main
     count = int((run.outputs or {}).get(ITERATION_COUNT) or 0) + 1
     run = d.put(run.evolve(outputs={**(run.outputs or {}), ITERATION_COUNT: count}))
@@ -89,8 +92,14 @@ def step_waitfor(d: Draft, task: WaitFor, run: TaskRun, step_list: StepList) -> 
     else:
         d.log("WARN", reached, run)
         outcome = StateType.FAILED if as_bool(d, task.failOnMaxReached, run) else main
-    _mark(d, run, outcome.value)
+    _mark(d, run, _ended(run, outcome))
     return outcome
+
+
+def _ended(run: TaskRun, state: StateType) -> str:
+    """The mark of a loop that ended in ``state``, valid while the run's history stays as is
+    (its ``errors`` run): a restart that reopens the run adds to its history."""
+    return f"{state.value}@{len(run.state.histories)}"
 
 
 def next_iteration(d: Draft, event: TimerFired) -> None:
