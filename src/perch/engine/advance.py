@@ -12,15 +12,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from perch.engine.dag import step_dag
 from perch.engine.draft import Draft
 from perch.engine.effects import ExecutionEnded
+from perch.engine.foreachitem import step_foreachitem
 from perch.engine.model import TaskRun
 from perch.engine.starting import FOREACH_CURSOR_KEY, FOREACH_VALUES_KEY, as_int, start_run
 from perch.engine.states import StateType, fail_state
 from perch.engine.variables import FINAL_STATE_KEY, MANUAL_PAUSE_KEY
+from perch.engine.waitfor import step_waitfor
 from perch.errors import PerchError
 from perch.flows import FlowOutput, Task
 from perch.flows.tasks.base import FlowableTask
+from perch.flows.tasks.dag import Dag
 from perch.flows.tasks.flowable import (
     AllowFailure,
     EachParallel,
@@ -31,6 +35,7 @@ from perch.flows.tasks.flowable import (
     Sequential,
     Switch,
 )
+from perch.flows.tasks.loops import ForEachItem, WaitFor
 from perch.flows.tasks.pause import Pause
 from perch.inputs import InputType, ValueProblem, parse_value, serialize_input_value
 from perch.templating.taint import holds_secret, mark
@@ -184,7 +189,7 @@ def resolve(d: Draft, run: TaskRun) -> Status:
         status = fail_state(allow_failure=task.allowFailure, allow_warning=task.allowWarning)
     elif status is StateType.WARNING and task.allowWarning:
         status = StateType.SUCCESS
-    d.move_run(run, status)
+    d.move_run(d.run(run.id), status)  # as it stands: stepping may have set its outputs
     return status
 
 
@@ -214,6 +219,12 @@ def _children(d: Draft, task: FlowableTask, run: TaskRun) -> Status:
         main = _each(d, task, run)
     elif isinstance(task, Pause):
         main = _resumed_pause(d, task, run)
+    elif isinstance(task, Dag):
+        main = step_dag(d, task, run, resolve)
+    elif isinstance(task, WaitFor):
+        main = step_waitfor(d, task, run, step_list)
+    elif isinstance(task, ForEachItem):
+        main = step_foreachitem(d, task, run, step_list)
     else:
         return None
     return finish_block(d, main, task.errors, task.finally_, parent=run, value=value)

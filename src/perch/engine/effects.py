@@ -83,6 +83,14 @@ class SendEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class PutFile:
+    """Store ``content`` as the execution's file ``uri`` (replacing one already there)."""
+
+    uri: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class EmitLog:
     """A log line written by the engine itself (e.g. "Flow restarted")."""
 
@@ -138,6 +146,7 @@ Effect = (
     | CreateExecution
     | StartSubflow
     | SendEvent
+    | PutFile
     | EmitLog
     | Audit
     | ExecutionEnded

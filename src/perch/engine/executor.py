@@ -41,6 +41,7 @@ from perch.engine.effects import (
     Effect,
     EmitLog,
     ExecutionEnded,
+    PutFile,
     ScheduleTimer,
     SendEvent,
     StartSubflow,
@@ -224,6 +225,10 @@ def write_effects(
             events.append(QueuedEvent(new_id(), effect.execution_id, effect.event))
         elif isinstance(effect, EmitLog):
             logs.append(effect.entry)
+        elif isinstance(effect, PutFile):
+            if tx.get_file(effect.uri) is not None:
+                tx.delete_file(effect.uri)
+            tx.put_file(effect.uri, execution.id, effect.content, now)
         elif isinstance(effect, Audit):
             tx.add_audit(execution.id, effect.placed(execution.tenant, execution.namespace), now)
         elif isinstance(effect, ExecutionEnded):

@@ -22,6 +22,7 @@ from perch.errors import PerchError
 from perch.flows import Task, TaskKind
 from perch.flows.tasks.core import Fail, Sleep
 from perch.flows.tasks.flowable import EachSequential, ForEach, If, Subflow, Switch
+from perch.flows.tasks.loops import WaitFor
 from perch.flows.tasks.pause import HumanTask, Pause
 from perch.templating.values import truthy
 
@@ -118,6 +119,9 @@ def _begin(d: Draft, task: Task, run: TaskRun) -> TaskRun:
         return _begin_pause(d, task, run)
     if isinstance(task, Subflow):
         return _begin_subflow(d, task, run)
+    if isinstance(task, WaitFor):
+        # Kestra's WaitFor starts at iteration count 1 (see perch.engine.waitfor).
+        return d.put(_with_outputs(run, {"iterationCount": 1}))
     return run
 
 

@@ -28,15 +28,18 @@ from perch.engine.events import (
     TaskStarted,
     TimerFired,
 )
+from perch.engine.foreachitem import batch_ended
 from perch.engine.model import Execution
 from perch.engine.pausing import kill, manual_pause, pause_elapsed, resume
 from perch.engine.restart import restart
 from perch.engine.starting import PAUSE_ELAPSED, RETRY, SLEEP_DONE, TASK_TIMEOUT, as_bool
 from perch.engine.states import StateType, fail_state
+from perch.engine.waitfor import WAITFOR_NEXT, next_iteration
 from perch.engine.work import task_result, task_started, timer_retry, timer_timeout
 from perch.errors import IllegalState, StaleResult
 from perch.flows import Flow
 from perch.flows.tasks.flowable import Subflow
+from perch.flows.tasks.loops import ForEachItemExecutable
 
 _STARTABLE = (StateType.CREATED, StateType.QUEUED, StateType.RESTARTED)
 
@@ -114,6 +117,8 @@ def _timer(d: Draft, event: TimerFired) -> None:
         timer_retry(d, event)
     elif event.action == TASK_TIMEOUT:
         timer_timeout(d, event)
+    elif event.action == WAITFOR_NEXT:
+        next_iteration(d, event)
     elif event.action == SLEEP_DONE:
         if d.state.current.is_terminated or not d.has_run(event.task_run_id or ""):
             return
@@ -138,6 +143,9 @@ def _subflow_ended(d: Draft, event: SubflowEnded) -> None:
     if d.state.current.is_terminated or not d.has_run(event.task_run_id):
         raise StaleResult()
     run = d.run(event.task_run_id)
+    if isinstance(d.task(run), ForEachItemExecutable):
+        batch_ended(d, event)
+        return
     outputs = dict(run.outputs or {})
     if run.state.current.is_terminated or outputs.get("executionId") != event.child_execution_id:
         raise StaleResult()

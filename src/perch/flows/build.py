@@ -243,6 +243,8 @@ class FlowBuilder:
         """Nested tasks held by one property, built according to its shape."""
         if shape is ChildShape.SINGLE:
             return self.build_task(value, path)
+        if shape is ChildShape.ENTRIES:
+            return self.build_entries(value, path)
         if shape is ChildShape.MAP:
             if not isinstance(value, dict):
                 self.report(
@@ -253,6 +255,22 @@ class FlowBuilder:
                 name: self.build_task_list(tasks, (*path, name)) for name, tasks in value.items()
             }
         return self.build_task_list(value, path)
+
+    def build_entries(self, value: Any, path: Path) -> list[Any]:
+        """A Dag's list of ``{task: {..}, dependsOn: [..]}``, each ``task`` built as a task."""
+        if not isinstance(value, list):
+            self.report(
+                path, f"must be a list of '- task: …' entries (with dependsOn), got {shown(value)}"
+            )
+            return []
+        entries: list[Any] = []
+        for index, item in enumerate(value):
+            if isinstance(item, dict) and "task" in item:
+                task = self.build_task(item["task"], (*path, index, "task"))
+                entries.append({**item, "task": task})
+            else:
+                entries.append(item)
+        return entries
 
     def build_task_list(self, value: Any, path: Path) -> list[Task]:
         """A list of tasks; a value that is not a list is a problem (and an empty list)."""

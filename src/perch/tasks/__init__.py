@@ -19,6 +19,7 @@ from perch.flows.tasks.execution import Labels, Resume
 from perch.flows.tasks.http import Request
 from perch.flows.tasks.kv import KvDelete, KvGet, KvSet
 from perch.flows.tasks.logfetch import Fetch
+from perch.flows.tasks.loops import ForEachItemSplit
 from perch.flows.tasks.notifications import (
     MailExecution,
     MailSend,
@@ -33,6 +34,7 @@ from perch.flows.tasks.triggertoggle import Toggle
 from perch.tasks.context import RunContext, TaskOutcome
 from perch.tasks.core import run_echo, run_fail, run_log, run_output_values, run_return
 from perch.tasks.execution import run_labels, run_resume
+from perch.tasks.foreachitem import run_foreach_split
 from perch.tasks.http import run_request
 from perch.tasks.kv import run_kv_delete, run_kv_get, run_kv_set
 from perch.tasks.logfetch import run_fetch
@@ -77,6 +79,7 @@ _RUNNERS: dict[type[Task], Runner] = {
     StateSet: run_state_set,
     StateGet: run_state_get,
     StateDelete: run_state_delete,
+    ForEachItemSplit: run_foreach_split,
 }
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perch.flows import ChildShape, Flow, Task
+from perch.flows.tasks.loops import ForEachItem
 
 NODE_W = 184
 NODE_H = 46
@@ -143,6 +144,8 @@ def _shorten(text: str, limit: int) -> str:
 
 def _branches(task: Task) -> list[_Branch]:
     found: list[_Branch] = []
+    if isinstance(task, ForEachItem):  # its split, items and merge task runs, as Kestra draws
+        found.append(_Branch("tasks", [_item(t) for t in task.internal_tasks]))
     for key, shape in task.child_fields.items():
         value: Any = getattr(task, task.attribute_for(key))
         if not value:
@@ -152,6 +155,10 @@ def _branches(task: Task) -> list[_Branch]:
         elif shape is ChildShape.MAP:
             for case, tasks in value.items():
                 found.append(_Branch(f"case {case}", [_item(t) for t in tasks]))
+        elif shape is ChildShape.ENTRIES:  # a Dag: one branch per task, named by what it waits for
+            for entry in value:
+                after = f"after {', '.join(entry.dependsOn)}" if entry.dependsOn else ""
+                found.append(_Branch(after, [_item(entry.task)]))
         elif key == "tasks" and task.canonical_type in _PARALLEL_TYPES:
             found.extend(_Branch("", [_item(t)]) for t in value)
         else:

@@ -249,3 +249,37 @@ def test_a_line_diff_marks_removed_and_added_lines_with_their_numbers() -> None:
     assert [r.left for r in first if r.change == "same"] == [7, 8, 9, 11, 12, 13]
     assert diff.hunks[1].rows[-1] == diff.hunks[1].rows[-1].__class__("added", None, 21, "line 21")
     assert line_diff(left, left).hunks == ()
+
+
+DAG_AND_ITEMS = """\
+id: graphs
+namespace: company.team
+inputs:
+  - id: file
+    type: FILE
+tasks:
+  - id: dag
+    type: io.kestra.plugin.core.flow.Dag
+    tasks:
+      - task:
+          id: first
+          type: io.kestra.plugin.core.log.Log
+          message: a
+      - task:
+          id: second
+          type: io.kestra.plugin.core.log.Log
+          message: b
+        dependsOn: [first]
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEachItem
+    items: "{{ inputs.file }}"
+    namespace: company.team
+    flowId: child
+"""
+
+
+def test_a_dag_and_a_foreachitem_are_drawn_with_their_tasks() -> None:
+    graph = layout(parse_flow(DAG_AND_ITEMS))
+    ids = {node.task_id for node in graph.nodes}
+    assert {"dag", "first", "second", "each", "each_split", "each_items", "each_merge"} <= ids
+    assert any(label.text == "after first" for label in graph.labels)

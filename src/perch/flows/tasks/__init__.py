@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from perch.flows.tasks import (
     core,
+    dag,
     execution,
     flowable,
     http,
     kv,
     logfetch,
+    loops,
     notifications,
     pause,
     scripts,
@@ -20,6 +22,8 @@ from perch.flows.tasks.base import ChildShape, FlowableTask, Task, TaskKind
 BUILTIN_TASKS: tuple[type[Task], ...] = (
     *core.MODELS,
     *flowable.MODELS,
+    *dag.MODELS,
+    *loops.MODELS,
     *pause.MODELS,
     *http.MODELS,
     *notifications.MODELS,

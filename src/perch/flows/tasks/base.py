@@ -41,6 +41,7 @@ class ChildShape(StrEnum):
     LIST = "list"  # tasks: [..]
     MAP = "map"  # cases: {name: [..]}
     SINGLE = "single"  # onPause: {..}
+    ENTRIES = "entries"  # tasks: [{task: {..}, dependsOn: [..]}] (a Dag)
 
 
 _RetryBehavior = Annotated[str, Choice("RETRY_FAILED_TASK", "CREATE_NEW_EXECUTION")]
@@ -137,6 +138,9 @@ class Task(StrictModel):
             elif shape is ChildShape.LIST:
                 for index, task in enumerate(value):
                     yield (key, index), task
+            elif shape is ChildShape.ENTRIES:
+                for index, entry in enumerate(value):
+                    yield (key, index, "task"), entry.task
             else:
                 for case, tasks in value.items():
                     for index, task in enumerate(tasks):
