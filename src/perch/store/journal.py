@@ -51,6 +51,9 @@ _AUDIT_COLUMNS = (
     "before_state",
     "after_state",
 )
+ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || :key, 0))")
+"""A transaction-scoped lock on ``:key`` within this schema (advisory locks are database-wide:
+two deployments in two schemas of one database must not wait on each other)."""
 _PREPARED_INSERT_AUDIT = Prepared(audit.insert(), _AUDIT_COLUMNS)
 _PREPARED_INSERT_LOGS = Prepared(
     _INSERT_LOGS,
@@ -155,6 +158,10 @@ class Journal:
     _audit_heads: dict[str, Head]
     """The chain head of each tenant this transaction appended to (what commits publish)."""
     _audit_key: bytes
+    _audit_pending: list[dict[str, Any]]
+    """Records added but not yet chained: :meth:`write_audit` appends them just before the
+    commit, so the chain's lock is the last lock a transaction takes (a transaction holding
+    it never waits for a row another one holds: no deadlock between them)."""
 
     def add_logs(self, entries: Sequence[LogEntry]) -> None:
         """Write log lines (one batched INSERT)."""
@@ -207,10 +214,7 @@ class Journal:
         head = self._audit_heads.get(tenant)
         if head is None:
             if self.dialect == "postgresql":
-                self._conn.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                    {"key": f"perch.audit/{tenant}"},
-                )
+                self._conn.execute(ADVISORY_LOCK, {"key": f"perch.audit/{tenant}"})
             row = _PREPARED_TENANT_HEAD.first(self._conn, {"b_tenant": tenant})
             head = Head(int(row[0]), str(row[1])) if row is not None else Head(0, GENESIS_HASH)
             self._audit_heads[tenant] = head
@@ -247,30 +251,39 @@ class Journal:
         else:
             channel = origin.channel if origin is not None else Channel.API.value
         kind = _resource_type(record, execution_id)
-        position, prev = self._audit_position(tenant)
-        fields: dict[str, Any] = {
-            "at": at,
-            "execution_id": execution_id,
-            "action": record.action,
-            "principal_name": principal.name,
-            "principal_kind": principal.kind.value,
-            "detail": canonical_json(detail),
-            "prev_hash": prev,
-            "tenant": tenant,
-            "position": position + 1,
-            "resource_type": kind,
-            "resource_id": _resource_id(record, kind, execution_id, detail),
-            "namespace": namespace,
-            "channel": channel,
-            "address": record.address or (origin.address if origin is not None else None),
-            "user_agent": record.user_agent or (origin.user_agent if origin is not None else None),
-            "outcome": _outcome(record, detail),
-            "before_state": _optional_json(record.before),
-            "after_state": _optional_json(record.after),
-        }
-        fields["hash"] = keyed_hash(self._audit_key, prev, fields)
-        _PREPARED_INSERT_AUDIT.rowcount(self._conn, fields)
-        self._audit_heads[tenant] = Head(position + 1, fields["hash"])
+        self._audit_pending.append(
+            {
+                "at": at,
+                "execution_id": execution_id,
+                "action": record.action,
+                "principal_name": principal.name,
+                "principal_kind": principal.kind.value,
+                "detail": canonical_json(detail),
+                "tenant": tenant,
+                "resource_type": kind,
+                "resource_id": _resource_id(record, kind, execution_id, detail),
+                "namespace": namespace,
+                "channel": channel,
+                "address": record.address or (origin.address if origin is not None else None),
+                "user_agent": record.user_agent
+                or (origin.user_agent if origin is not None else None),
+                "outcome": _outcome(record, detail),
+                "before_state": _optional_json(record.before),
+                "after_state": _optional_json(record.after),
+            }
+        )
+
+    def write_audit(self) -> None:
+        """Chain and insert the records added since the last call (the store calls this as the
+        transaction's last step; reads of the audit trail call it first)."""
+        pending, self._audit_pending = self._audit_pending, []
+        for fields in pending:
+            position, prev = self._audit_position(fields["tenant"])
+            fields["prev_hash"] = prev
+            fields["position"] = position + 1
+            fields["hash"] = keyed_hash(self._audit_key, prev, fields)
+            _PREPARED_INSERT_AUDIT.rowcount(self._conn, fields)
+            self._audit_heads[fields["tenant"]] = Head(position + 1, fields["hash"])
 
     def search_audit(
         self,
@@ -282,4 +295,5 @@ class Journal:
     ) -> AuditPage:
         """A page of matching audit records, newest first (see
         :func:`perch.engine.auditlog.search_audit`)."""
+        self.write_audit()
         return search_audit_rows(self._conn, query, scope, before_seq=before_seq, count=count)

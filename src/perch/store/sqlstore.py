@@ -74,6 +74,7 @@ class SqlStore:
             tx = SqlTransaction(connection, self.dialect, self.cache, self.sealer, self.audit_key)
             with connection.begin():
                 yield tx
+                tx.write_audit()  # last: the audit chain's lock is the last one taken
         # Only now is what the transaction wrote or read known to be committed.
         if tx.committed:
             self.cache.put_all(tx.committed)

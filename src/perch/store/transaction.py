@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection, text
 
 from perch.engine.model import Execution
@@ -12,7 +14,7 @@ from perch.store.executionrepo import ExecutionQueries
 from perch.store.filerepo import FileQueries
 from perch.store.flowrepo import FlowQueries
 from perch.store.identityrepo import IdentityQueries
-from perch.store.journal import Journal
+from perch.store.journal import ADVISORY_LOCK, Journal
 from perch.store.kvrepo import KvQueries
 from perch.store.notifications import check_channel
 from perch.store.overviewrepo import OverviewQueries
@@ -63,6 +65,7 @@ class SqlTransaction(
         self._written: dict[str, Execution] = {}
         """Executions as this transaction last wrote them (what a second write replaces)."""
         self._audit_heads: dict[str, Head] = {}
+        self._audit_pending: list[dict[str, Any]] = []
         self._audit_key = audit_key if audit_key is not None else load_audit_key(None)
 
     @property
@@ -74,10 +77,8 @@ class SqlTransaction(
         """A transaction-scoped advisory lock on PostgreSQL; SQLite needs none (one writer at a
         time, and a write transaction starts with ``BEGIN IMMEDIATE``)."""
         if self.dialect == "postgresql":
-            self._conn.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                {"key": f"perch.slots/{tenant}/{namespace}/{flow_id}"},
-            )
+            key = f"perch.slots/{tenant}/{namespace}/{flow_id}"
+            self._conn.execute(ADVISORY_LOCK, {"key": key})
 
     def notify(self, channel: str, payload: str = "") -> None:
         """Send a PostgreSQL NOTIFY when this transaction commits (a no-op on SQLite, where
