@@ -31,6 +31,7 @@ from perch.engine.effects import (
     StartSubflow,
 )
 from perch.engine.errorlogs import error_logs_hook
+from perch.engine.flowoutputs import SUBFLOW_OUTPUTS_KEY, child_outputs
 from perch.engine.events import (
     Event,
     Kill,
@@ -171,8 +172,14 @@ class Harness:
         elif isinstance(effect, ExecutionEnded):
             parent = execution.parent
             if parent is not None and execution.id in self.waited:
+                flow = self.flows[(execution.namespace, execution.flow_id)]
+                result = child_outputs(flow, execution, now=self.clock.now())
                 ended = SubflowEnded(
-                    parent.task_run_id, execution.id, execution.state.current, execution.outputs
+                    parent.task_run_id,
+                    execution.id,
+                    execution.state.current,
+                    result.outputs,
+                    result.error,
                 )
                 self.events.append((parent.execution_id, ended))
 
@@ -195,6 +202,8 @@ class Harness:
             execution_id=effect.execution_id,
             trigger=effect.trigger,
         )
+        if effect.outputs:
+            child = replace(child, metadata={**child.metadata, SUBFLOW_OUTPUTS_KEY: effect.outputs})
         self.executions[child.id] = child
         if effect.wait:
             self.waited.add(child.id)
