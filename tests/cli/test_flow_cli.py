@@ -89,8 +89,7 @@ def test_validate_strict_counts_warnings_as_problems(
     assert lenient.exit_code == 0, lenient.output
     assert lenient.output.splitlines() == [
         f"✓ {source}: valid",
-        f"{source}:6: tasks[0].namespace: warning: 'inputs.namespace' is not an input of this "
-        "flow",
+        f"{source}:6: tasks[0].namespace: warning: 'inputs.namespace' is not an input of this flow",
     ]
     strict = runner.invoke(app, ["flow", "validate", "--strict", str(source)])
     assert strict.exit_code == 1, strict.output

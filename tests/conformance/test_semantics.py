@@ -125,8 +125,7 @@ def test_null_values_fail_the_foreach(deployed: Api) -> None:
     assert each["taskId"] == "1_each"
     assert each["state"]["current"] == "FAILED"
     assert messages(deployed, done["id"], "1_each") == [
-        'ForEach values hold 2 null values: [1, null, {"key": "my-key", "value": "my-value"}, '
-        "null]"
+        'ForEach values hold 2 null values: [1, null, {"key": "my-key", "value": "my-value"}, null]'
     ]
 
 

@@ -94,8 +94,12 @@ def _child(api: Api, execution_id: str) -> dict[str, object]:
     return child
 
 
+Case = tuple[str, str, str, int, str | None]
+"""The input, the parent's state, the child's, its task runs, and the extracted output."""
+
+
 @pytest.mark.parametrize(
-    ("value", "state", "child_state", "child_runs", "extracted"),
+    "case",
     [
         # FlowCaseTest.waitSuccess
         ("OK", "SUCCESS", "SUCCESS", 2, "default > amazing > task-flow"),
@@ -105,14 +109,8 @@ def _child(api: Api, execution_id: str) -> dict[str, object]:
         ("FIRST", "FAILED", "SUCCESS", 2, None),
     ],
 )
-def test_a_waiting_subflow_task_run_is_a_full_task_run(
-    deployed: Api,
-    value: str,
-    state: str,
-    child_state: str,
-    child_runs: int,
-    extracted: str | None,
-) -> None:
+def test_a_waiting_subflow_task_run_is_a_full_task_run(deployed: Api, case: Case) -> None:
+    value, state, child_state, child_runs, extracted = case
     api = deployed
     done = run(api, NS, "task-flow", {"string": value}, labels=["mainFlowExecutionLabel:execFoo"])
     assert done["state"]["current"] == state
@@ -156,9 +154,7 @@ def test_a_waiting_subflow_task_run_is_a_full_task_run(
 
 def test_labels_are_not_inherited_unless_asked(deployed: Api) -> None:
     # FlowCaseTest.noLabels (with inheritLabels: false, the parent's own labels stay home)
-    done = run(
-        deployed, NS, "task-flow-inherited-labels", {"string": "OK"}, labels=["team:data"]
-    )
+    done = run(deployed, NS, "task-flow-inherited-labels", {"string": "OK"}, labels=["team:data"])
     assert done["state"]["current"] == "SUCCESS"
     child = _child(deployed, only_run(done, "launch")["outputs"]["executionId"])
     keys = {label["key"]: label["value"] for label in child["labels"]}  # type: ignore[attr-defined]
@@ -169,9 +165,10 @@ def test_labels_are_not_inherited_unless_asked(deployed: Api) -> None:
     assert keys["system.username"] == "admin"
 
 
-# Kestra's Subflow.createSubflowExecutionResult (SubflowTest.shouldOnlyReturnOutputsFromFlowOutputs):
-# a child flow's declared outputs are typed; one that does not read as its type fails the
-# Subflow task run, even without transmitFailed.
+# Kestra's Subflow.createSubflowExecutionResult
+# (SubflowTest.shouldOnlyReturnOutputsFromFlowOutputs): a child flow's declared outputs are
+# typed; one that does not read as its type fails the Subflow task run, even without
+# transmitFailed.
 CHILD_OUTPUTS = f"""\
 id: typed-child
 namespace: {NS}

@@ -156,8 +156,7 @@ def finish_block(
     if (
         failed
         and errors
-        and step_list(d, errors, parent, value, 1, iteration=iteration, past_failures=True)
-        is None
+        and step_list(d, errors, parent, value, 1, iteration=iteration, past_failures=True) is None
     ):
         return None
     if finally_:

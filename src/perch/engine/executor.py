@@ -255,9 +255,7 @@ def ended_events(
         if queued is not None:
             events.append(QueuedEvent(new_id(), queued, Start()))
     if execution.parent is not None:
-        result = child_outputs(
-            flow, execution, now=ctx.clock.now(), hooks=ctx.hooks_for(execution)
-        )
+        result = child_outputs(flow, execution, now=ctx.clock.now(), hooks=ctx.hooks_for(execution))
         ended = SubflowEnded(
             task_run_id=execution.parent.task_run_id,
             child_execution_id=execution.id,

@@ -41,10 +41,10 @@ __all__ = [
     "Trigger",
     "build_task_registry",
     "check_flow",
-    "flow_warnings",
     "default_task_registry",
     "default_trigger_registry",
     "flow_json_schema",
+    "flow_warnings",
     "parse_flow",
     "validate_flow",
 ]

@@ -31,7 +31,6 @@ from perch.engine.effects import (
     StartSubflow,
 )
 from perch.engine.errorlogs import error_logs_hook
-from perch.engine.flowoutputs import SUBFLOW_OUTPUTS_KEY, child_outputs
 from perch.engine.events import (
     Event,
     Kill,
@@ -44,6 +43,7 @@ from perch.engine.events import (
     TaskStarted,
     TimerFired,
 )
+from perch.engine.flowoutputs import SUBFLOW_OUTPUTS_KEY, child_outputs
 from perch.engine.model import Execution, Label, LogEntry, TaskRun
 from perch.engine.principal import Principal
 from perch.engine.states import StateType
