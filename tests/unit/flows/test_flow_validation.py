@@ -507,3 +507,25 @@ def test_what_kestra_accepts_and_fails_at_run_time_is_a_warning() -> None:
         "tasks[1].condition",
     ]
     assert parse_flow(lenient).id == "f"
+
+
+def test_a_subflow_cannot_pass_system_labels() -> None:
+    # Kestra's Subflow refuses them too (NoSystemLabelValidation).
+    source = dedent(
+        """\
+        id: f
+        namespace: team
+        tasks:
+          - id: call
+            type: io.kestra.plugin.core.flow.Subflow
+            namespace: team
+            flowId: child
+            labels:
+              - key: system.correlationId
+                value: hijacked
+              - key: team
+                value: data
+        """
+    )
+    assert [(p.path, p.line) for p in validate_flow(source)] == [("tasks[0].labels", 8)]
+    assert "'system.correlationId'" in validate_flow(source)[0].message
