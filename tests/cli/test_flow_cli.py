@@ -96,6 +96,15 @@ def test_validate_strict_counts_warnings_as_problems(
     assert strict.output.splitlines() == [
         f"{source}:6: tasks[0].namespace: 'inputs.namespace' is not an input of this flow"
     ]
+    # Such a flow deploys, with its warnings printed.
+    data = tmp_path / "data"
+    deployed = runner.invoke(app, ["flow", "deploy", "--data-dir", str(data), str(source)])
+    assert deployed.exit_code == 0, deployed.output
+    assert "✓ team.f revision 1" in deployed.output
+    assert (
+        f"{source}:6: tasks[0].namespace: warning: 'inputs.namespace' is not an input of this "
+        "flow" in deployed.output
+    )
 
 
 def test_a_missing_file_exits_2_with_a_clear_message(
