@@ -156,8 +156,8 @@ def _subflow_ended(d: Draft, event: SubflowEnded) -> None:
         # and whether or not its failures are transmitted.
         d.log(
             "ERROR",
-            f"The outputs of subflow execution '{event.child_execution_id}' could not be "
-            f"read: {event.outputs_error}",
+            f"The outputs of subflow execution '{event.child_execution_id}' (which ended "
+            f"{event.child_state.value}) could not be read: {event.outputs_error}",
             run,
         )
         failed = fail_state(allow_failure=task.allowFailure, allow_warning=task.allowWarning)
