@@ -141,6 +141,7 @@ def test_validate_reports_each_document_with_absolute_lines(sqlite_api: Api) -> 
         "warnings": [],
         "infos": [],
         "problems": [],
+        "warningProblems": [],
     }
     assert (bad["index"], bad["flow"], bad["namespace"]) == (1, "bad", "company.team")
     assert bad["constraints"]

@@ -70,8 +70,41 @@ def test_validate_prints_every_problem_and_exits_1(
         f"✓ {files['valid']}: valid",
         f"{name}:5: tasks[0].type: unknown task type 'io.kestra.plugin.core.flow.Pasue' "
         "(did you mean 'io.kestra.plugin.core.flow.Pause'?)",
-        f"{name}:8: tasks[1].message: 'inputs.who' is not an input of this flow",
+        f"{name}:8: tasks[1].message: warning: 'inputs.who' is not an input of this flow",
     ]
+
+
+def test_validate_strict_counts_warnings_as_problems(
+    runner: CliRunner, files: dict[str, Path], tmp_path: Path
+) -> None:
+    # Kestra accepts a read of an undeclared input and fails it at run time: a warning, which
+    # --strict turns into a problem (exit 1).
+    source = tmp_path / "undeclared.yaml"
+    source.write_text(
+        "id: f\nnamespace: team\ntasks:\n  - id: call\n"
+        "    type: io.kestra.plugin.core.flow.Subflow\n"
+        '    namespace: "{{ inputs.namespace }}"\n    flowId: child\n'
+    )
+    lenient = runner.invoke(app, ["flow", "validate", str(source)])
+    assert lenient.exit_code == 0, lenient.output
+    assert lenient.output.splitlines() == [
+        f"✓ {source}: valid",
+        f"{source}:6: tasks[0].namespace: warning: 'inputs.namespace' is not an input of this flow",
+    ]
+    strict = runner.invoke(app, ["flow", "validate", "--strict", str(source)])
+    assert strict.exit_code == 1, strict.output
+    assert strict.output.splitlines() == [
+        f"{source}:6: tasks[0].namespace: 'inputs.namespace' is not an input of this flow"
+    ]
+    # Such a flow deploys, with its warnings printed.
+    data = tmp_path / "data"
+    deployed = runner.invoke(app, ["flow", "deploy", "--data-dir", str(data), str(source)])
+    assert deployed.exit_code == 0, deployed.output
+    assert "✓ team.f revision 1" in deployed.output
+    assert (
+        f"{source}:6: tasks[0].namespace: warning: 'inputs.namespace' is not an input of this "
+        "flow" in deployed.output
+    )
 
 
 def test_a_missing_file_exits_2_with_a_clear_message(

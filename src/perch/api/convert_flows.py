@@ -8,6 +8,7 @@ from typing import Any
 from perch.api.convert import iso
 from perch.engine.ports import StoredFlow
 from perch.engine.service.flowsearch import FlowCheck
+from perch.errors import Problem
 from perch.flows import Flow
 from perch.flows.yamlsource import load_yaml
 
@@ -85,10 +86,17 @@ def check_json(check: FlowCheck) -> dict[str, Any]:
         "constraints": "\n".join(str(p) for p in check.problems) or None,
         "outdated": check.outdated,
         "deprecationPaths": [],
-        "warnings": [],
+        "warnings": [str(p) for p in check.warnings],
         "infos": [],
-        "problems": [
-            {"path": p.path, "message": p.message, "line": p.line, "column": p.column}
-            for p in check.problems
-        ],
+        "problems": [_problem_json(p) for p in check.problems],
+        "warningProblems": [_problem_json(p) for p in check.warnings],
+    }
+
+
+def _problem_json(problem: Problem) -> dict[str, Any]:
+    return {
+        "path": problem.path,
+        "message": problem.message,
+        "line": problem.line,
+        "column": problem.column,
     }

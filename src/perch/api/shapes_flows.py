@@ -55,10 +55,17 @@ class ValidateShape(Shape):
         default=False, description="The document's `revision` is not the next revision"
     )
     deprecationPaths: list[str] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What Kestra accepts but fails when it runs (an undeclared input, a broken "
+        "flowable condition), as text with its path and line; the flow is valid",
+    )
     infos: list[str] = Field(default_factory=list)
     problems: list[ProblemShape] = Field(
         default_factory=list, description="Perch: every problem with its path, line and column"
+    )
+    warningProblems: list[ProblemShape] = Field(
+        default_factory=list, description="Perch: every warning with its path, line and column"
     )
 
 

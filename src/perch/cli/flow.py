@@ -14,7 +14,7 @@ from perch.cli.local import DEFAULT_DATA_DIR, DataDirOption, open_data, principa
 from perch.cli.remote import Remote, RemoteError, ServerOption, TenantOption, TokenOption, connect
 from perch.engine.model import DEFAULT_TENANT
 from perch.errors import Problem
-from perch.flows import flow_json_schema, validate_flow
+from perch.flows import flow_json_schema, flow_warnings, validate_flow
 
 flow_app = typer.Typer(
     help="Validate flows and print the flow language's JSON Schema.", no_args_is_help=True
@@ -80,15 +80,30 @@ def _read(path: Path) -> str | None:
     return None
 
 
+def _print_warnings(out: Console, path: Path, source: str) -> None:
+    """The warnings of a valid flow: what Kestra accepts but fails when it runs."""
+    for warning in flow_warnings(source):
+        shown = Problem(warning.path, f"warning: {warning.message}", warning.line, warning.column)
+        out.print(_problem_line(str(path), shown, style="yellow"))
+
+
 @flow_app.command("validate")
 def validate(
     files: Annotated[
         list[Path], typer.Argument(help="Flow YAML files to check.", show_default=False)
     ],
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Count warnings (an undeclared input, a broken flowable condition) as problems.",
+        ),
+    ] = False,
 ) -> None:
     """Check flow files; print every problem as FILE:LINE: path: message, or that it is valid.
 
-    Exits 1 if any file has a problem, 2 if a file cannot be read.
+    Warnings (what Kestra accepts but fails when it runs) are printed too; with --strict they
+    are problems. Exits 1 if any file has a problem, 2 if a file cannot be read.
     """
     out = _console()
     unreadable = False
@@ -98,15 +113,18 @@ def validate(
         if source is None:
             unreadable = True
             continue
-        problems = validate_flow(source, filename=str(path))
+        problems = validate_flow(source, filename=str(path), strict=strict)
         if not problems:
             out.print(Text.assemble(("✓ ", "green"), (str(path), "bold"), ": valid"))
+            _print_warnings(out, path, source)
             for warning in _cannot_run_here(source):
                 out.print(_problem_line(str(path), warning, style="yellow"))
             continue
         invalid = True
         for problem in problems:
             out.print(_problem_line(str(path), problem))
+        if not strict:
+            _print_warnings(out, path, source)
     if unreadable:
         raise typer.Exit(EXIT_UNREADABLE)
     if invalid:
@@ -163,6 +181,7 @@ def deploy(
                     out.print(_problem_line(str(path), problem))
                 continue
             _deployed(out, stored.namespace, stored.id, stored.revision)
+            _print_warnings(out, path, source)
     if failed:
         raise typer.Exit(failed)
 
@@ -191,6 +210,7 @@ def _deploy_remote(remote: Remote, path: Path, source: str) -> bool:
             out.print(_problem_line(str(path), problem))
         return False
     _deployed(_console(), body["namespace"], body["id"], int(body.get("revision") or 0))
+    _print_warnings(_console(), path, source)
     return True
 
 

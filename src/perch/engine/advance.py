@@ -15,6 +15,7 @@ from typing import Any
 from perch.engine.dag import step_dag
 from perch.engine.draft import Draft
 from perch.engine.effects import ExecutionEnded
+from perch.engine.flowoutputs import render_outputs
 from perch.engine.foreachitem import step_foreachitem
 from perch.engine.model import TaskRun
 from perch.engine.starting import FOREACH_CURSOR_KEY, FOREACH_VALUES_KEY, as_int, start_run
@@ -22,7 +23,7 @@ from perch.engine.states import StateType, fail_state
 from perch.engine.variables import FINAL_STATE_KEY, MANUAL_PAUSE_KEY
 from perch.engine.waitfor import step_waitfor
 from perch.errors import PerchError
-from perch.flows import FlowOutput, Task
+from perch.flows import Task
 from perch.flows.tasks.base import FlowableTask
 from perch.flows.tasks.dag import Dag
 from perch.flows.tasks.flowable import (
@@ -37,8 +38,6 @@ from perch.flows.tasks.flowable import (
 )
 from perch.flows.tasks.loops import ForEachItem, WaitFor
 from perch.flows.tasks.pause import Pause
-from perch.inputs import InputType, ValueProblem, parse_value, serialize_input_value
-from perch.templating.taint import holds_secret, mark
 
 Status = StateType | None
 """A terminated state, or ``None`` while work is still going."""
@@ -60,15 +59,19 @@ def step_list(
     limit: int,
     *,
     iteration: int | None = None,
+    past_failures: bool = False,
 ) -> Status:
     """Drive one list of tasks, at most ``limit`` at a time (0: no limit; 1: in order).
 
     A failure stops the list: nothing new starts, and the list fails once the running ones end.
+    With ``past_failures`` (an ``errors`` branch, as Kestra runs them) the list goes on after a
+    failed task, in order, and fails once its last task ended.
     """
     if limit != 1:
         return _step_concurrent(d, tasks, parent, value, limit=limit, iteration=iteration)
     parent_id = None if parent is None else parent.id
     result = StateType.SUCCESS
+    failed: StateType | None = None
     keys, positions, runs = d.keys, d.positions, d.runs
     for task in tasks or ():
         if task.disabled:
@@ -87,9 +90,12 @@ def step_list(
         if status is None:
             return None
         if status.is_failed:
-            return status
+            if not past_failures:
+                return status
+            failed = failed or status
+            continue
         result = _worse(result, status)
-    return result
+    return failed or result
 
 
 def _step_concurrent(
@@ -152,7 +158,11 @@ def finish_block(
         return None
     iteration = None if parent is None else parent.iteration
     failed = main.is_failed
-    if failed and errors and step_list(d, errors, parent, value, 1, iteration=iteration) is None:
+    if (
+        failed
+        and errors
+        and step_list(d, errors, parent, value, 1, iteration=iteration, past_failures=True) is None
+    ):
         return None
     if finally_:
         after = step_list(d, finally_, parent, value, 1, iteration=iteration)
@@ -306,6 +316,9 @@ def _resumed_pause(d: Draft, task: Pause, run: TaskRun) -> Status:
     # resumed (outputs.resumed.to) decides its state once its children are done.
     resumed = (run.outputs or {}).get("resumed") or {}
     to = StateType(resumed.get("to", StateType.SUCCESS.value))
+    if to.is_failed or to is StateType.KILLING:
+        # Its own tasks never run then: only its errors and finally (see pausing._end_pause).
+        return StateType.KILLED if to is StateType.KILLING else to
     main = (
         step_list(d, task.tasks, run, run.value, 1, iteration=run.iteration)
         if task.tasks
@@ -313,8 +326,6 @@ def _resumed_pause(d: Draft, task: Pause, run: TaskRun) -> Status:
     )
     if main is None:
         return None
-    if to.is_failed or to is StateType.KILLING:
-        return StateType.KILLED if to is StateType.KILLING else to
     return _worse(main, to) if not main.is_failed else main
 
 
@@ -338,7 +349,7 @@ def advance(d: Draft) -> None:
             if d.saw_paused:
                 d.set_state(StateType.PAUSED)
             return
-        final = _render_outputs(d, result)
+        final = render_outputs(d, result)
         if flow.afterExecution:
             d.set_meta(FINAL_STATE_KEY, final.value)
     else:
@@ -348,50 +359,6 @@ def advance(d: Draft) -> None:
             d.set_state(StateType.PAUSED)
         return
     end(d, final)
-
-
-def _render_outputs(d: Draft, state: StateType) -> StateType:
-    """Render the flow's outputs on success; a render error fails the execution."""
-    if state is StateType.SKIPPED:
-        state = StateType.SUCCESS
-    if state.is_failed or not d.flow.outputs:
-        return state
-    try:
-        d.outputs = {output.id: _typed_output(d, output) for output in d.flow.outputs}
-    except (PerchError, ValueProblem) as exc:
-        d.log("ERROR", f"Failed to render the flow outputs: {exc}")
-        d.outputs = None
-        return StateType.FAILED
-    return state
-
-
-def _typed_output(d: Draft, output: FlowOutput) -> Any:
-    # As Kestra does: render to text first (a map prints as compact JSON), then read the text
-    # as the output's declared type, like an input.
-    rendered = _render_tree(d, output.value)
-    if rendered is None:
-        return None
-    try:
-        input_type = InputType(output.type.upper())
-    except ValueError:
-        return rendered
-    secret = holds_secret(rendered)
-    try:
-        typed = serialize_input_value(parse_value(input_type, rendered))
-    except ValueProblem as exc:
-        reason = "the value is not valid" if secret else exc
-        raise ValueProblem(f"output '{output.id}': {reason}") from None
-    return mark(typed) if secret else typed
-
-
-def _render_tree(d: Draft, value: Any) -> Any:
-    if isinstance(value, str):
-        return d.render_text(value, None)
-    if isinstance(value, list):
-        return [_render_tree(d, item) for item in value]
-    if isinstance(value, dict):
-        return {key: _render_tree(d, item) for key, item in value.items()}
-    return value
 
 
 def end(d: Draft, state: StateType) -> None:

@@ -70,8 +70,12 @@ class StartSubflow:
     wait: bool = True
     transmit_failed: bool = True
     trigger: Mapping[str, JSON] | None = None
-    """The child's ``trigger`` variables (``trigger.executionId``, ``namespace``, ``flowId``,
-    ``flowRevision`` of the parent): pass it to ``new_execution(trigger=...)``."""
+    """The child's ``trigger`` in Kestra's shape: ``{id, type, variables}``, the variables
+    naming the parent (``executionId``, ``namespace``, ``flowId``, ``flowRevision``); pass it
+    to ``new_execution(trigger=...)``."""
+    outputs: Mapping[str, JSON] | None = None
+    """The Subflow task's ``outputs`` map, rendered against the child when it ends: keep it in
+    the child's metadata under :data:`perch.engine.flowoutputs.SUBFLOW_OUTPUTS_KEY`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,8 @@ class SubflowEnded:
     child_execution_id: str
     child_state: StateType
     child_outputs: Mapping[str, JSON] | None = None
+    outputs_error: str | None = None
+    """Why the child's outputs could not be read: the Subflow task run fails."""
 
 
 @dataclass(frozen=True, slots=True)

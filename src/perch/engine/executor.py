@@ -47,6 +47,7 @@ from perch.engine.effects import (
     StartSubflow,
 )
 from perch.engine.events import Event, Kill, Resume, Start, SubflowEnded
+from perch.engine.flowoutputs import SUBFLOW_OUTPUTS_KEY, child_outputs
 from perch.engine.flowtriggers import react
 from perch.engine.ids import new_id
 from perch.engine.model import Execution, LogEntry
@@ -259,11 +260,13 @@ def ended_events(
         if queued is not None:
             events.append(QueuedEvent(new_id(), queued, Start()))
     if execution.parent is not None:
+        result = child_outputs(flow, execution, now=ctx.clock.now(), hooks=ctx.hooks_for(execution))
         ended = SubflowEnded(
             task_run_id=execution.parent.task_run_id,
             child_execution_id=execution.id,
             child_state=execution.state.current,
-            child_outputs=dict(execution.outputs) if execution.outputs else None,
+            child_outputs=dict(result.outputs) if result.outputs else None,
+            outputs_error=result.error,
         )
         events.append(QueuedEvent(new_id(), execution.parent.execution_id, ended))
     return events
@@ -327,10 +330,13 @@ def start_subflow(
         labels=effect.labels,
         parent=effect.parent,
         correlation_id=effect.correlation_id,
+        trigger=effect.trigger,
         execution_id=effect.execution_id,
     )
     if child.tenant != parent.tenant:
         child = replace(child, tenant=parent.tenant)
+    if effect.outputs:
+        child = replace(child, metadata={**child.metadata, SUBFLOW_OUTPUTS_KEY: effect.outputs})
     written.insert(child)
     start_in(tx, ctx, child, written)
     return []

@@ -70,7 +70,11 @@ def _restart(d: Draft) -> None:
 
 def _end_pause(d: Draft, run: TaskRun, to: StateType, outputs: dict[str, Any]) -> None:
     task = d.task(run)
-    has_children = isinstance(task, PauseTask) and bool(task.tasks or task.errors or task.finally_)
+    # A Pause that ends failed (its timeout, a FAIL behavior) does not run its ``tasks``, as in
+    # Kestra: it ends at once, unless an ``errors`` or ``finally`` branch has to run first.
+    has_children = isinstance(task, PauseTask) and bool(
+        task.errors or task.finally_ or (task.tasks and not to.is_failed)
+    )
     if has_children and to is not StateType.CANCELLED:
         d.move_run(run, StateType.RUNNING, outputs=outputs)
     else:

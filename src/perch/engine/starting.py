@@ -69,8 +69,13 @@ def as_int(d: Draft, value: int | str, run: TaskRun) -> int:
 
 
 def is_worker_task(task: Task) -> bool:
-    """Whether a worker runs ``task`` (the engine decides everything else itself)."""
-    return task.kind is TaskKind.RUNNABLE and not isinstance(task, Fail | Sleep)
+    """Whether a worker runs ``task`` (the engine decides everything else itself).
+
+    A Fail with a ``retry`` is one: each try is an attempt, retried as any runnable task's
+    (without one, the engine fails it at once, in one task run without attempts)."""
+    if isinstance(task, Fail):
+        return task.retry is not None
+    return task.kind is TaskKind.RUNNABLE and not isinstance(task, Sleep)
 
 
 def dispatch(d: Draft, run: TaskRun) -> TaskRun:
@@ -139,6 +144,8 @@ def _begin_switch(d: Draft, task: Switch, run: TaskRun) -> TaskRun:
 
 
 _COMPACT = (",", ":")
+_SHOWN_LIMIT = 500
+"""Characters of the values a ForEach error message shows (they may be many)."""
 
 
 def each_values(raw: Any) -> list[str]:
@@ -152,10 +159,16 @@ def each_values(raw: Any) -> list[str]:
         raw = [{"key": k, "value": v} for k, v in raw.items()]
     if not isinstance(raw, list):
         raise PerchError(f"ForEach values must be a list, got {type(raw).__name__}")
+    nulls = sum(1 for item in raw if item is None)
+    if nulls:
+        # Kestra fails the task run too; the message names the values as they were given.
+        shown = json.dumps(raw, default=str, separators=(", ", ": "))
+        if len(shown) > _SHOWN_LIMIT:
+            shown = shown[:_SHOWN_LIMIT] + "…"
+        plural = "s" if nulls != 1 else ""
+        raise PerchError(f"ForEach values hold {nulls} null value{plural}: {shown}")
     values: dict[str, None] = {}
     for item in raw:
-        if item is None:
-            raise PerchError("ForEach values must not contain null")
         # Compact JSON, as Kestra writes it; repeated values run once (Kestra keeps distinct
         # values, and a task run is known by its value).
         text = item if isinstance(item, str) else json.dumps(item, default=str, separators=_COMPACT)
@@ -216,7 +229,7 @@ def _begin_subflow(d: Draft, task: Subflow, run: TaskRun) -> TaskRun:
     inherit = as_bool(d, task.inheritLabels, run)
     labels = [lab for lab in d.labels if inherit or lab.key.startswith("system.")]
     for key, value in (task.labels or {}).items():
-        labels.append(Label(key, d.render_text(value, run)))
+        labels.append(Label(d.render_text(key, run), d.render_text(str(value), run)))
     wait = as_bool(d, task.wait, run)
     child_id = new_id()
     correlation = execution.label("system.correlationId") or execution.id
@@ -233,14 +246,28 @@ def _begin_subflow(d: Draft, task: Subflow, run: TaskRun) -> TaskRun:
             wait=wait,
             transmit_failed=as_bool(d, task.transmitFailed, run),
             trigger={
-                "executionId": execution.id,
-                "namespace": execution.namespace,
-                "flowId": execution.flow_id,
-                "flowRevision": execution.flow_revision,
+                "id": task.id,
+                "type": task.canonical_type,
+                "variables": {
+                    "executionId": execution.id,
+                    "namespace": execution.namespace,
+                    "flowId": execution.flow_id,
+                    "flowRevision": execution.flow_revision,
+                },
             },
+            outputs=dict(task.outputs) if wait and task.outputs else None,
         )
     )
     run = d.put(_with_outputs(run, {"executionId": child_id}))
     if not wait:
-        return d.move_run(run, StateType.SUCCESS)
+        return end_subflow_run(d, run, StateType.SUCCESS)
     return run
+
+
+def end_subflow_run(
+    d: Draft, run: TaskRun, state: StateType, outputs: dict[str, Any] | None = None
+) -> TaskRun:
+    """End a Subflow task run in ``state``: like Kestra's, it records one attempt, which ended
+    as the task run did."""
+    moved = d.move_run(run, state) if outputs is None else d.move_run(run, state, outputs=outputs)
+    return d.put(moved.evolve(attempts=(Attempt(moved.state),)))

@@ -32,7 +32,14 @@ from perch.engine.foreachitem import batch_ended
 from perch.engine.model import Execution
 from perch.engine.pausing import kill, manual_pause, pause_elapsed, resume
 from perch.engine.restart import restart
-from perch.engine.starting import PAUSE_ELAPSED, RETRY, SLEEP_DONE, TASK_TIMEOUT, as_bool
+from perch.engine.starting import (
+    PAUSE_ELAPSED,
+    RETRY,
+    SLEEP_DONE,
+    TASK_TIMEOUT,
+    as_bool,
+    end_subflow_run,
+)
 from perch.engine.states import StateType, fail_state
 from perch.engine.waitfor import WAITFOR_NEXT, next_iteration
 from perch.engine.work import task_result, task_started, timer_retry, timer_timeout
@@ -149,17 +156,29 @@ def _subflow_ended(d: Draft, event: SubflowEnded) -> None:
     outputs = dict(run.outputs or {})
     if run.state.current.is_terminated or outputs.get("executionId") != event.child_execution_id:
         raise StaleResult()
-    state = _CHILD_STATES.get(event.child_state, StateType.FAILED)
     task = d.task(run)
+    outputs["state"] = event.child_state.value
+    outputs["outputs"] = dict(event.child_outputs or {})
+    if event.outputs_error is not None:
+        # As in Kestra: outputs that cannot be read fail the task run, whatever the child did
+        # and whether or not its failures are transmitted.
+        d.log(
+            "ERROR",
+            f"The outputs of subflow execution '{event.child_execution_id}' (which ended "
+            f"{event.child_state.value}) could not be read: {event.outputs_error}",
+            run,
+        )
+        failed = fail_state(allow_failure=task.allowFailure, allow_warning=task.allowWarning)
+        end_subflow_run(d, run, failed, outputs)
+        return
+    state = _CHILD_STATES.get(event.child_state, StateType.FAILED)
     transmit = as_bool(d, task.transmitFailed, run) if isinstance(task, Subflow) else True
     if not transmit or (state is StateType.WARNING and task.allowWarning):
         # Kestra's guessState: without transmitFailed the task run succeeds whatever the
         # child did, and allowWarning turns a child's WARNING into SUCCESS.
         state = StateType.SUCCESS
-    outputs["state"] = event.child_state.value
-    outputs["outputs"] = dict(event.child_outputs or {})
     if state.is_failed:
         d.log("ERROR", f"Subflow execution '{event.child_execution_id}' ended {state.value}", run)
     if state is StateType.FAILED:
         state = fail_state(allow_failure=task.allowFailure, allow_warning=task.allowWarning)
-    d.move_run(run, state, outputs=outputs)
+    end_subflow_run(d, run, state, outputs)

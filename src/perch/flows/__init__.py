@@ -18,7 +18,13 @@ from perch.flows.registry import (
 from perch.flows.schema import flow_json_schema
 from perch.flows.tasks import ChildShape, FlowableTask, Task, TaskKind
 from perch.flows.triggers import Trigger
-from perch.flows.validate import FlowResult, check_flow, parse_flow, validate_flow
+from perch.flows.validate import (
+    FlowResult,
+    check_flow,
+    flow_warnings,
+    parse_flow,
+    validate_flow,
+)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -38,6 +44,7 @@ __all__ = [
     "default_task_registry",
     "default_trigger_registry",
     "flow_json_schema",
+    "flow_warnings",
     "parse_flow",
     "validate_flow",
 ]

@@ -66,6 +66,8 @@ class FlowBuilder:
         self.tasks = tasks
         self.triggers = triggers
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        """What Kestra accepts but fails at run time: the flow is valid, these are shown."""
         self.task_ids: list[tuple[str, Path]] = []
         self.defaults: list[dict[str, Any]] = []
 
@@ -74,6 +76,10 @@ class FlowBuilder:
     def report(self, path: Path, message: str) -> None:
         """Record a problem at ``path``."""
         self.problems.append(self.doc.problem(path, message))
+
+    def warn(self, path: Path, message: str) -> None:
+        """Record a warning at ``path`` (the flow stays valid)."""
+        self.warnings.append(self.doc.problem(path, message))
 
     def report_validation(
         self, exc: ValidationError, base: Path, data: Any, model: type[BaseModel]

@@ -20,6 +20,7 @@ from perch.flows.flow import Flow
 from perch.flows.guards import guarded_chains, is_guarded
 from perch.flows.paths import Path, format_path
 from perch.flows.properties import scalar_text
+from perch.flows.tasks.base import TaskKind
 from perch.flows.tasks.flowable import Subflow
 from perch.flows.tasks.pause import Pause
 from perch.flows.yamlsource import YamlDocument
@@ -202,12 +203,16 @@ def templates(builder: FlowBuilder, data: dict[str, Any]) -> None:
             # A forbidden attribute (``x.__class__``) is refused at compile time too.
             kind = "syntax error" if isinstance(exc, TemplateSyntaxError) else "error"
             message = f"template {kind}: {exc.message}"
+            # Kestra renders a flowable's condition only when it runs, so it accepts the flow
+            # and fails that task run: a warning here (an error with --strict).
+            lenient = _is_flowable_condition(builder, data, path)
+            found_in = builder.warnings if lenient else builder.problems
             where = _line_of(builder.doc, path, exc)
             if where is None:
-                builder.report(path, message)
+                (builder.warn if lenient else builder.report)(path, message)
             else:
                 line, column = where
-                builder.problems.append(Problem(format_path(path), message, line, column or None))
+                found_in.append(Problem(format_path(path), message, line, column or None))
             continue
         try:
             guarded = guarded_chains(text)
@@ -222,10 +227,11 @@ def templates(builder: FlowBuilder, data: dict[str, Any]) -> None:
             if is_guarded(parts, guarded):
                 continue
             if len(parts) >= 2 and parts[0] == "inputs" and not _is_declared(parts[1:], scope):
+                # Kestra accepts the flow and fails the rendering when it runs: a warning.
                 name = ".".join(parts[1:])
                 message = f"'inputs.{name}' is not an input of this flow"
                 close = difflib.get_close_matches(name, inputs, n=1)
-                builder.report(path, message + (f" (did you mean '{close[0]}'?)" if close else ""))
+                builder.warn(path, message + (f" (did you mean '{close[0]}'?)" if close else ""))
             elif (
                 len(parts) >= 4
                 and parts[0] == "outputs"
@@ -237,6 +243,21 @@ def templates(builder: FlowBuilder, data: dict[str, Any]) -> None:
                     path,
                     f"'{'.'.join(parts[:4])}' is not an onResume input of task '{parts[1]}'",
                 )
+
+
+def _is_flowable_condition(builder: FlowBuilder, data: dict[str, Any], path: Path) -> bool:
+    """Whether ``path`` is the ``condition`` of a flowable task (an If's, a Fail's is not)."""
+    if not path or path[-1] != "condition":
+        return False
+    node: Any = data
+    for part in path[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    type_name = node.get("type") if isinstance(node, dict) else None
+    model = builder.tasks.resolve(type_name) if isinstance(type_name, str) else None
+    return model is not None and model.kind is TaskKind.FLOWABLE
 
 
 def recursive_subflows(builder: FlowBuilder, flow: Flow) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from perch.errors import FlowParseError, FlowValidationError, Problem
 from perch.flows import checks
@@ -20,11 +20,13 @@ from perch.flows.yamlsource import load_yaml
 
 @dataclass(frozen=True, slots=True)
 class FlowResult:
-    """A flow if it is valid, and every problem found (empty when valid)."""
+    """A flow if it is valid, every problem found (empty when valid), and the warnings: what
+    Kestra accepts but fails when it runs (an undeclared input, a broken flowable condition)."""
 
     flow: Flow | None
     problems: list[Problem]
     well_formed: bool
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def _sort_key(problem: Problem) -> tuple[int, str]:
@@ -56,23 +58,39 @@ def check_flow(
         checks.plugin_defaults(builder, doc.data)
     if flow is not None:
         checks.recursive_subflows(builder, flow)
-    unique: dict[tuple[str, str], Problem] = {}
-    for problem in [*doc.problems, *builder.problems]:
-        unique.setdefault((problem.path, problem.message), problem)
-    problems = sorted(unique.values(), key=_sort_key)
+    problems = _unique([*doc.problems, *builder.problems])
+    warnings = _unique(builder.warnings)
     if problems:
-        return FlowResult(None, problems, well_formed=not doc.problems)
+        return FlowResult(None, problems, well_formed=not doc.problems, warnings=warnings)
     assert flow is not None
-    return FlowResult(flow.with_source(source), [], well_formed=True)
+    return FlowResult(flow.with_source(source), [], well_formed=True, warnings=warnings)
 
 
-def validate_flow(source: str, *, filename: str | None = None) -> list[Problem]:
-    """Every problem in the flow ``source`` (an empty list when it is valid).
+def _unique(found: list[Problem]) -> list[Problem]:
+    unique: dict[tuple[str, str], Problem] = {}
+    for problem in found:
+        unique.setdefault((problem.path, problem.message), problem)
+    return sorted(unique.values(), key=_sort_key)
+
+
+def validate_flow(
+    source: str, *, filename: str | None = None, strict: bool = False
+) -> list[Problem]:
+    """Every problem in the flow ``source`` (an empty list when it is valid); with ``strict``
+    the warnings count as problems too.
 
     ``filename`` is accepted for symmetry with :func:`parse_flow`; problems carry only paths and
     lines, and callers add the file name when they print them.
     """
-    return check_flow(source).problems
+    result = check_flow(source)
+    if not strict:
+        return result.problems
+    return sorted([*result.problems, *result.warnings], key=_sort_key)
+
+
+def flow_warnings(source: str) -> list[Problem]:
+    """The warnings of the flow ``source``: what Kestra accepts and fails when it runs."""
+    return check_flow(source).warnings
 
 
 def parse_flow(source: str, *, filename: str | None = None) -> Flow:

@@ -43,6 +43,7 @@ from perch.engine.events import (
     TaskStarted,
     TimerFired,
 )
+from perch.engine.flowoutputs import SUBFLOW_OUTPUTS_KEY, child_outputs
 from perch.engine.model import Execution, Label, LogEntry, TaskRun
 from perch.engine.principal import Principal
 from perch.engine.states import StateType
@@ -171,8 +172,14 @@ class Harness:
         elif isinstance(effect, ExecutionEnded):
             parent = execution.parent
             if parent is not None and execution.id in self.waited:
+                flow = self.flows[(execution.namespace, execution.flow_id)]
+                result = child_outputs(flow, execution, now=self.clock.now())
                 ended = SubflowEnded(
-                    parent.task_run_id, execution.id, execution.state.current, execution.outputs
+                    parent.task_run_id,
+                    execution.id,
+                    execution.state.current,
+                    result.outputs,
+                    result.error,
                 )
                 self.events.append((parent.execution_id, ended))
 
@@ -195,6 +202,8 @@ class Harness:
             execution_id=effect.execution_id,
             trigger=effect.trigger,
         )
+        if effect.outputs:
+            child = replace(child, metadata={**child.metadata, SUBFLOW_OUTPUTS_KEY: effect.outputs})
         self.executions[child.id] = child
         if effect.wait:
             self.waited.add(child.id)

@@ -113,10 +113,14 @@ def test_a_child_sees_its_parent_as_trigger_and_its_outputs_are_typed(h: Harness
     done = h.start("caller")
     child = _child(h, "callee")
     assert child.trigger == {
-        "executionId": done.id,
-        "namespace": "company.team",
-        "flowId": "caller",
-        "flowRevision": 1,
+        "id": "call",
+        "type": "io.kestra.plugin.core.flow.Subflow",
+        "variables": {
+            "executionId": done.id,
+            "namespace": "company.team",
+            "flowId": "caller",
+            "flowRevision": 1,
+        },
     }
     assert h.run_of(child.id, "where").outputs == {"value": f"caller/{done.id}/{done.id}"}
     call = h.run_of(done.id, "call")

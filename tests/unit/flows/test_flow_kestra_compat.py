@@ -14,7 +14,8 @@ from perch.flows.tasks.scripts import PythonScript
 
 
 def messages(source: str) -> list[tuple[str, str]]:
-    return [(p.path, p.message) for p in validate_flow(dedent(source))]
+    # strict: the warnings (an undeclared input) are listed with the problems
+    return [(p.path, p.message) for p in validate_flow(dedent(source), strict=True)]
 
 
 def one_log(message: str, inputs: str = "") -> str:

@@ -25,7 +25,8 @@ def flow(tasks: str = LOG, *, inputs: str = "", extra: str = "") -> str:
 
 
 def problems(source: str) -> list[tuple[str, int | None, str]]:
-    return [(p.path, p.line, p.message) for p in validate_flow(source)]
+    # strict: the warnings (an undeclared input) are listed with the problems
+    return [(p.path, p.line, p.message) for p in validate_flow(source, strict=True)]
 
 
 CASES = [

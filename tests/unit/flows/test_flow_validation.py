@@ -7,13 +7,14 @@ from textwrap import dedent
 import pytest
 
 from perch.errors import FlowParseError, FlowValidationError, Problem
-from perch.flows import parse_flow, validate_flow
+from perch.flows import check_flow, flow_warnings, parse_flow, validate_flow
 from perch.flows.tasks.core import Log
 from perch.flows.tasks.notifications import SlackIncomingWebhook
 
 
 def found(source: str) -> list[tuple[str, int | None, str]]:
-    return [(p.path, p.line, p.message) for p in validate_flow(dedent(source))]
+    # strict: the warnings (an undeclared input) are listed with the problems
+    return [(p.path, p.line, p.message) for p in validate_flow(dedent(source), strict=True)]
 
 
 MANY_PROBLEMS = """\
@@ -64,7 +65,7 @@ triggers:
 
 
 def test_a_flow_with_many_problems_reports_them_all_at_once() -> None:
-    problems = validate_flow(MANY_PROBLEMS)
+    problems = validate_flow(MANY_PROBLEMS, strict=True)
     assert [(p.path, p.line, p.message) for p in problems] == [
         (
             "id",
@@ -137,8 +138,9 @@ def test_a_flow_with_many_problems_reports_them_all_at_once() -> None:
 def test_parse_flow_raises_with_every_problem() -> None:
     with pytest.raises(FlowValidationError) as caught:
         parse_flow(MANY_PROBLEMS, filename="bad.yaml")
-    assert len(caught.value.problems) == 20
-    assert caught.value.message == "bad.yaml: the flow has 20 problems"
+    # The read of an undeclared input is a warning, not one of the problems.
+    assert len(caught.value.problems) == 19
+    assert caught.value.message == "bad.yaml: the flow has 19 problems"
     assert not isinstance(caught.value, FlowParseError)
 
 
@@ -239,7 +241,7 @@ def test_template_errors_in_block_scalars_point_at_the_line_inside() -> None:
               first line
               second {{ broken( }}
         """
-    problems = validate_flow(dedent(source))
+    problems = validate_flow(dedent(source), strict=True)
     assert [(p.path, p.line) for p in problems] == [("tasks[0].message", 8)]
     assert problems[0].message.startswith("template syntax error")
 
@@ -256,7 +258,7 @@ def test_templates_are_checked_outside_tasks_too(where: str) -> None:
         ),
     }
     source = "id: a\nnamespace: b\ntasks: [{id: t, type: Log, message: m}]\n" + blocks[where]
-    problems = validate_flow(source)
+    problems = validate_flow(source, strict=True)
     assert [p.message for p in problems] == ["'inputs.missing' is not an input of this flow"]
     assert problems[0].line == 5
     assert problems[0].path.startswith(where)
@@ -465,3 +467,65 @@ def test_forbidden_attributes_and_unknown_filters_are_problems_not_crashes() -> 
     ]
     assert "'__class__' is not allowed" in problems[0][2]
     assert "Unknown filter 'nope'" in problems[1][2]
+
+
+def test_what_kestra_accepts_and_fails_at_run_time_is_a_warning() -> None:
+    # Kestra deploys a flow reading an undeclared input (task-flow-dynamic.yaml reads
+    # inputs.namespace) or with a broken flowable condition: both fail only when they run.
+    source = dedent(
+        """\
+        id: f
+        namespace: team
+        tasks:
+          - id: call
+            type: io.kestra.plugin.core.flow.Subflow
+            namespace: "{{ inputs.namespace }}"
+            flowId: child
+          - id: check
+            type: io.kestra.plugin.core.flow.If
+            condition: "{{ 1 | nosuchfilter }}"
+            then:
+              - id: log
+                type: io.kestra.plugin.core.log.Log
+                message: "{{ 1 | nosuchfilter }}"
+        """
+    )
+    result = check_flow(source)
+    # The same template in a Log's message is still a problem: only conditions are lenient.
+    assert [(p.path, p.line, p.message) for p in result.problems] == [
+        ("tasks[1].then[0].message", 14, "template syntax error: Unknown filter 'nosuchfilter'")
+    ]
+    assert [(p.path, p.line, p.message) for p in result.warnings] == [
+        ("tasks[0].namespace", 6, "'inputs.namespace' is not an input of this flow"),
+        ("tasks[1].condition", 10, "template syntax error: Unknown filter 'nosuchfilter'"),
+    ]
+    lenient = source.replace('message: "{{ 1 | nosuchfilter }}"', "message: hi")
+    assert validate_flow(lenient) == []
+    assert flow_warnings(lenient) == check_flow(lenient).warnings
+    assert [p.path for p in validate_flow(lenient, strict=True)] == [
+        "tasks[0].namespace",
+        "tasks[1].condition",
+    ]
+    assert parse_flow(lenient).id == "f"
+
+
+def test_a_subflow_cannot_pass_system_labels() -> None:
+    # Kestra's Subflow refuses them too (NoSystemLabelValidation).
+    source = dedent(
+        """\
+        id: f
+        namespace: team
+        tasks:
+          - id: call
+            type: io.kestra.plugin.core.flow.Subflow
+            namespace: team
+            flowId: child
+            labels:
+              - key: system.correlationId
+                value: hijacked
+              - key: team
+                value: data
+        """
+    )
+    assert [(p.path, p.line) for p in validate_flow(source)] == [("tasks[0].labels", 8)]
+    assert "'system.correlationId'" in validate_flow(source)[0].message

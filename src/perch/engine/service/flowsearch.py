@@ -99,6 +99,8 @@ class FlowCheck:
     namespace: str | None
     problems: list[Problem] = field(default_factory=list)
     outdated: bool = False
+    warnings: list[Problem] = field(default_factory=list)
+    """What Kestra accepts but fails when it runs (the flow is valid)."""
 
 
 def _text_matches(operation: str, have: str, want: str) -> bool:
@@ -226,15 +228,8 @@ def validate_sources(store: Store, text: str, *, tenant: str = DEFAULT_TENANT) -
     checks: list[FlowCheck] = []
     for index, (first_line, source) in enumerate(split_documents(text)):
         result = check_flow(source)
-        problems = [
-            Problem(
-                p.path,
-                p.message,
-                p.line + first_line - 1 if p.line is not None else None,
-                p.column,
-            )
-            for p in result.problems
-        ]
+        problems = [_moved(p, first_line) for p in result.problems]
+        warnings = [_moved(p, first_line) for p in result.warnings]
         flow = result.flow
         data = load_yaml(source).data if flow is None else None
         flow_id = flow.id if flow is not None else _text_field(data, "id")
@@ -245,5 +240,11 @@ def validate_sources(store: Store, text: str, *, tenant: str = DEFAULT_TENANT) -
                 revisions = tx.list_flow_revisions(tenant, flow.namespace, flow.id)
             last = revisions[-1].revision if revisions else 0
             outdated = flow.revision != last + 1
-        checks.append(FlowCheck(index, flow_id, namespace, problems, outdated))
+        checks.append(FlowCheck(index, flow_id, namespace, problems, outdated, warnings))
     return checks
+
+
+def _moved(problem: Problem, first_line: int) -> Problem:
+    """``problem`` with its line counted from the start of the whole request."""
+    line = problem.line + first_line - 1 if problem.line is not None else None
+    return Problem(problem.path, problem.message, line, problem.column)

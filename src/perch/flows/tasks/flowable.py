@@ -184,6 +184,18 @@ class Subflow(Task):
     restartBehavior: Annotated[str, Choice("RETRY_FAILED", "NEW_EXECUTION")] | None = None
     outputs: dict[str, Any] | None = None
 
+    @field_validator("labels")
+    @classmethod
+    def _no_system_labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        # As Kestra's Subflow: the child's system labels come from the engine alone.
+        offending = [key for key in value or {} if key.startswith("system.")]
+        if offending:
+            raise ValueError(
+                f"labels {', '.join(repr(k) for k in offending)}: labels starting with "
+                "'system.' are set by the engine, not passed to a subflow"
+            )
+        return value
+
 
 MODELS: tuple[type[Task], ...] = (
     If,
