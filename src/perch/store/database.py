@@ -1,10 +1,12 @@
 """Connecting: database URLs, SQLite pragmas and transaction begin, PostgreSQL schemas.
 
 SQLite is used as one writer and many readers: WAL journal, ``synchronous=NORMAL`` (a crash loses
-no committed transaction's consistency, at most the last ones not yet checkpointed on power loss),
-a busy timeout, and write transactions opened with ``BEGIN IMMEDIATE`` so two writers never both
-hold a read lock and deadlock when upgrading. The driver's own transaction handling is turned off
-and ``BEGIN`` is issued here instead, as SQLAlchemy's documentation recommends for pysqlite.
+no committed transaction's consistency, at most the last ones not yet checkpointed on power loss)
+and ``FULL`` for the commits of acknowledged decisions and creates
+(:mod:`perch.engine.durability`), a busy timeout, and write transactions opened with
+``BEGIN IMMEDIATE`` so two writers never both hold a read lock and deadlock when upgrading. The
+driver's own transaction handling is turned off and ``BEGIN`` is issued here instead, as
+SQLAlchemy's documentation recommends for pysqlite.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from perch.engine.durability import wants_durable
+
+_SYNC_KEY = "perch_synchronous"
 BEGIN_OPTION = "perch_begin"
 """Connection execution option: the SQLite ``BEGIN`` mode (``IMMEDIATE`` or ``DEFERRED``)."""
 
@@ -101,8 +106,15 @@ def create_sqlite_engine(url: str) -> Engine:
         statement = f"BEGIN {mode}"
         # Straight to the driver: this runs once per transaction, and SQLAlchemy's statement
         # machinery cost more than the BEGIN itself. Errors keep SQLAlchemy's classes.
+        driver = connection.connection.driver_connection
+        info = connection.connection.info
+        sync = "FULL" if mode == "IMMEDIATE" and wants_durable() else "NORMAL"
         try:
-            connection.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+            if info.get(_SYNC_KEY, "NORMAL") != sync:
+                # Outside any transaction, for this commit: FULL flushes the WAL at commit.
+                driver.execute(f"PRAGMA synchronous={sync}")  # type: ignore[union-attr]
+                info[_SYNC_KEY] = sync
+            driver.execute(statement)  # type: ignore[union-attr]
         except sqlite3.Error as exc:
             raise DBAPIError.instance(statement, (), exc, sqlite3.Error) from exc
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from perch.engine.access import require_on
 from perch.engine.assignment import may_decide, paused_run
+from perch.engine.durability import durable_commits
 from perch.engine.effects import Audit
 from perch.engine.events import Event, Kill, Pause, Restart
 from perch.engine.executor import (
@@ -227,12 +228,14 @@ def _event_act(make: Callable[[Principal], Event], principal: Principal) -> Act:
     return act
 
 
+@durable_commits
 def pause(store: Store, execution_id: str, principal: Principal) -> Execution:
     """Pause a RUNNING execution: running task runs finish, nothing new starts until resumed.
     Raises :class:`perch.errors.NotRunning` when it is not RUNNING."""
     return apply(store, execution_id, Pause(principal), principal)
 
 
+@durable_commits
 def pause_by_ids(
     store: Store,
     ids: Iterable[str],
@@ -246,6 +249,7 @@ def pause_by_ids(
     return act_in_batches(store, ids, act, tenant=tenant, progress=progress)
 
 
+@durable_commits
 def pause_by_query(
     store: Store, query: ExecutionQuery, principal: Principal, *, progress: Progress | None = None
 ) -> BulkResult:
@@ -253,6 +257,7 @@ def pause_by_query(
     return _by_query(store, query, PAUSE, _event_act(Pause, principal), progress)
 
 
+@durable_commits
 def kill(store: Store, execution_id: str, principal: Principal) -> Execution:
     """Kill an execution (and, through its effects, cancel its running tasks); a paused one
     ends KILLED at once. Raises :class:`perch.errors.AlreadyFinished` when it has ended."""
@@ -263,6 +268,7 @@ def kill(store: Store, execution_id: str, principal: Principal) -> Execution:
         raise AlreadyFinished(KILL_FINISHED) from exc
 
 
+@durable_commits
 def kill_by_ids(
     store: Store,
     ids: Iterable[str],
@@ -276,6 +282,7 @@ def kill_by_ids(
     return act_in_batches(store, ids, act, tenant=tenant, progress=progress)
 
 
+@durable_commits
 def kill_by_query(
     store: Store, query: ExecutionQuery, principal: Principal, *, progress: Progress | None = None
 ) -> BulkResult:
@@ -284,6 +291,7 @@ def kill_by_query(
     return _by_query(store, query, KILL, _event_act(Kill, principal), progress)
 
 
+@durable_commits
 def restart(store: Store, execution_id: str, principal: Principal) -> Execution:
     """Restart a FAILED (KILLED, CANCELLED, PAUSED) execution from its failed task runs,
     keeping its id; raises :class:`perch.errors.IllegalState` for any other state.
@@ -332,6 +340,7 @@ def _restart_act(principal: Principal, *, record: bool = False) -> Act:
     return act
 
 
+@durable_commits
 def restart_by_ids(
     store: Store,
     ids: Iterable[str],
@@ -345,6 +354,7 @@ def restart_by_ids(
     return act_in_batches(store, ids, act, tenant=tenant, progress=progress)
 
 
+@durable_commits
 def restart_by_query(
     store: Store, query: ExecutionQuery, principal: Principal, *, progress: Progress | None = None
 ) -> BulkResult:

@@ -17,6 +17,7 @@ from perch.engine.assignment import (
     may_decide,
     paused_run,
 )
+from perch.engine.durability import durable_commits
 from perch.engine.events import Resume
 from perch.engine.executor import (
     MAX_RETRIES,
@@ -50,6 +51,7 @@ from perch.permissions import Action, Resource
 from perch.templating import default_environment
 
 
+@durable_commits
 def resume(
     store: Store,
     execution_id: str,
@@ -192,6 +194,7 @@ def validate_resume(
     return ResumeValidation(execution, flow, declarations, checks)
 
 
+@durable_commits
 def resume_by_ids(
     store: Store,
     ids: Iterable[str],
@@ -219,6 +222,7 @@ def resume_by_ids(
     return act_in_batches(store, ids, act, tenant=tenant, progress=progress, batch=batch)
 
 
+@durable_commits
 def resume_by_query(
     store: Store,
     query: ExecutionQuery,

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from perch.engine.access import allowed, denial_text, readable, require_on
+from perch.engine.durability import durable_commits
 from perch.engine.effects import Audit
 from perch.engine.executor import (
     MAX_RETRIES,
@@ -36,6 +37,7 @@ from perch.permissions import Action, Resource
 from perch.templating import default_environment
 
 
+@durable_commits
 def create_execution(  # noqa: PLR0917 - the agreed signature
     store: Store,
     tenant: str,
