@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, delete, func, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 
 from perch.engine.ports import TriggerRow
+from perch.store.prepared import Prepared
 from perch.store.schema import triggers
 
 
@@ -21,7 +22,17 @@ def _text(value: dict[str, Any] | None) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
 
 
-def _row(m: RowMapping) -> TriggerRow:
+_COLUMNS = tuple(column.key for column in triggers.columns)
+_PREPARED_LISTENERS = Prepared(
+    select(triggers).where(
+        triggers.c.tenant == bindparam("b_tenant"),
+        triggers.c.type == bindparam("b_type"),
+        triggers.c.disabled.is_(False),
+    )
+)
+
+
+def _row(m: Mapping[Any, Any]) -> TriggerRow:
     return TriggerRow(
         tenant=m["tenant"],
         namespace=m["namespace"],
@@ -108,6 +119,10 @@ class TriggerQueries:
             self._conn.execute(update(triggers).where(_key(row.key)).values(**changes))
 
     def flow_listeners(self, tenant: str, types: Sequence[str]) -> list[TriggerRow]:
+        if len(types) == 1:
+            # Asked at every state change of every execution: the prepared path.
+            found = _PREPARED_LISTENERS.rows(self._conn, {"b_tenant": tenant, "b_type": types[0]})
+            return [_row(dict(zip(_COLUMNS, values, strict=True))) for values in found]
         query = select(triggers).where(
             triggers.c.tenant == tenant,
             triggers.c.type.in_(list(types)),
