@@ -98,12 +98,14 @@ def start_api(store: Store, *, admin: bool = True, setup_token: str | None = Non
 
     if admin:
         create_user(store, ADMIN[0], ADMIN[1], superadmin=True)
-    runtime = LocalRuntime(store, workers=2)
+    address: dict[str, str] = {}
+    # appLink() links to the API's own address, as `perch server local` wires it.
+    runtime = LocalRuntime(store, workers=2, public_url=lambda: address.get("url"))
     runtime.start()
     # Routes built on first use: a server per test need not pay for all of them.
     server = HttpServer(store, port=0, settings=ApiSettings(setup_token=setup_token), prepare=False)
     server.start()
-    url = f"http://127.0.0.1:{server.port}"
+    url = address["url"] = f"http://127.0.0.1:{server.port}"
     client = httpx.Client(base_url=url, auth=ADMIN, timeout=30)
     api = Api(url=url, client=client, store=store, server=server)
     api._runtime = runtime  # type: ignore[attr-defined]
