@@ -145,8 +145,10 @@ class WorkerPool:
             for cancels in list(self._cancels.values()):
                 for event in cancels:
                     event.set()
+            # A task that ignores its cancellation keeps its thread (a daemon): its job is
+            # handed back, and a result it reports later is dropped.
             for thread in workers:
-                thread.join(timeout=10)
+                thread.join(timeout=max(deadline - time.monotonic(), 1.0))
         self._halt.set()
         if self._threads:
             self._threads[-1].join(timeout=10)
