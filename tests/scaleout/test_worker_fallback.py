@@ -1,4 +1,5 @@
-"""``workerGroup`` on a task, through a real server on SQLite and PostgreSQL: with no live
+"""``workerGroup`` on a task, through a real server on SQLite (PostgreSQL with worker
+processes: ``test_worker_groups``): with no live
 worker in the group the task waits (the default), fails or is cancelled as ``fallback`` says,
 and the execution shows why; a worker of the group that starts later runs the waiting task.
 Tasks without a group keep running on the default worker."""
@@ -31,9 +32,9 @@ tasks:
 {fallback}"""
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
-    running = start_api(open_test_store(request.param, tmp_path))
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    running = start_api(open_test_store("sqlite", tmp_path))
     yield running
     stop_api(running)
 
@@ -87,15 +88,7 @@ def test_a_task_waits_for_a_worker_of_its_group(api: Api) -> None:
     assert pool.name not in {s["id"] for s in after["results"]}
 
 
-@pytest.fixture
-def sqlite_api(tmp_path: Path) -> Iterator[Api]:
-    running = start_api(open_test_store("sqlite", tmp_path))
-    yield running
-    stop_api(running)
-
-
-def test_fallback_fail_or_cancel_ends_the_task(sqlite_api: Api) -> None:
-    api = sqlite_api
+def test_fallback_fail_or_cancel_ends_the_task(api: Api) -> None:
     failing = _run(api, "fails", "FAIL")
     cancelling = _run(api, "cancels", "CANCEL")
     body = api.wait(failing, state_is("FAILED", "SUCCESS", "WARNING"))

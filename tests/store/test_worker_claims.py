@@ -46,9 +46,7 @@ def _claim(store: SqlStore, worker: str, job_filter: JobFilter | None) -> list[s
 def test_each_worker_claims_only_what_its_filter_accepts(store: SqlStore) -> None:
     with store.transaction() as tx:
         tx.add_jobs(JOBS)
-    assert _claim(store, "gpu-shell", JobFilter.of("gpu", ["io.kestra.plugin.scripts.*"])) == [
-        "j1"
-    ]
+    assert _claim(store, "gpu-shell", JobFilter.of("gpu", ["io.kestra.plugin.scripts.*"])) == ["j1"]
     # A prefix covers the namespace and those below it; '_' is literal in both filters:
     # company_x is not under company, my_tasks matches only itself.
     assert _claim(store, "team", JobFilter.of(None, (), ["company"])) == ["j0", "j2"]
