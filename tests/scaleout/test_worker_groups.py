@@ -97,6 +97,12 @@ def test_groups_route_tasks_to_their_workers(tmp_path: Path) -> None:
             assert props[1]["taskTypes"] == ["io.kestra.plugin.core.debug.*"]
             assert props[1]["namespaces"] == ["wg"]
             assert props[1]["concurrency"] == 2
+            shown = perch(
+                "server", "workers", "--data-dir", str(tmp_path / "d"), env=env, cwd=tmp_path
+            )
+            assert shown.returncode == 0, shown.stderr
+            assert "group 'gpu'; types io.kestra.plugin.core.debug.*; namespaces wg" in shown.stdout
+            assert "no group; concurrency 4" in shown.stdout
             answer = client.post(
                 "/api/v1/main/flows", content=FLOW, headers={"Content-Type": "application/x-yaml"}
             )

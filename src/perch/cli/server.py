@@ -14,6 +14,7 @@ from perch.cli.local import (
     console,
     database_url,
     fail,
+    open_data,
     prepare_data_dir,
     report_error,
 )
@@ -340,3 +341,27 @@ def standalone(  # noqa: PLR0917 - one parameter per option, as typer reads them
         task_types=task_types,
         namespaces=namespaces,
     )
+
+
+@server_app.command("workers")
+def list_workers(data_dir: DataDirOption = DEFAULT_DATA_DIR) -> None:
+    """List the live workers: their group, task types, namespaces, concurrency, host and
+    last heartbeat (the database's worker table; rows expire 30 s after a worker's last
+    heartbeat)."""
+    from datetime import UTC, datetime
+
+    from perch.engine.context import reading
+
+    with open_data(data_dir) as store, reading(store) as tx:
+        found = tx.list_workers(datetime.now(UTC))
+    out = console()
+    if not found:
+        out.print("no live worker")
+        return
+    for info in found:
+        seen = info.heartbeat.isoformat(timespec="seconds")
+        out.print(
+            f"{info.id}  {info.filter.describe()}; concurrency {info.concurrency}; "
+            f"{info.hostname} pid {info.pid}; last heartbeat {seen}",
+            markup=False,
+        )
