@@ -168,6 +168,10 @@ class InvalidDuration(PerchError):
 # --- engine ----------------------------------------------------------------------------------
 
 
+class InvalidWorkerFilter(PerchError):
+    """The worker's group, task types or namespaces are not valid."""
+
+
 class EngineError(PerchError):
     """The execution could not be changed."""
 

@@ -9,8 +9,9 @@ NOTIFY (:mod:`perch.engine.crosswake`). Each process answers ``/health``, ``/rea
 
 A process refuses to start on a schema that is not its own (``perch db upgrade`` first); only
 ``standalone`` on SQLite migrates by itself, as ``perch server local`` does. On SIGTERM a
-process stops claiming work, lets its running tasks finish (or hands them back when the grace
-period ends: their lease expires and another worker takes them as a new attempt) and exits 0.
+process stops claiming work, lets its running tasks finish within ``--grace-period`` and hands
+back the jobs it still holds (their leases released, so another worker takes them at once, as
+new attempts), then exits 0.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from perch.engine.crosswake import PostgresNotifier, PostgresWakeBridge
+from perch.engine.jobfilter import JobFilter
 from perch.errors import PerchError
 from perch.health import HealthServer
 from perch.server import (
@@ -69,6 +71,10 @@ class RoleOptions:
     """API processes listening on one port (webserver): this one and the others it starts."""
     reuse_port: bool = False
     """Listen with SO_REUSEPORT (set on the processes a webserver starts beside itself)."""
+    job_filter: JobFilter | None = None
+    """What the workers claim (worker, standalone): a worker group, task types, namespaces."""
+    grace_period: float = 30.0
+    """Seconds running tasks get to finish on SIGTERM before they are handed back."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +160,13 @@ def _run(
             return found
         return os.environ.get("PERCH_URL") or None
 
-    runtime = LocalRuntime(store, workers=options.workers, public_url=public_url)
+    runtime = LocalRuntime(
+        store,
+        workers=options.workers,
+        public_url=public_url,
+        job_filter=options.job_filter,
+        grace_period=options.grace_period,
+    )
     postgres = store.dialect == "postgresql"
     bridge = PostgresWakeBridge(store, runtime.hub) if postgres else None
     notifier = PostgresNotifier(store, runtime.hub) if postgres else None

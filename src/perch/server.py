@@ -29,6 +29,7 @@ from perch.engine.clock import Clock
 from perch.engine.crosswake import PostgresWakeBridge, being_killed
 from perch.engine.eventloop import EventLoop
 from perch.engine.executor import EngineContext, bind, start_in, unit
+from perch.engine.jobfilter import JobFilter
 from perch.engine.model import Execution
 from perch.engine.ports import ExecutionQuery, Store
 from perch.engine.running import InlineRunner
@@ -98,6 +99,8 @@ def runs_inline(task: Task) -> bool:
     outside any transaction."""
     from perch.flows.tasks.core import Echo, Log, OutputValues, Return
 
+    if task.workerGroup is not None:
+        return False  # a worker of that group runs it, wherever it is
     if isinstance(task, Log):
         return _light(task.message)
     if isinstance(task, Echo):
@@ -148,9 +151,13 @@ class LocalRuntime:
         hooks: Mapping[str, Callable[..., Any]] | None = None,
         runner: Callable[[Task, RunRequest], Outcome] = run_task_in_worker,
         public_url: Callable[[], str | None] | None = None,
+        job_filter: JobFilter | None = None,
+        grace_period: float = 0.0,
     ) -> None:
         """``public_url()`` is the address people reach the server at, for ``appLink()``
-        (without it, templates calling appLink() fail)."""
+        (without it, templates calling appLink() fail). ``job_filter`` says which jobs the
+        workers claim (by default those without a worker group); on :meth:`stop`, running
+        tasks get ``grace_period`` seconds to finish before they are handed back."""
         self.store = store
         # Only the real runner's tasks are known to do no I/O (a test's runner may block).
         inline = runs_inline if runner is run_task_in_worker else None
@@ -165,8 +172,15 @@ class LocalRuntime:
         self.events = EventLoop(store)
         self.timers = TimerLoop(store)
         self.schedules = ScheduleLoop(store)
+        self.grace_period = grace_period
         self.workers = WorkerPool(
-            store, runner, threads=workers, lease_seconds=lease_seconds, batch=batch, inline=inline
+            store,
+            runner,
+            threads=workers,
+            lease_seconds=lease_seconds,
+            batch=batch,
+            inline=inline,
+            job_filter=job_filter,
         )
 
     @property
@@ -198,10 +212,11 @@ class LocalRuntime:
             self.workers.start()
 
     def stop(self) -> None:
-        """Stop the loops (running jobs get a few seconds to finish)."""
+        """Stop the loops: the workers claim no more, their running jobs get the grace
+        period to finish, and are handed back to other workers after it."""
         roles = getattr(self, "_roles", ENGINE_ROLES)
         if WORKER in roles:
-            self.workers.stop()
+            self.workers.stop(self.grace_period)
         if SCHEDULER in roles:
             self.schedules.stop()
             self.timers.stop()
@@ -395,6 +410,7 @@ def run_local(
     on_ready: Callable[[ServerInfo], None] | None = None,
     stop: threading.Event | None = None,
     max_body_size: int | None = None,
+    grace_period: float = 0.0,
 ) -> None:
     """Run ``perch server local`` until SIGTERM/SIGINT (or ``stop`` is set): the engine's
     loops and the REST API on ``host:port`` (port 0 picks a free one; ``server.json`` and
@@ -418,7 +434,17 @@ def run_local(
     # thread answering /health waits at most a few of these slices for each step of a request.
     sys.setswitchinterval(SWITCH_INTERVAL)
     try:
-        _serve(data_dir, (host, port), workers, database_url, admin, on_ready, stop, max_body_size)
+        _serve(
+            data_dir,
+            (host, port),
+            workers,
+            database_url,
+            admin,
+            on_ready,
+            stop,
+            max_body_size,
+            grace_period=grace_period,
+        )
     finally:
         lock.close()
 
@@ -432,6 +458,8 @@ def _serve(  # noqa: PLR0917 - internal
     on_ready: Callable[[ServerInfo], None] | None,
     stop: threading.Event | None,
     max_body_size: int | None = None,
+    *,
+    grace_period: float = 0.0,
 ) -> None:
     from perch.api import ApiSettings
     from perch.httpserver import HttpServer
@@ -463,7 +491,7 @@ def _serve(  # noqa: PLR0917 - internal
         # PERCH_URL, else the address the API listens on (known once it listens).
         return http.app.state.perch.settings.public_url if http is not None else None
 
-    runtime = LocalRuntime(store, workers=workers, public_url=public_url)
+    runtime = LocalRuntime(store, workers=workers, public_url=public_url, grace_period=grace_period)
     listener = NudgeListener(runtime.hub, socket_address(data_dir), being_killed(store))
     bridge = PostgresWakeBridge(store, runtime.hub) if store.dialect == "postgresql" else None
     settings = ApiSettings(setup_token=setup_token, public_url=os.environ.get("PERCH_URL") or None)

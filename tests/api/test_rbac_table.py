@@ -144,6 +144,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("DELETE", "/users/{id}"): Case("USER", D, "superadmin", _ex("DELETE", "/users/x")),
     ("POST", "/tenants"): Case("TENANT", C, "superadmin", _ex("POST", "/tenants", json={})),
     ("GET", "/tenants"): Case("TENANT", R, "superadmin", _get("/tenants")),
+    ("GET", "/instance/services/search"): Case(
+        "SERVICE", R, "superadmin", _get("/instance/services/search")
+    ),
     ("GET", "/me"): Case("", "", "signed_in", _get("/me")),
     ("GET", "/approvals"): Case("", "", "signed_in", _get("/approvals")),
     ("POST", "/service-accounts"): Case(

@@ -26,6 +26,9 @@ def _row(job_id: str, created: datetime) -> dict[str, object]:
         "created": created,
         "worker_id": None,
         "lease_until": None,
+        "worker_group": None,
+        "task_type": "io.kestra.plugin.core.log.Log",
+        "namespace": "company.team",
     }
 
 

@@ -66,6 +66,7 @@ ROUTE_RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/users/{id}"): SUPERADMIN,
     ("POST", "/tenants"): SUPERADMIN,
     ("GET", "/tenants"): SUPERADMIN,
+    ("GET", "/instance/services/search"): SUPERADMIN,
     # who am I
     ("GET", "/me"): SIGNED_IN,
     # service accounts and their tokens

@@ -14,6 +14,7 @@ from perch.cli.local import (
     console,
     database_url,
     fail,
+    open_data,
     prepare_data_dir,
     report_error,
 )
@@ -71,6 +72,15 @@ def local(  # noqa: PLR0917 - one parameter per option, as typer reads them
             help="Bytes of request body an authenticated caller may send (413 beyond).",
         ),
     ] = _DEFAULT_BODY,
+    grace_period: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=3600,
+            envvar="PERCH_GRACE_PERIOD",
+            help="Seconds running tasks get to finish on SIGTERM before they are stopped.",
+        ),
+    ] = 10.0,
 ) -> None:
     """Run the executor, scheduler, workers and the REST API on the local data folder until
     stopped.
@@ -106,6 +116,7 @@ def local(  # noqa: PLR0917 - one parameter per option, as typer reads them
             admin=AdminAccount.from_env(os.environ),
             on_ready=ready,
             max_body_size=max_body_size,
+            grace_period=grace_period,
         )
     except PerchError as exc:
         report_error(exc)
@@ -124,7 +135,12 @@ def _run_role(  # noqa: PLR0917 - the options of the role commands
     *,
     web_processes: int = 1,
     reuse_port: bool = False,
+    grace_period: float = 30.0,
+    worker_group: str | None = None,
+    task_types: list[str] | None = None,
+    namespaces: list[str] | None = None,
 ) -> None:
+    from perch.engine.jobfilter import JobFilter
     from perch.roles import RoleInfo, RoleOptions, run_role
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -138,6 +154,11 @@ def _run_role(  # noqa: PLR0917 - the options of the role commands
             markup=False,
         )
 
+    try:
+        job_filter = JobFilter.of(worker_group, task_types or (), namespaces or ())
+    except PerchError as exc:
+        report_error(exc)
+        raise  # unreachable: report_error exits
     url = database_url()
     prepare_data_dir(data_dir, create=True)
     options = RoleOptions(
@@ -150,6 +171,8 @@ def _run_role(  # noqa: PLR0917 - the options of the role commands
         workers=workers,
         web_processes=web_processes,
         reuse_port=reuse_port,
+        job_filter=job_filter,
+        grace_period=grace_period,
     )
     try:
         run_role(options, on_ready=ready)
@@ -166,11 +189,58 @@ HealthPortOption = Annotated[
         min=0, max=65535, envvar="PERCH_HEALTH_PORT", help="Port of /health, /ready, /metrics."
     ),
 ]
-WorkersOption = Annotated[int, typer.Option(min=1, help="Worker threads running tasks.")]
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        "--concurrency",
+        "--workers",
+        "--thread",
+        "-t",
+        min=1,
+        max=1024,
+        help="Tasks run at once (worker threads).",
+    ),
+]
+GraceOption = Annotated[
+    float,
+    typer.Option(
+        min=0,
+        max=3600,
+        envvar="PERCH_GRACE_PERIOD",
+        help="Seconds running tasks get to finish on SIGTERM; the jobs still held after it "
+        "are handed back to other workers.",
+    ),
+]
+WorkerGroupOption = Annotated[
+    str | None,
+    typer.Option(
+        "--worker-group",
+        "-g",
+        envvar="PERCH_WORKER_GROUP",
+        help="Take only the tasks whose workerGroup.key is this (without it: only tasks "
+        "without a worker group).",
+    ),
+]
+TaskTypesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--task-types",
+        help="Take only tasks of these types (comma-separated or repeated; '*' matches "
+        "anything: io.kestra.plugin.scripts.*).",
+    ),
+]
+NamespacesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--namespaces",
+        help="Take only tasks of executions in these namespaces or below them "
+        "(comma-separated or repeated).",
+    ),
+]
 
 
 @server_app.command("webserver")
-def webserver(
+def webserver(  # noqa: PLR0917 - one parameter per option, as typer reads them
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8080,
@@ -178,10 +248,21 @@ def webserver(
         int, typer.Option(min=1, max=64, help="API processes listening on this one port.")
     ] = 1,
     reuse_port: Annotated[bool, typer.Option(hidden=True)] = False,
+    grace_period: GraceOption = 30.0,
 ) -> None:
     """Serve the REST API and the web UI on the shared PostgreSQL database
     (PERCH_DATABASE_URL); transitions that requests ask for are applied here."""
-    _run_role("webserver", data_dir, host, port, 0, 1, web_processes=workers, reuse_port=reuse_port)
+    _run_role(
+        "webserver",
+        data_dir,
+        host,
+        port,
+        0,
+        1,
+        web_processes=workers,
+        reuse_port=reuse_port,
+        grace_period=grace_period,
+    )
 
 
 @server_app.command("executor")
@@ -189,9 +270,10 @@ def executor(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     host: HostOption = "127.0.0.1",
     health_port: HealthPortOption = 0,
+    grace_period: GraceOption = 30.0,
 ) -> None:
     """Apply queued events to executions (subflow ends, concurrency slots, restarts)."""
-    _run_role("executor", data_dir, host, 0, health_port, 1)
+    _run_role("executor", data_dir, host, 0, health_port, 1, grace_period=grace_period)
 
 
 @server_app.command("scheduler")
@@ -199,29 +281,87 @@ def scheduler(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     host: HostOption = "127.0.0.1",
     health_port: HealthPortOption = 0,
+    grace_period: GraceOption = 30.0,
 ) -> None:
     """Fire timers (pause durations, sleeps, retries, timeouts) and Schedule triggers."""
-    _run_role("scheduler", data_dir, host, 0, health_port, 1)
+    _run_role("scheduler", data_dir, host, 0, health_port, 1, grace_period=grace_period)
 
 
 @server_app.command("worker")
-def worker(
+def worker(  # noqa: PLR0917 - one parameter per option, as typer reads them
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     host: HostOption = "127.0.0.1",
     health_port: HealthPortOption = 0,
     workers: WorkersOption = 4,
+    grace_period: GraceOption = 30.0,
+    worker_group: WorkerGroupOption = None,
+    task_types: TaskTypesOption = None,
+    namespaces: NamespacesOption = None,
 ) -> None:
-    """Run tasks: claim jobs, run them, report their results."""
-    _run_role("worker", data_dir, host, 0, health_port, workers)
+    """Run tasks: claim jobs, run them, report their results.
+
+    A worker takes the tasks of its --worker-group (or, without one, the tasks without a
+    workerGroup), narrowed by --task-types and --namespaces when given."""
+    _run_role(
+        "worker",
+        data_dir,
+        host,
+        0,
+        health_port,
+        workers,
+        grace_period=grace_period,
+        worker_group=worker_group,
+        task_types=task_types,
+        namespaces=namespaces,
+    )
 
 
 @server_app.command("standalone")
-def standalone(
+def standalone(  # noqa: PLR0917 - one parameter per option, as typer reads them
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8080,
     workers: WorkersOption = 4,
+    grace_period: GraceOption = 30.0,
+    worker_group: WorkerGroupOption = None,
+    task_types: TaskTypesOption = None,
+    namespaces: NamespacesOption = None,
 ) -> None:
     """Every role in one process, on PostgreSQL (PERCH_DATABASE_URL, beside other processes)
     or SQLite (the data folder)."""
-    _run_role("standalone", data_dir, host, port, 0, workers)
+    _run_role(
+        "standalone",
+        data_dir,
+        host,
+        port,
+        0,
+        workers,
+        grace_period=grace_period,
+        worker_group=worker_group,
+        task_types=task_types,
+        namespaces=namespaces,
+    )
+
+
+@server_app.command("workers")
+def list_workers(data_dir: DataDirOption = DEFAULT_DATA_DIR) -> None:
+    """List the live workers: their group, task types, namespaces, concurrency, host and
+    last heartbeat (the database's worker table; rows expire 30 s after a worker's last
+    heartbeat)."""
+    from datetime import UTC, datetime
+
+    from perch.engine.context import reading
+
+    with open_data(data_dir) as store, reading(store) as tx:
+        found = tx.list_workers(datetime.now(UTC))
+    out = console()
+    if not found:
+        out.print("no live worker")
+        return
+    for info in found:
+        seen = info.heartbeat.isoformat(timespec="seconds")
+        out.print(
+            f"{info.id}  {info.filter.describe()}; concurrency {info.concurrency}; "
+            f"{info.hostname} pid {info.pid}; last heartbeat {seen}",
+            markup=False,
+        )

@@ -31,6 +31,7 @@ from typing import Any, cast
 
 from perch.engine.assignment import Decider
 from perch.engine.effects import Audit, ScheduleTimer
+from perch.engine.jobfilter import JobFilter
 from perch.engine.model import Execution, LogEntry
 from perch.engine.ports import (
     ExecutionQuery,
@@ -43,6 +44,7 @@ from perch.engine.ports import (
     Timer,
     Transaction,
     TriggerRow,
+    WorkerInfo,
 )
 from perch.errors import ConcurrentUpdate
 
@@ -187,6 +189,12 @@ class BufferedTransaction:
     def decider(self, username: str, tenant: str) -> Decider | None:
         return self._tx.decider(username, tenant)
 
+    def live_worker_groups(self, now: datetime) -> frozenset[str]:
+        return self._tx.live_worker_groups(now)
+
+    def list_workers(self, now: datetime) -> list[WorkerInfo]:
+        return self._tx.list_workers(now)
+
     def next_timer_due(self) -> datetime | None:
         return self._tx.next_timer_due()
 
@@ -318,18 +326,25 @@ class BufferedTransaction:
         # Buffering: the write lock serialises the writes, and the count is checked again there.
 
     def claim_jobs(
-        self, worker_id: str, limit: int, now: datetime, lease_until: datetime
+        self,
+        worker_id: str,
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+        job_filter: JobFilter | None = None,
     ) -> list[Job]:
         """Read the oldest claimable jobs no other unit of this process has read, and lease
         them when the unit writes; one leased by someone else meanwhile is a conflict."""
         if self.direct:
-            return self._tx.claim_jobs(worker_id, limit, now, lease_until)
+            return self._tx.claim_jobs(worker_id, limit, now, lease_until, job_filter)
         if limit <= 0:
             return []
         key = id(self._store)
         with _reserving:
             skipped = len(_reserved.get(key, ()))
-        peeked = self._peeking().peek_jobs(now, limit + skipped + len(self._deleted_jobs))
+        peeked = self._peeking().peek_jobs(
+            now, limit + skipped + len(self._deleted_jobs), job_filter
+        )
         with _reserving:
             held = _reserved.setdefault(key, set())
             chosen = [

@@ -44,8 +44,12 @@ class Draft:
         execution: Execution,
         now: datetime,
         hooks: Mapping[str, Callable[..., Any]] | None = None,
+        workers: Callable[[str], bool] | None = None,
     ) -> None:
+        """``workers(key)`` tells whether worker group ``key`` has a live worker (without it,
+        every group counts as served)."""
         self.flow = flow
+        self._workers = workers
         self.index: FlowIndex = flow_index(flow)
         self.original = execution
         self.now = now
@@ -79,6 +83,10 @@ class Draft:
 
     def task(self, run: TaskRun) -> Task:
         return self.index.task(run.task_id)
+
+    def worker_group_live(self, key: str) -> bool:
+        """Whether a live worker serves worker group ``key``."""
+        return True if self._workers is None else self._workers(key)
 
     def children_of(self) -> dict[str, list[TaskRun]]:
         """Task runs by parent task run id (computed on demand: only kill/restart need it)."""

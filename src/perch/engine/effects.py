@@ -22,6 +22,9 @@ class DispatchTask:
     task_run_id: str
     task_id: str
     attempt: int
+    task_type: str | None = None
+    worker_group: str | None = None
+    """The task's ``workerGroup.key``: only a worker of that group takes the job."""
 
 
 @dataclass(frozen=True, slots=True)

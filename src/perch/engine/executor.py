@@ -156,6 +156,23 @@ def _with_states(effects: list[Effect], before: Execution, after: Execution) -> 
     ]
 
 
+class _LiveGroups:
+    """Whether a worker group has a live worker, read once per transition and only when a
+    task with a ``workerGroup`` is dispatched."""
+
+    __slots__ = ("_groups", "_now", "_tx")
+
+    def __init__(self, tx: Transaction, now: datetime) -> None:
+        self._tx = tx
+        self._now = now
+        self._groups: frozenset[str] | None = None
+
+    def __call__(self, key: str) -> bool:
+        if self._groups is None:
+            self._groups = self._tx.live_worker_groups(self._now)
+        return key in self._groups
+
+
 def _apply_in(  # noqa: PLR0917 - internal
     tx: Transaction,
     ctx: EngineContext,
@@ -172,7 +189,14 @@ def _apply_in(  # noqa: PLR0917 - internal
         raise not_paused(execution)
     flow = ctx.flow_for(tx, execution)
     now = ctx.clock.now()
-    result = transition(flow, execution, event, now=now, hooks=ctx.hooks_for(execution))
+    result = transition(
+        flow,
+        execution,
+        event,
+        now=now,
+        hooks=ctx.hooks_for(execution),
+        workers=_LiveGroups(tx, now),
+    )
     saved = written.stage(execution, result.execution)
     react(tx, ctx, execution, saved, written)
     effects = list(result.effects)
@@ -209,6 +233,9 @@ def write_effects(
                     task_id=effect.task_id,
                     attempt=effect.attempt,
                     created=now,
+                    worker_group=effect.worker_group,
+                    task_type=effect.task_type,
+                    namespace=execution.namespace,
                 )
             )
         elif isinstance(effect, ScheduleTimer):

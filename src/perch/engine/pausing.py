@@ -19,6 +19,7 @@ from perch.engine.events import Kill, Pause, Resume, TimerFired
 from perch.engine.flowindex import find_task
 from perch.engine.model import Execution, TaskRun
 from perch.engine.principal import SYSTEM, Principal
+from perch.engine.starting import WAITING_KEY
 from perch.engine.states import StateType
 from perch.engine.variables import DUE_RETRIES_KEY, MANUAL_PAUSE_KEY
 from perch.engine.work import dispatch_due_retries
@@ -205,6 +206,7 @@ def kill(d: Draft, event: Kill) -> None:
     _stop_everything(d, event.principal, StateType.KILLED)
     d.set_meta(MANUAL_PAUSE_KEY, None)
     d.set_meta(DUE_RETRIES_KEY, None)
+    d.set_meta(WAITING_KEY, None)  # nothing waits for a worker any more
     d.emit(
         Audit("KILL", event.principal, {"executionId": d.original.id, "to": event.to_state.value})
     )

@@ -16,6 +16,7 @@ from typing import Protocol
 from perch.engine.assignment import Decider
 from perch.engine.effects import Audit, ScheduleTimer
 from perch.engine.events import Event
+from perch.engine.jobfilter import JobFilter
 from perch.engine.model import JSON, Execution, LogEntry
 from perch.engine.states import StateType
 
@@ -45,6 +46,27 @@ class Job:
     created: datetime
     worker_id: str | None = None
     lease_until: datetime | None = None
+    worker_group: str | None = None
+    """The task's ``workerGroup.key``: only a worker of that group claims the job."""
+    task_type: str | None = None
+    """The task's type (its Kestra class name), for workers that take some types only."""
+    namespace: str | None = None
+    """The execution's namespace, for workers that take some namespaces only."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A worker process as it registers itself: what it claims and when it was last seen."""
+
+    id: str
+    filter: JobFilter
+    concurrency: int
+    hostname: str
+    pid: int
+    started: datetime
+    heartbeat: datetime
+    expires: datetime
+    """Past this moment without a heartbeat the worker counts as gone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,9 +235,40 @@ class Transaction(Protocol):
     def add_jobs(self, jobs: Sequence[Job]) -> None: ...
 
     def claim_jobs(
-        self, worker_id: str, limit: int, now: datetime, lease_until: datetime
+        self,
+        worker_id: str,
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+        job_filter: JobFilter | None = None,
     ) -> list[Job]:
-        """Claim up to ``limit`` jobs that are unclaimed or whose lease ended (SKIP LOCKED)."""
+        """Claim up to ``limit`` jobs that are unclaimed or whose lease ended (SKIP LOCKED),
+        of those ``job_filter`` accepts (all of them without it)."""
+        ...
+
+    def release_jobs(self, worker_id: str, job_ids: Sequence[str]) -> int:
+        """Hand jobs this worker holds back: claimable at once by any worker."""
+        ...
+
+    # workers
+    def register_worker(self, worker: WorkerInfo) -> None:
+        """Write (or rewrite) the worker's row."""
+        ...
+
+    def heartbeat_worker(self, worker_id: str, now: datetime, expires: datetime) -> bool:
+        """Push back the worker's expiry; False when its row is gone (it registers again)."""
+        ...
+
+    def remove_worker(self, worker_id: str) -> None:
+        """Delete the worker's row (it stops)."""
+        ...
+
+    def live_worker_groups(self, now: datetime) -> frozenset[str]:
+        """The worker groups with at least one worker that has not expired."""
+        ...
+
+    def list_workers(self, now: datetime) -> list[WorkerInfo]:
+        """Workers that have not expired, oldest first (expired rows are removed)."""
         ...
 
     def extend_leases(
@@ -310,7 +363,9 @@ class Peeking(Protocol):
 
     def delete_timer_ids(self, ids: Sequence[str]) -> int: ...
 
-    def peek_jobs(self, now: datetime, limit: int) -> list[Job]: ...
+    def peek_jobs(
+        self, now: datetime, limit: int, job_filter: JobFilter | None = None
+    ) -> list[Job]: ...
 
     def lease_job_ids(
         self, worker_id: str, ids: Sequence[str], now: datetime, lease_until: datetime

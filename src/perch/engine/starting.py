@@ -31,6 +31,9 @@ SLEEP_DONE = "SLEEP_DONE"
 RETRY = "RETRY"
 TASK_TIMEOUT = "TASK_TIMEOUT"
 
+WAITING_KEY = "waitingForWorkerGroup"
+"""Execution metadata: the task runs waiting for a live worker of their group (task run id ->
+group key), until a worker starts them."""
 FOREACH_VALUES_KEY = "forEachValues"
 """Execution metadata: the rendered values of each ForEach task run, by task run id."""
 FOREACH_CURSOR_KEY = "forEachCursor"
@@ -79,9 +82,37 @@ def is_worker_task(task: Task) -> bool:
 
 
 def dispatch(d: Draft, run: TaskRun) -> TaskRun:
-    """Give ``run`` a new attempt and queue it for a worker."""
+    """Give ``run`` a new attempt and queue it for a worker (of the task's worker group, when
+    it names one: with no live worker in that group, ``workerGroup.fallback`` decides)."""
     run = d.put(run.evolve(attempts=(*run.attempts, Attempt(State.new(d.now)))))
-    d.emit(DispatchTask(run.id, run.task_id, len(run.attempts)))
+    task = d.task(run)
+    group = task.workerGroup.key if task.workerGroup is not None else None
+    if group is not None and task.workerGroup is not None and not d.worker_group_live(group):
+        fallback = task.workerGroup.fallback or "WAIT"
+        if fallback == "FAIL":
+            return fail_run(
+                d,
+                run,
+                task,
+                f"No workers are available for worker group '{group}', failing the task.",
+            )
+        if fallback == "CANCEL":
+            d.log(
+                "INFO",
+                f"No workers are available for worker group '{group}', canceling the task.",
+                run,
+            )
+            return d.move_run(run, StateType.CANCELLED)
+        d.log(
+            "INFO",
+            f"No workers are available for worker group '{group}', "
+            "waiting for one to be available.",
+            run,
+        )
+        waiting = dict(d.metadata.get(WAITING_KEY) or {})
+        waiting[run.id] = group
+        d.set_meta(WAITING_KEY, waiting)
+    d.emit(DispatchTask(run.id, run.task_id, len(run.attempts), task.canonical_type, group))
     return run
 
 

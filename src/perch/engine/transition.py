@@ -66,15 +66,17 @@ def transition(
     *,
     now: datetime,
     hooks: Mapping[str, Callable[..., Any]] | None = None,
+    workers: Callable[[str], bool] | None = None,
 ) -> Transition:
     """Apply ``event`` to ``execution`` and advance it as far as it goes without outside work.
 
     ``flow`` is the revision the execution is pinned to. ``hooks`` are the template functions
-    that reach outside (``secret``, ``kv``...). Raises :class:`perch.errors.NotPaused`,
+    that reach outside (``secret``, ``kv``...); ``workers(key)`` whether worker group ``key``
+    has a live worker (for ``workerGroup.fallback``). Raises :class:`perch.errors.NotPaused`,
     :class:`perch.errors.NotRunning`, :class:`perch.errors.AlreadyFinished`,
     :class:`perch.errors.IllegalState` or :class:`perch.errors.StaleResult`.
     """
-    d = Draft(flow, execution, now, hooks)
+    d = Draft(flow, execution, now, hooks, workers)
     if isinstance(event, TaskResult):
         task_result(d, event)
     elif isinstance(event, TaskStarted):

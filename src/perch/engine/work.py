@@ -17,7 +17,7 @@ from perch.engine.effects import CancelTimers, ScheduleTimer
 from perch.engine.events import TaskResult, TaskStarted, TimerFired
 from perch.engine.ids import new_id
 from perch.engine.model import Attempt, TaskRun
-from perch.engine.starting import RETRY, TASK_TIMEOUT, as_bool, as_int, dispatch
+from perch.engine.starting import RETRY, TASK_TIMEOUT, WAITING_KEY, as_bool, as_int, dispatch
 from perch.engine.states import State, StateType, fail_state
 from perch.engine.variables import DUE_RETRIES_KEY, MANUAL_PAUSE_KEY
 from perch.errors import PerchError, StaleResult
@@ -92,6 +92,10 @@ def task_started(d: Draft, event: TaskStarted) -> bool:
         return False
     attempt = Attempt(last.state.with_state(StateType.RUNNING, d.now), event.worker_id)
     run = _with_attempt(d, run, attempt)
+    waiting = d.metadata.get(WAITING_KEY)
+    if isinstance(waiting, dict) and run.id in waiting:
+        rest = {k: v for k, v in waiting.items() if k != run.id}
+        d.set_meta(WAITING_KEY, rest or None)
     d.move_run(run, StateType.RUNNING)
     task = d.task(run)
     if task.timeout is not None:

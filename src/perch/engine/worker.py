@@ -14,6 +14,8 @@ root passes a :class:`TaskRunner` in. Starting, running and reporting an attempt
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -22,8 +24,9 @@ from datetime import timedelta
 
 from perch.engine.executor import MAX_RETRIES, Written, context_for, retryable, unit
 from perch.engine.ids import new_id
+from perch.engine.jobfilter import JobFilter
 from perch.engine.model import Execution
-from perch.engine.ports import Job, Store, Transaction
+from perch.engine.ports import Job, Store, Transaction, WorkerInfo
 from perch.engine.running import (
     FailedOutcome,
     Outcome,
@@ -64,7 +67,11 @@ class _Started:
 
 
 class WorkerPool:
-    """``threads`` worker threads sharing one lease heartbeat."""
+    """``threads`` worker threads sharing one lease heartbeat, claiming the jobs
+    ``job_filter`` accepts (by default: those without a worker group).
+
+    The pool registers itself in the store's worker table while it runs (which tells the
+    executor that its group has a live worker) and renews that row with its leases."""
 
     def __init__(
         self,
@@ -77,6 +84,7 @@ class WorkerPool:
         name: str | None = None,
         inline: Callable[[Task], bool] | None = None,
         inline_limit: int = 64,
+        job_filter: JobFilter | None = None,
     ) -> None:
         """``inline(task)`` tells which tasks do no I/O and finish in microseconds (Log,
         Return, OutputValues): those run inside the transaction that claims them, so their
@@ -92,8 +100,15 @@ class WorkerPool:
         self._threads_wanted = threads
         self._lease = timedelta(seconds=lease_seconds)
         self._batch = batch
-        self.name = name or f"worker-{new_id()[:8]}"
+        self.job_filter = job_filter or JobFilter()
+        prefix = self.job_filter.group or "worker"
+        self.name = name or f"{prefix}-{new_id()[:8]}"
         self._stop = threading.Event()
+        """Set when the pool stops claiming."""
+        self._halt = threading.Event()
+        """Set when the heartbeat stops too (after the grace period)."""
+        self._handed_back: set[str] = set()
+        self._started_at = self._ctx.clock.now()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._in_flight: dict[str, set[str]] = {}  # worker id -> job ids
@@ -101,7 +116,8 @@ class WorkerPool:
         self._ctx.hub.on_kill(self._cancel)
 
     def start(self) -> None:
-        """Start the worker threads and the heartbeat."""
+        """Register the pool, start the worker threads and the heartbeat."""
+        self._register()
         for index in range(self._threads_wanted):
             worker_id = f"{self.name}-{index}"
             thread = threading.Thread(
@@ -114,15 +130,70 @@ class WorkerPool:
         for thread in self._threads:
             thread.start()
 
-    def stop(self) -> None:
-        """Stop claiming; wait a little for running jobs (their leases expire otherwise)."""
+    def stop(self, grace: float = 0.0) -> None:
+        """Stop claiming; let running jobs finish for up to ``grace`` seconds, then hand the
+        ones still held back (their leases released: another worker claims them at once, as
+        new attempts) and cancel their tasks; unregister the pool."""
         self._stop.set()
         self._ctx.hub.notify([JOBS])
-        for cancels in list(self._cancels.values()):
-            for event in cancels:
-                event.set()
-        for thread in self._threads:
-            thread.join(timeout=10)
+        deadline = time.monotonic() + max(grace, 0.0)
+        workers = self._threads[:-1]
+        for thread in workers:
+            thread.join(timeout=max(deadline - time.monotonic(), 0.0))
+        if any(thread.is_alive() for thread in workers):
+            self.hand_back()
+            for cancels in list(self._cancels.values()):
+                for event in cancels:
+                    event.set()
+            # A task that ignores its cancellation keeps its thread (a daemon): its job is
+            # handed back, and a result it reports later is dropped.
+            for thread in workers:
+                thread.join(timeout=max(deadline - time.monotonic(), 1.0))
+        self._halt.set()
+        if self._threads:
+            self._threads[-1].join(timeout=10)
+        try:
+            with self._store.transaction() as tx:
+                tx.remove_worker(self.name)
+        except Exception:
+            log.exception("could not unregister worker %s", self.name)
+
+    def hand_back(self, job_ids: dict[str, list[str]] | None = None) -> int:
+        """Release the leases of jobs this pool holds (all of them by default, else
+        ``{worker id: job ids}``): their results, if they come, are dropped."""
+        with self._lock:
+            held = job_ids or {w: list(ids) for w, ids in self._in_flight.items() if ids}
+            for ids in held.values():
+                self._handed_back.update(ids)
+        released = 0
+        try:
+            with self._store.transaction() as tx:
+                for worker_id, ids in held.items():
+                    released += tx.release_jobs(worker_id, ids)
+        except Exception:
+            log.exception("could not hand jobs back; their leases will expire")
+            return 0
+        if released:
+            log.info("handed %d job(s) back to other workers", released)
+            self._ctx.hub.notify([JOBS])
+        return released
+
+    def _info(self) -> WorkerInfo:
+        now = self._ctx.clock.now()
+        return WorkerInfo(
+            id=self.name,
+            filter=self.job_filter,
+            concurrency=self._threads_wanted,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            started=self._started_at,
+            heartbeat=now,
+            expires=now + self._lease,
+        )
+
+    def _register(self) -> None:
+        with self._store.transaction() as tx:
+            tx.register_worker(self._info())
 
     def _cancel(self, execution_id: str) -> None:
         with self._lock:
@@ -131,15 +202,20 @@ class WorkerPool:
             event.set()
 
     def _heartbeat(self) -> None:
+        # Runs until the grace period ends, not just until claiming stops: the jobs still
+        # running meanwhile keep their leases.
         interval = self._lease.total_seconds() / 3
-        while not self._stop.wait(interval):
+        while not self._halt.wait(interval):
             with self._lock:
                 held = {w: list(ids) for w, ids in self._in_flight.items() if ids}
             try:
                 with self._store.transaction() as tx:
-                    until = self._ctx.clock.now() + self._lease
+                    now = self._ctx.clock.now()
+                    until = now + self._lease
                     for worker_id, job_ids in held.items():
                         tx.extend_leases(worker_id, job_ids, until)
+                    if not tx.heartbeat_worker(self.name, now, until):
+                        tx.register_worker(self._info())
             except Exception:
                 log.exception("could not extend job leases")
 
@@ -196,8 +272,10 @@ class WorkerPool:
             lease_until = now + self._lease
             # Older jobs of others first, then the ones this transaction wrote (claimed from
             # memory: nothing is written before the unit ends).
-            jobs = tx.claim_jobs(worker_id, self._batch, now, lease_until)
-            jobs += written.claim_own_jobs(worker_id, self._batch - len(jobs), lease_until)
+            jobs = tx.claim_jobs(worker_id, self._batch, now, lease_until, self.job_filter)
+            jobs += written.claim_own_jobs(
+                worker_id, self._batch - len(jobs), lease_until, self.job_filter
+            )
             for job in jobs:
                 CLAIM_LATENCY.observe(max((now - job.created).total_seconds(), 0.0))
             if jobs:
@@ -240,7 +318,16 @@ class WorkerPool:
         """Run started jobs, report their results and claim the next jobs, in one transaction
         (a sequential flow's next job is usually written by that very result)."""
         try:
-            results = [(item, self._run_one(item)) for item in started]
+            results: list[tuple[_Started, Outcome]] = []
+            for index, item in enumerate(started):
+                if self._stop.is_set():
+                    # Stopping: the jobs of this batch not begun yet go back at once.
+                    rest = [other.job.id for other in started[index:]]
+                    self.hand_back({worker_id: rest})
+                    break
+                results.append((item, self._run_one(item)))
+            with self._lock:
+                results = [(i, o) for i, o in results if i.job.id not in self._handed_back]
             following = self._report_all(worker_id, results, claim=not self._stop.is_set())
         finally:
             with self._lock:

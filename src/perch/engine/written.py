@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from perch.engine.buffered import BufferedTransaction, buffers, record_outcome
+from perch.engine.jobfilter import JobFilter
 from perch.engine.model import Execution, LogEntry
 from perch.engine.ports import Job, Store, Transaction
 from perch.engine.states import StateType
@@ -109,13 +110,24 @@ class Written:
         self._jobs.extend(jobs)
         self.jobs += len(jobs)
 
-    def claim_own_jobs(self, worker_id: str, limit: int, lease_until: datetime) -> list[Job]:
-        """Lease up to ``limit`` of the jobs this unit wrote that nobody holds: they are
-        written leased at the flush (no other transaction can see them before)."""
+    def claim_own_jobs(
+        self,
+        worker_id: str,
+        limit: int,
+        lease_until: datetime,
+        job_filter: JobFilter | None = None,
+    ) -> list[Job]:
+        """Lease up to ``limit`` of the jobs this unit wrote that nobody holds and
+        ``job_filter`` accepts: they are written leased at the flush (no other transaction can
+        see them before)."""
         claimed: list[Job] = []
         for index, job in enumerate(self._jobs):
             if len(claimed) >= limit:
                 break
+            if job_filter is not None and not job_filter.matches(
+                job.worker_group, job.task_type, job.namespace
+            ):
+                continue
             if job.worker_id is None:
                 leased = replace(job, worker_id=worker_id, lease_until=lease_until)
                 self._jobs[index] = leased

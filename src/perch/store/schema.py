@@ -131,8 +131,32 @@ jobs = Table(
     Column("created", UtcDateTime, nullable=False),
     Column("worker_id", String(255), nullable=True),
     Column("lease_until", UtcDateTime, nullable=True),
+    # What workers filter on: the task's workerGroup.key, its type, the execution's namespace.
+    Column("worker_group", String(150), nullable=True),
+    Column("task_type", String(255), nullable=True),
+    Column("namespace", String(255), nullable=True),
     Index("ix_jobs_created", "created"),
     Index("ix_jobs_execution_id", "execution_id"),
+    Index("ix_jobs_group_created", "worker_group", "created"),
+)
+
+# --- workers: the worker processes alive, with what they claim ------------------------------
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("worker_group", String(150), nullable=True),
+    # JSON lists of type patterns and namespace prefixes (empty: any).
+    Column("task_types", Text, nullable=False),
+    Column("namespaces", Text, nullable=False),
+    Column("concurrency", Integer, nullable=False),
+    Column("hostname", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started", UtcDateTime, nullable=False),
+    Column("heartbeat", UtcDateTime, nullable=False),
+    Column("expires", UtcDateTime, nullable=False),
+    Index("ix_workers_group_expires", "worker_group", "expires"),
 )
 
 timers = Table(

@@ -24,6 +24,7 @@ from perch.store.secretrepo import SecretQueries
 from perch.store.sessionrepo import SessionQueries
 from perch.store.triggerrepo import TriggerQueries
 from perch.store.userrepo import UserQueries
+from perch.store.workerrepo import WorkerQueries
 from perch.store.workqueue import WorkQueue
 
 
@@ -31,6 +32,7 @@ class SqlTransaction(
     FlowQueries,
     ExecutionQueries,
     WorkQueue,
+    WorkerQueries,
     Journal,
     UserQueries,
     SessionQueries,

@@ -7,13 +7,24 @@ clause), and update or delete them, returning what was claimed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Integer, bindparam, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Integer,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 
 from perch.engine.effects import ScheduleTimer
+from perch.engine.jobfilter import JobFilter, like_pattern, like_prefix
 from perch.engine.ports import Job, QueuedEvent, Timer
 from perch.store.codec import decode_event, dumps, encode_event, loads
 from perch.store.prepared import Prepared
@@ -29,22 +40,89 @@ _JOB_COLUMNS = (
     jobs.c.created,
     jobs.c.worker_id,
     jobs.c.lease_until,
+    jobs.c.worker_group,
+    jobs.c.task_type,
+    jobs.c.namespace,
 )
 _NOW = bindparam("b_now", type_=UtcDateTime())
 _LIMIT = bindparam("b_limit", type_=Integer())
-_CLAIM_JOBS = (
+
+
+def _filtered(job_filter: JobFilter | None) -> list[ColumnElement[bool]]:
+    """The WHERE terms of a worker's filter (none for the recovery that takes every job)."""
+    if job_filter is None:
+        return []
+    terms: list[ColumnElement[bool]] = [
+        jobs.c.worker_group.is_(None)
+        if job_filter.group is None
+        else jobs.c.worker_group == job_filter.group
+    ]
+    if job_filter.task_types:
+        terms.append(
+            or_(
+                *(
+                    jobs.c.task_type.like(like_pattern(p), escape="\\")
+                    if "*" in p
+                    else jobs.c.task_type == p
+                    for p in job_filter.task_types
+                )
+            )
+        )
+    if job_filter.namespaces:
+        terms.append(
+            or_(
+                *(
+                    or_(jobs.c.namespace == ns, jobs.c.namespace.like(like_prefix(ns), escape="\\"))
+                    for ns in job_filter.namespaces
+                )
+            )
+        )
+    return terms
+
+
+def _claim_statement(job_filter: JobFilter | None) -> Prepared:
+    return Prepared(
+        jobs.update()
+        .where(
+            jobs.c.id.in_(
+                select(jobs.c.id)
+                .where(
+                    or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < _NOW),
+                    *_filtered(job_filter),
+                )
+                .order_by(jobs.c.created)
+                .limit(_LIMIT)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        .values(worker_id=bindparam("b_worker"), lease_until=bindparam("b_lease"))
+        .returning(*_JOB_COLUMNS)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _claim_for(job_filter: JobFilter | None) -> Prepared:
+    """The claim statement of one filter, compiled once (a worker's filter never changes)."""
+    return _claim_statement(job_filter)
+
+
+@functools.lru_cache(maxsize=64)
+def _peek_for(job_filter: JobFilter | None) -> Any:
+    return (
+        select(*_JOB_COLUMNS)
+        .where(_CLAIMABLE, *_filtered(job_filter))
+        .order_by(jobs.c.created)
+        .limit(_LIMIT)
+    )
+
+
+_RELEASE_JOBS = (
     jobs.update()
     .where(
-        jobs.c.id.in_(
-            select(jobs.c.id)
-            .where(or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < _NOW))
-            .order_by(jobs.c.created)
-            .limit(_LIMIT)
-            .with_for_update(skip_locked=True)
-        )
+        jobs.c.id.in_(bindparam("b_ids", expanding=True)),
+        jobs.c.worker_id == bindparam("b_worker"),
     )
-    .values(worker_id=bindparam("b_worker"), lease_until=bindparam("b_lease"))
-    .returning(*_JOB_COLUMNS)
+    .values(worker_id=None, lease_until=None)
 )
 _CLAIM_TIMERS = (
     timers.delete()
@@ -89,7 +167,6 @@ _IDS: BindParameter[str] = bindparam("b_ids", expanding=True)
 _DELETE_TIMER_IDS = timers.delete().where(timers.c.id.in_(_IDS))
 _DELETE_EVENT_IDS = events.delete().where(events.c.id.in_(_IDS))
 _CLAIMABLE = or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < _NOW)
-_PEEK_JOBS = select(*_JOB_COLUMNS).where(_CLAIMABLE).order_by(jobs.c.created).limit(_LIMIT)
 _LEASE_JOB_IDS = (
     jobs.update()
     .where(jobs.c.id.in_(_IDS), _CLAIMABLE)
@@ -120,7 +197,6 @@ _DELETE_JOB = jobs.delete().where(jobs.c.id == bindparam("b_id"))
 _INSERT_TIMER = timers.insert()
 _PREPARED_INSERT_JOB = Prepared(_INSERT_JOB, [c.name for c in jobs.c])
 _PREPARED_DELETE_JOB = Prepared(_DELETE_JOB)
-_PREPARED_CLAIM_JOBS = Prepared(_CLAIM_JOBS)
 _DELETE_TIMERS = timers.delete().where(timers.c.execution_id == bindparam("b_execution"))
 _DELETE_RUN_TIMERS = _DELETE_TIMERS.where(
     timers.c.task_run_id.in_(bindparam("b_runs", expanding=True))
@@ -152,30 +228,47 @@ class WorkQueue:
                     "created": j.created,
                     "worker_id": j.worker_id,
                     "lease_until": j.lease_until,
+                    "worker_group": j.worker_group,
+                    "task_type": j.task_type,
+                    "namespace": j.namespace,
                 }
                 for j in jobs_
             ],
         )
 
     def claim_jobs(
-        self, worker_id: str, limit: int, now: datetime, lease_until: datetime
+        self,
+        worker_id: str,
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+        job_filter: JobFilter | None = None,
     ) -> list[Job]:
-        """Lease up to ``limit`` of the oldest jobs that are unclaimed or whose lease ended."""
+        """Lease up to ``limit`` of the oldest jobs that are unclaimed or whose lease ended,
+        of those ``job_filter`` accepts (every job without it)."""
         if limit <= 0:
             return []
         params = {"b_now": now, "b_limit": limit, "b_worker": worker_id, "b_lease": lease_until}
-        claimed = [Job(*row) for row in _PREPARED_CLAIM_JOBS.rows(self._conn, params)]
+        claimed = [Job(*row) for row in _claim_for(job_filter).rows(self._conn, params)]
         claimed.sort(key=lambda job: job.created)
         return claimed
 
-    def peek_jobs(self, now: datetime, limit: int) -> list[Job]:
-        """Up to ``limit`` of the oldest claimable jobs, left as they are (a reading
-        transaction leases them later with :meth:`lease_job_ids`)."""
+    def release_jobs(self, worker_id: str, job_ids: Sequence[str]) -> int:
+        """Hand back jobs this worker holds: claimable by any worker at once."""
+        if not job_ids:
+            return 0
+        params = {"b_ids": list(job_ids), "b_worker": worker_id}
+        return int(self._conn.execute(_RELEASE_JOBS, params).rowcount)
+
+    def peek_jobs(
+        self, now: datetime, limit: int, job_filter: JobFilter | None = None
+    ) -> list[Job]:
+        """Up to ``limit`` of the oldest claimable jobs ``job_filter`` accepts, left as they
+        are (a reading transaction leases them later with :meth:`lease_job_ids`)."""
         if limit <= 0:
             return []
-        return [
-            Job(*row) for row in self._conn.execute(_PEEK_JOBS, {"b_now": now, "b_limit": limit})
-        ]
+        rows = self._conn.execute(_peek_for(job_filter), {"b_now": now, "b_limit": limit})
+        return [Job(*row) for row in rows]
 
     def lease_job_ids(
         self, worker_id: str, ids: Sequence[str], now: datetime, lease_until: datetime

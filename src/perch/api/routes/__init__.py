@@ -21,6 +21,7 @@ from perch.api.routes import (
     flows,
     follow,
     groups,
+    instance,
     kv,
     logs,
     roles,
@@ -31,7 +32,7 @@ from perch.api.routes import (
 )
 from perch.api.routes.meta import public_router
 
-INSTANCE_ROUTERS: list[APIRouter] = [users.router]
+INSTANCE_ROUTERS: list[APIRouter] = [users.router, instance.router]
 """Mounted once, under ``/api/v1`` only: what belongs to no tenant (users, tenants)."""
 
 ROUTERS: list[APIRouter] = [

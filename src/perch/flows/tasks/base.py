@@ -84,9 +84,11 @@ Retry = Annotated[ConstantRetry | ExponentialRetry | RandomRetry, Field(discrimi
 
 
 class WorkerGroup(StrictModel):
-    """Where a task may run (an enterprise feature Perch reads but does not use yet)."""
+    """Where a task runs: only a worker started with ``--worker-group KEY`` takes it. With no
+    live worker in that group, ``fallback`` says what happens: WAIT (the default) for one,
+    FAIL the task, or CANCEL it."""
 
-    key: Text
+    key: str = Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$", max_length=150)
     fallback: Literal["FAIL", "WAIT", "CANCEL"] | None = None
 
 

@@ -1,0 +1,122 @@
+"""SIGTERM on worker processes sharing PostgreSQL: a worker stops claiming, finishes what it
+runs within ``--grace-period`` and exits 0; the jobs it still holds when the grace period ends
+are handed back at once (not after their 30 s lease) and another worker runs each of them once,
+as a loopback HTTP receiver counts."""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integrations.conftest import Receiver
+from tests.scaleout.test_roles import (
+    ADMIN,
+    Process,
+    environment,
+    perch,
+    spawn,
+    state_of,
+    wait_all,
+    wait_ready,
+)
+
+pytestmark = pytest.mark.postgres
+
+CALL = """\
+id: {flow_id}
+namespace: sig.term
+tasks:
+  - id: call
+    type: io.kestra.plugin.core.http.Request
+    uri: "{url}/{path}?e={{{{ execution.id }}}}"
+"""
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    running = Receiver().start()
+    yield running
+    running.stop()
+
+
+def _wait_for_request(receiver: Receiver, path: str, count: int = 1) -> None:
+    deadline = time.monotonic() + 60
+    while len(receiver.at(path)) < count:
+        assert time.monotonic() < deadline, f"no request to {path}"
+        time.sleep(0.05)
+
+
+def test_sigterm_hands_back_held_jobs_and_lets_running_ones_finish(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    env = environment(f"sigterm_{uuid.uuid4().hex[:10]}")
+    upgraded = perch("db", "upgrade", "--data-dir", str(tmp_path / "d"), env=env, cwd=tmp_path)
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    processes: list[Process] = []
+    try:
+        web = spawn("webserver", env, tmp_path, "--port", "0")
+        processes.append(web)
+        wait_ready(web)
+        with httpx.Client(base_url=web.url, auth=ADMIN, timeout=30) as client:
+            for flow_id, path in (("stuck", "stuck"), ("ledger", "ledger"), ("patient", "slow")):
+                answer = client.post(
+                    "/api/v1/main/flows",
+                    content=CALL.format(flow_id=flow_id, url=receiver.url, path=path),
+                    headers={"Content-Type": "application/x-yaml"},
+                )
+                assert answer.status_code == 200, answer.text
+
+            def start(flow_id: str) -> str:
+                created = client.post(f"/api/v1/main/executions/sig.term/{flow_id}")
+                assert created.status_code == 200, created.text
+                return str(created.json()["id"])
+
+            # Queued before any worker runs: the first worker claims them in one batch.
+            receiver.reply("/stuck", delay=120, times=1)
+            stuck = start("stuck")
+            ledger = [start("ledger") for _ in range(3)]
+            first = spawn("worker", env, tmp_path, "--concurrency", "1", "--grace-period", "1")
+            processes.append(first)
+            wait_ready(first)
+            _wait_for_request(receiver, "/stuck")
+            first.popen.send_signal(signal.SIGTERM)
+            assert first.popen.wait(timeout=30) == 0, first.log.read_text()[-3000:]
+            assert "handed" in first.log.read_text()
+            assert receiver.at("/ledger") == []  # held, never run by the first worker
+
+            second = spawn("worker", env, tmp_path, "--concurrency", "2")
+            processes.append(second)
+            wait_ready(second)
+            # Well inside the 30 s lease: the jobs were released, not left to expire.
+            ended = wait_all(client, [stuck, *ledger], {"SUCCESS", "FAILED", "WARNING"}, 20)
+            assert set(ended.values()) == {"SUCCESS"}, ended
+            hits = sorted(r.path.split("e=")[1] for r in receiver.at("/ledger"))
+            assert hits == sorted(ledger)  # each handed-back job ran once
+            # The stuck task was cut off by the grace period: it ran again elsewhere.
+            assert len(receiver.at("/stuck")) == 2
+
+            # A task that ends within the grace period is finished by its worker.
+            receiver.reply("/slow", delay=2)
+            patient = start("patient")
+            _wait_for_request(receiver, "/slow")
+            second.popen.send_signal(signal.SIGTERM)
+            assert second.popen.wait(timeout=30) == 0, second.log.read_text()[-3000:]
+            assert state_of(client, patient) == "SUCCESS"
+            run = client.get(f"/api/v1/main/executions/{patient}").json()["taskRunList"][0]
+            assert len(run["attempts"]) == 1
+            assert len(receiver.at("/slow")) == 1
+            workers = client.get("/api/v1/instance/services/search").json()
+            assert workers["total"] == 0, workers  # both unregistered on their way out
+        web.popen.send_signal(signal.SIGTERM)
+        assert web.popen.wait(timeout=30) == 0
+    finally:
+        for process in processes:
+            if process.popen.poll() is None:
+                process.popen.kill()
+                process.popen.wait(timeout=10)
