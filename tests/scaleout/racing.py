@@ -8,6 +8,7 @@ per request more, which, over the thousands of requests of a race, would double 
 from __future__ import annotations
 
 import base64
+import faulthandler
 import http.client
 import json
 import threading
@@ -61,7 +62,12 @@ class Racer:
             self._conn.close()
         sent = time.time()
         self._conn.request(method, path, body=body, headers=headers)
-        response = self._conn.getresponse()
+        try:
+            response = self._conn.getresponse()
+        except TimeoutError:
+            # The server in this process never answered: where each of its threads stands.
+            faulthandler.dump_traceback(all_threads=True)
+            raise
         raw = response.read()
         self._used = time.monotonic()
         return Answer(response.status, json.loads(raw) if raw else None, sent)
