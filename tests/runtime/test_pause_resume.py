@@ -88,36 +88,6 @@ def test_resume_of_a_running_execution_is_not_paused(store: Store, runtime: Loca
     assert caught.value.resumed_by == "bob"
 
 
-def test_32_concurrent_resumes_give_one_success(store: Store, runtime: LocalRuntime) -> None:
-    deploy(store, HELLO)
-    execution_id = start(store)
-    wait_until(store, execution_id, settled)
-    barrier = threading.Barrier(32)
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def resume_once(index: int) -> None:
-        barrier.wait()
-        try:
-            service.resume(store, execution_id, {"reason": f"r{index}", "approved": "true"}, BOB)
-            result = "ok"
-        except NotPaused:
-            result = "not paused"
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=resume_once, args=(i,)) for i in range(32)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert outcomes.count("ok") == 1
-    assert outcomes.count("not paused") == 31
-    done = wait_until(store, execution_id, ended)
-    assert task_ids(done) == ["before", "wait", "after"]
-
-
 def test_bulk_resume_by_query_reports_the_others(store: Store, runtime: LocalRuntime) -> None:
     deploy(store, HELLO)
     ids = [start(store) for _ in range(5)]

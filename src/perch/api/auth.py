@@ -81,6 +81,10 @@ class Authenticator:
         # Serializes setup attempts, so two forms sent at once create one administrator.
         self._setup_lock = threading.Lock()
         self._basic: dict[bytes, tuple[float, User]] = {}
+        # Password checks under way on the event loop, by credentials digest: requests with the
+        # same credentials wait for that one check instead of each making (and being throttled
+        # for) their own, as a burst would when its remembered check has just expired.
+        self._checking: dict[bytes, anyio.Event] = {}
         self._touched: dict[str, datetime] = {}
         self._logins: dict[tuple[str, str | None], float] = {}
         self._setup_token = settings.setup_token
@@ -105,12 +109,22 @@ class Authenticator:
         of the throttle's password-check threads, and no thread is held while it waits."""
         self.throttle.check(login, address)
         key, remembered = self._remembered(login, password)
+        under_way = self._checking.get(key)
+        if remembered is None and under_way is not None:
+            await under_way.wait()
+            key, remembered = self._remembered(login, password)
         if remembered is not None and await anyio.to_thread.run_sync(
             identity.still_signs_in, self.store, remembered
         ):
             return self._known(login, remembered)
-        user = await self.throttle.run_check_async(self._verify, login, password, address)
-        self._remember(key, user)
+        done = self._checking.setdefault(key, anyio.Event())
+        try:
+            user = await self.throttle.run_check_async(self._verify, login, password, address)
+            self._remember(key, user)
+        finally:
+            if self._checking.get(key) is done:
+                del self._checking[key]
+                done.set()
         return _principal(user)
 
     def _remembered(self, login: str, password: str) -> tuple[bytes, User | None]:
