@@ -65,6 +65,9 @@ class RoleOptions:
     """The port of /health, /ready and /metrics for the other roles (0: any free port)."""
     workers: int = 4
     """Worker threads running tasks (worker, standalone)."""
+    lease_seconds: float = 30.0
+    """How long a claimed job stays this worker's without a heartbeat (one every third of it):
+    how soon another worker takes over the jobs of a worker that died."""
     web_processes: int = 1
     """API processes listening on one port (webserver): this one and the others it starts."""
     reuse_port: bool = False
@@ -154,7 +157,12 @@ def _run(
             return found
         return os.environ.get("PERCH_URL") or None
 
-    runtime = LocalRuntime(store, workers=options.workers, public_url=public_url)
+    runtime = LocalRuntime(
+        store,
+        workers=options.workers,
+        lease_seconds=options.lease_seconds,
+        public_url=public_url,
+    )
     postgres = store.dialect == "postgresql"
     bridge = PostgresWakeBridge(store, runtime.hub) if postgres else None
     notifier = PostgresNotifier(store, runtime.hub) if postgres else None

@@ -145,7 +145,8 @@ def check_posts(run: dict[str, Any], posts: list[Post]) -> list[str]:
     if len(made) != len(set(made)):
         problems.append(f"{where}: an attempt posted twice: {sorted(made)}")
     if final != "SUCCESS":
-        return [*problems, f"{where}: ended {final}, attempts {attempts}"]
+        states = [a["state"]["current"] for a in attempts]
+        return [*problems, f"{where}: ended {final}, attempts {states}, posted in {made}"]
     last = len(attempts) - 1
     if last not in made:
         problems.append(f"{where}: SUCCESS in attempt {last}, which never posted ({made})")
@@ -178,7 +179,11 @@ def check_execution(
     problems: list[str] = []
     if state != expected_state:
         summary = [(r["taskId"], r["state"]["current"]) for r in runs]
-        return [f"{where}: {state}, not {expected_state}: {summary}"]
+        problems = [f"{where}: {state}, not {expected_state}: {summary}"]
+        for run in runs:
+            if run["taskId"] in POSTING[flow_id] and run["state"]["current"] != "SUCCESS":
+                problems += check_posts(run, ledger.get(run["id"], []))
+        return problems
     counts = Counter(r["taskId"] for r in runs)
     expected_runs = PAUSED_RUNS[flow_id] if paused else TASK_RUNS[flow_id]
     if counts != expected_runs:
@@ -253,3 +258,27 @@ def stray_posts(posts: Iterable[Post], executions: dict[str, dict[str, Any]]) ->
         for p in posts
         if p.execution_id not in executions or p.task_run_id not in runs
     ]
+
+
+def check_subflows(
+    executions: dict[str, dict[str, Any]], ledger: dict[str, list[Post]]
+) -> list[str]:
+    """Each parent got the output of its own leaf: the leaves' ``hello`` runs and the values
+    the parents posted after their subflow are the same, one parent per leaf."""
+    leaves = [
+        r["id"]
+        for e in executions.values()
+        if e["flowId"] == "leaf"
+        for r in _runs(e)
+        if r["taskId"] == "hello"
+    ]
+    told = [
+        posts[-1].fields.get("child")
+        for e in executions.values()
+        if e["flowId"] == "parent" and e["state"]["current"] == "SUCCESS"
+        for r in _runs(e)
+        if r["taskId"] == "after" and (posts := ledger.get(r["id"]))
+    ]
+    if sorted(leaves) != sorted(told):
+        return [f"subflow outputs: leaves ran {len(leaves)}, parents were told {len(told)}"]
+    return []

@@ -24,7 +24,7 @@ from tests.scaleout.driver import (
     wait_until,
 )
 from tests.scaleout.ledger import Ledger
-from tests.scaleout.mixed import check_execution, stray_posts
+from tests.scaleout.mixed import check_execution, check_subflows, stray_posts
 
 pytestmark = pytest.mark.postgres
 
@@ -85,7 +85,7 @@ def test_eight_processes_run_300_mixed_executions(cluster: Cluster, ledger: Ledg
     assert set(resumer.acknowledged) == set(gates)
     posts = ledger.posts()
     by_run = ledger.by_task_run()
-    problems = stray_posts(posts, executions) + ledger.refused
+    problems = stray_posts(posts, executions) + check_subflows(executions, by_run) + ledger.refused
     for execution_id, execution in executions.items():
         problems += check_execution(
             execution, by_run, decision=resumer.acknowledged.get(execution_id)

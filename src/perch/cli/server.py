@@ -124,6 +124,7 @@ def _run_role(  # noqa: PLR0917 - the options of the role commands
     *,
     web_processes: int = 1,
     reuse_port: bool = False,
+    lease_seconds: float = 30.0,
 ) -> None:
     from perch.roles import RoleInfo, RoleOptions, run_role
 
@@ -150,6 +151,7 @@ def _run_role(  # noqa: PLR0917 - the options of the role commands
         workers=workers,
         web_processes=web_processes,
         reuse_port=reuse_port,
+        lease_seconds=lease_seconds,
     )
     try:
         run_role(options, on_ready=ready)
@@ -167,6 +169,16 @@ HealthPortOption = Annotated[
     ),
 ]
 WorkersOption = Annotated[int, typer.Option(min=1, help="Worker threads running tasks.")]
+LeaseOption = Annotated[
+    float,
+    typer.Option(
+        min=3.0,
+        max=3600.0,
+        envvar="PERCH_WORKER_LEASE_SECONDS",
+        help="Seconds a claimed job stays this worker's without a heartbeat (one every third "
+        "of it): how soon other workers take over the jobs of a worker that died.",
+    ),
+]
 
 
 @server_app.command("webserver")
@@ -210,9 +222,10 @@ def worker(
     host: HostOption = "127.0.0.1",
     health_port: HealthPortOption = 0,
     workers: WorkersOption = 4,
+    lease_seconds: LeaseOption = 30.0,
 ) -> None:
     """Run tasks: claim jobs, run them, report their results."""
-    _run_role("worker", data_dir, host, 0, health_port, workers)
+    _run_role("worker", data_dir, host, 0, health_port, workers, lease_seconds=lease_seconds)
 
 
 @server_app.command("standalone")
@@ -221,7 +234,8 @@ def standalone(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8080,
     workers: WorkersOption = 4,
+    lease_seconds: LeaseOption = 30.0,
 ) -> None:
     """Every role in one process, on PostgreSQL (PERCH_DATABASE_URL, beside other processes)
     or SQLite (the data folder)."""
-    _run_role("standalone", data_dir, host, port, 0, workers)
+    _run_role("standalone", data_dir, host, port, 0, workers, lease_seconds=lease_seconds)
