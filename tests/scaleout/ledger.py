@@ -32,6 +32,14 @@ class Post:
     """The whole body (``value`` of a ForEach iteration, ``decision`` after a resume, …)."""
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A worker killed while its connection was open resets it: expected, not news.
+        pass
+
+
 class Ledger:
     """Records posts to ``/ledger``; answers each after a random delay in ``delay`` seconds
     (so that workers are often killed while a request is in flight)."""
@@ -83,8 +91,7 @@ class Ledger:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the worker that asked was killed
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/ledger"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -68,14 +68,18 @@ class Torture:
     started: dict[str, str] = field(default_factory=dict)
     resumer: Resumer | None = None
     kills: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds each phase took (printed with the report)."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _errors: list[BaseException] = field(default_factory=list)
 
     def start(self, ledger: Ledger) -> None:
+        began = time.monotonic()
         deploy(self.client, ledger.url)
         # Timed pauses end all through the kills; gates are resumed all through them.
         plan = mixed_plan(EXECUTIONS, lambda: random.uniform(2.0, 40.0))
         self.started = create(self.client, plan)
+        self.timings["create"] = time.monotonic() - began
 
     def gates(self) -> list[str]:
         return sorted(i for i, flow_id in self.started.items() if flow_id == "gate")
@@ -117,14 +121,17 @@ class Torture:
         return thread
 
     def kill_repeatedly(self, kill: Callable[[], str], times: int) -> None:
+        began = time.monotonic()
         for _ in range(times):
             time.sleep(random.uniform(1.0, 3.0))
             self.kills.append(kill())
+        self.timings["kills"] = time.monotonic() - began
 
     def settle(self, resumer: threading.Thread) -> dict[str, dict[str, Any]]:
         """Wait (at most :data:`SETTLE_SECONDS`) for every execution to be where it belongs;
         every execution then."""
-        deadline = time.monotonic() + SETTLE_SECONDS
+        began = time.monotonic()
+        deadline = began + SETTLE_SECONDS
         resumer.join(timeout=SETTLE_SECONDS)
         self._stop.set()
         assert not self._errors, self._errors
@@ -137,6 +144,7 @@ class Torture:
             if time.monotonic() > deadline:
                 break
             time.sleep(0.5)
+        self.timings["settle"] = time.monotonic() - began
         return everything(self.client)
 
     def problems(self, executions: dict[str, dict[str, Any]], ledger: Ledger) -> list[str]:
@@ -172,7 +180,8 @@ class Torture:
             f"{len(self.kills)} kills ({', '.join(self.kills)}); {retaken} task runs taken "
             f"over by another attempt, {lost_posts} posts of lost attempts; "
             f"{len(self.resumer.acknowledged)} resumes acknowledged, "
-            f"{len(self.resumer.conflicts)} whose answer was lost"
+            f"{len(self.resumer.conflicts)} whose answer was lost; seconds: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in self.timings.items())
         )
 
 
@@ -233,8 +242,9 @@ def test_sigkill_torture_of_a_local_server_on_sqlite(tmp_path: Path, ledger: Led
 
             def kill() -> str:
                 server.crash()
+                began = time.monotonic()
                 server.start()
-                return "local"
+                return f"restart {time.monotonic() - began:.1f}s"
 
             torture.kill_repeatedly(kill, 10)
             assert call(client, "GET", "/health").status_code == 200

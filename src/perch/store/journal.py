@@ -146,6 +146,14 @@ def levels_at_least(level: str) -> tuple[str, ...]:
     return LEVELS[LEVELS.index(name) :]
 
 
+ADVISORY_LOCK = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/' || :key, 0))"
+)
+"""A transaction-scoped PostgreSQL advisory lock on ``key`` in this schema: advisory locks
+belong to the whole database, and a Perch in another schema must neither wait for this one's
+locks nor be chosen as the victim of a deadlock among its transactions."""
+
+
 class Journal:
     """The log and audit methods of :class:`perch.store.transaction.SqlTransaction`."""
 
@@ -208,7 +216,7 @@ class Journal:
         if head is None:
             if self.dialect == "postgresql":
                 self._conn.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                    ADVISORY_LOCK,
                     {"key": f"perch.audit/{tenant}"},
                 )
             row = _PREPARED_TENANT_HEAD.first(self._conn, {"b_tenant": tenant})

@@ -12,7 +12,7 @@ from perch.store.executionrepo import ExecutionQueries
 from perch.store.filerepo import FileQueries
 from perch.store.flowrepo import FlowQueries
 from perch.store.identityrepo import IdentityQueries
-from perch.store.journal import Journal
+from perch.store.journal import ADVISORY_LOCK, Journal
 from perch.store.kvrepo import KvQueries
 from perch.store.notifications import check_channel
 from perch.store.overviewrepo import OverviewQueries
@@ -75,7 +75,7 @@ class SqlTransaction(
         time, and a write transaction starts with ``BEGIN IMMEDIATE``)."""
         if self.dialect == "postgresql":
             self._conn.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                ADVISORY_LOCK,
                 {"key": f"perch.slots/{tenant}/{namespace}/{flow_id}"},
             )
 
