@@ -189,11 +189,12 @@ class Torture:
 def test_sigkill_torture_on_postgresql(tmp_path: Path, ledger: Ledger) -> None:
     cluster = Cluster.create(tmp_path, PERCH_WORKER_LEASE_SECONDS=LEASE_SECONDS)
     try:
+        began = time.monotonic()
         cluster.start(ROLES)
         with httpx.Client(base_url=cluster.url, auth=ADMIN, timeout=30) as client:
-            torture = Torture(client)
+            torture = Torture(client, timings={"start": time.monotonic() - began})
             torture.start(ledger)
-            resumer = torture.resume_in_background(cluster.url, spread_seconds=50.0)
+            resumer = torture.resume_in_background(cluster.url, spread_seconds=30.0)
             # Every role dies at least once; the rest of the kills pick any process.
             first = {role: ROLES.index(role) for role in ROLES}
             order = random.sample(list(first.values()), len(first))
@@ -206,7 +207,9 @@ def test_sigkill_torture_on_postgresql(tmp_path: Path, ledger: Ledger) -> None:
                 return cluster.slots[slot].role
 
             torture.kill_repeatedly(kill, 30)
+            began = time.monotonic()
             cluster.wait_all_ready()
+            torture.timings["ready"] = time.monotonic() - began
             executions = torture.settle(resumer)
         problems = torture.problems(executions, ledger)
         print(torture.report(executions, ledger))
@@ -232,11 +235,12 @@ def test_sigkill_torture_of_a_local_server_on_sqlite(tmp_path: Path, ledger: Led
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     server = _FixedPortServer(data_dir, tmp_path / "server.log")
+    began = time.monotonic()
     server.start()
     try:
         url = f"http://127.0.0.1:{server.port}"
         with httpx.Client(base_url=url, auth=ADMIN, timeout=30) as client:
-            torture = Torture(client)
+            torture = Torture(client, timings={"start": time.monotonic() - began})
             torture.start(ledger)
             resumer = torture.resume_in_background(url, spread_seconds=35.0)
 
