@@ -67,6 +67,9 @@ class RoleOptions:
     """The port of /health, /ready and /metrics for the other roles (0: any free port)."""
     workers: int = 4
     """Worker threads running tasks (worker, standalone)."""
+    lease_seconds: float = 30.0
+    """How long a claimed job stays this worker's without a heartbeat (one every third of it):
+    how soon another worker takes over the jobs of a worker that died."""
     web_processes: int = 1
     """API processes listening on one port (webserver): this one and the others it starts."""
     reuse_port: bool = False
@@ -166,6 +169,7 @@ def _run(
         public_url=public_url,
         job_filter=options.job_filter,
         grace_period=options.grace_period,
+        lease_seconds=options.lease_seconds,
     )
     postgres = store.dialect == "postgresql"
     bridge = PostgresWakeBridge(store, runtime.hub) if postgres else None

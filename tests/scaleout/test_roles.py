@@ -7,95 +7,18 @@ own, naming `perch db upgrade`."""
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.scaleout.cluster import ADMIN, READY, Process, environment, perch, spawn, wait_ready
+
 pytestmark = pytest.mark.postgres
-
-ADMIN = ("admin", "admin-password-1")
-READY = re.compile(r"Perch (\w+) ready \(pid (\d+)\): .* on http://127\.0\.0\.1:(\d+)")
-
-
-@dataclass
-class Process:
-    role: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-def environment(schema: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        PERCH_DATABASE_URL=os.environ["PERCH_TEST_POSTGRES_URL"],
-        PERCH_DATABASE_SCHEMA=schema,
-        PERCH_ADMIN_USERNAME=ADMIN[0],
-        PERCH_ADMIN_PASSWORD=ADMIN[1],
-        PERCH_AUDIT_KEY="scaleout-audit-key-0123456789abcdef",
-        PERCH_ENCRYPTION_KEY="c2NhbGVvdXQta2V5LTAxMjM0NTY3ODlhYmNkZWYwMTI=",
-    )
-    return env
-
-
-def perch(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "perch", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def spawn(role: str, env: dict[str, str], tmp_path: Path, *extra: str) -> Process:
-    log = tmp_path / f"{role}-{uuid.uuid4().hex[:6]}.log"
-    with log.open("wb") as out:
-        popen = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "perch",
-                "server",
-                role,
-                "--data-dir",
-                str(tmp_path / "d"),
-                *extra,
-            ],
-            env=env,
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return Process(role, popen, log)
-
-
-def wait_ready(process: Process, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = READY.search(process.log.read_text(errors="replace"))
-        if found:
-            process.port = int(found.group(3))
-            return
-        if process.popen.poll() is not None:
-            raise AssertionError(f"{process.role} exited: {process.log.read_text()}")
-        time.sleep(0.1)
-    raise AssertionError(f"{process.role} not ready: {process.log.read_text()}")
 
 
 @pytest.fixture

@@ -139,6 +139,7 @@ def _run_role(  # noqa: PLR0917 - the options of the role commands
     worker_group: str | None = None,
     task_types: list[str] | None = None,
     namespaces: list[str] | None = None,
+    lease_seconds: float = 30.0,
 ) -> None:
     from perch.engine.jobfilter import JobFilter
     from perch.roles import RoleInfo, RoleOptions, run_role
@@ -173,6 +174,7 @@ def _run_role(  # noqa: PLR0917 - the options of the role commands
         reuse_port=reuse_port,
         job_filter=job_filter,
         grace_period=grace_period,
+        lease_seconds=lease_seconds,
     )
     try:
         run_role(options, on_ready=ready)
@@ -237,6 +239,16 @@ NamespacesOption = Annotated[
         "(comma-separated or repeated).",
     ),
 ]
+LeaseOption = Annotated[
+    float,
+    typer.Option(
+        min=3.0,
+        max=3600.0,
+        envvar="PERCH_WORKER_LEASE_SECONDS",
+        help="Seconds a claimed job stays this worker's without a heartbeat (one every third "
+        "of it): how soon other workers take over the jobs of a worker that died.",
+    ),
+]
 
 
 @server_app.command("webserver")
@@ -297,6 +309,7 @@ def worker(  # noqa: PLR0917 - one parameter per option, as typer reads them
     worker_group: WorkerGroupOption = None,
     task_types: TaskTypesOption = None,
     namespaces: NamespacesOption = None,
+    lease_seconds: LeaseOption = 30.0,
 ) -> None:
     """Run tasks: claim jobs, run them, report their results.
 
@@ -313,6 +326,7 @@ def worker(  # noqa: PLR0917 - one parameter per option, as typer reads them
         worker_group=worker_group,
         task_types=task_types,
         namespaces=namespaces,
+        lease_seconds=lease_seconds,
     )
 
 
@@ -326,6 +340,7 @@ def standalone(  # noqa: PLR0917 - one parameter per option, as typer reads them
     worker_group: WorkerGroupOption = None,
     task_types: TaskTypesOption = None,
     namespaces: NamespacesOption = None,
+    lease_seconds: LeaseOption = 30.0,
 ) -> None:
     """Every role in one process, on PostgreSQL (PERCH_DATABASE_URL, beside other processes)
     or SQLite (the data folder)."""
@@ -340,6 +355,7 @@ def standalone(  # noqa: PLR0917 - one parameter per option, as typer reads them
         worker_group=worker_group,
         task_types=task_types,
         namespaces=namespaces,
+        lease_seconds=lease_seconds,
     )
 
 

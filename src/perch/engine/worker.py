@@ -20,9 +20,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from perch.engine.executor import MAX_RETRIES, Written, context_for, retryable, unit
+from perch.engine.flowindex import find_task
 from perch.engine.ids import new_id
 from perch.engine.jobfilter import JobFilter
 from perch.engine.model import Execution
@@ -39,7 +40,7 @@ from perch.engine.running import (
 )
 from perch.engine.states import StateType
 from perch.engine.wakeup import JOBS
-from perch.errors import ConcurrentUpdate, EngineError, StaleResult
+from perch.errors import ConcurrentUpdate, EngineError, PerchError, StaleResult
 from perch.flows import Task
 from perch.metrics import CLAIM_LATENCY, TASK_DURATION
 
@@ -282,6 +283,12 @@ class WorkerPool:
                 self._claimed += 1  # only compared for change, so races between threads are fine
             ran_inline = 0
             for job in jobs:
+                if started and not self._runs_inline(tx, job, written, budget):
+                    # A thread runs one job at a time: a job started behind the one it
+                    # already holds would wait as a begun attempt (counted lost if this
+                    # process dies, though it never ran) while other workers sit idle.
+                    self._hand_back(tx, worker_id, job, written, now)
+                    continue
                 item = self._start_in(tx, worker_id, job, written)
                 if item is None:
                     continue
@@ -293,6 +300,26 @@ class WorkerPool:
                     started.append(item)
             if not jobs or started or not ran_inline or budget <= 0:
                 return started
+
+    def _runs_inline(self, tx: Transaction, job: Job, written: Written, budget: int) -> bool:
+        """Whether claiming ``job`` would run it here and now (or drop it) rather than hold it
+        for this thread to run later."""
+        if budget <= 0 or self._inline is None:
+            return False
+        execution = written.load(tx, job.execution_id)
+        if execution is None:
+            return True  # dropped at its start
+        try:
+            task = find_task(self._ctx.flow_for(tx, execution), job.task_id)
+        except (KeyError, PerchError):
+            return True  # dropped at its start
+        return self._inline(task)
+
+    def _hand_back(
+        self, tx: Transaction, worker_id: str, job: Job, written: Written, now: datetime
+    ) -> None:
+        """Give a claimed job back unstarted: any worker may claim it at once."""
+        written.hand_back_job(tx, job, worker_id, now - self._lease)
 
     def _hold(self, worker_id: str, started: list[_Started]) -> None:
         if started:

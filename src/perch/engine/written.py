@@ -135,6 +135,17 @@ class Written:
         self.jobs = max(0, self.jobs - len(claimed))
         return claimed
 
+    def hand_back_job(self, tx: Transaction, job: Job, worker_id: str, ended: datetime) -> None:
+        """Give back a job ``worker_id`` claimed but did not start: its lease ends at
+        ``ended`` (a time already past), and the commit wakes the workers to claim it."""
+        for index, own in enumerate(self._jobs):
+            if own.id == job.id:
+                self._jobs[index] = replace(own, worker_id=None, lease_until=None)
+                break
+        else:
+            tx.extend_leases(worker_id, [job.id], ended)
+        self.jobs += 1
+
     def remove_job(self, tx: Transaction, job_id: str) -> None:
         """Remove a finished (or dropped) job: one this unit wrote is simply not written."""
         kept = [job for job in self._jobs if job.id != job_id]

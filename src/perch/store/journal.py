@@ -51,9 +51,6 @@ _AUDIT_COLUMNS = (
     "before_state",
     "after_state",
 )
-ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || :key, 0))")
-"""A transaction-scoped lock on ``:key`` within this schema (advisory locks are database-wide:
-two deployments in two schemas of one database must not wait on each other)."""
 _PREPARED_INSERT_AUDIT = Prepared(audit.insert(), _AUDIT_COLUMNS)
 _PREPARED_INSERT_LOGS = Prepared(
     _INSERT_LOGS,
@@ -147,6 +144,14 @@ def levels_at_least(level: str) -> tuple[str, ...]:
     if name not in LEVELS:
         raise ValueError(f"unknown log level {level!r}; expected one of {', '.join(LEVELS)}")
     return LEVELS[LEVELS.index(name) :]
+
+
+ADVISORY_LOCK = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/' || :key, 0))"
+)
+"""A transaction-scoped PostgreSQL advisory lock on ``key`` in this schema: advisory locks
+belong to the whole database, and a Perch in another schema must neither wait for this one's
+locks nor be chosen as the victim of a deadlock among its transactions."""
 
 
 class Journal:
