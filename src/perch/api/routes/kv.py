@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from perch.api.auth import PrincipalDep
 from perch.api.bodies import PARSED_JSON, checked_json
 from perch.api.context import StoreDep, TenantDep
-from perch.api.convert import iso
+from perch.api.convert import iso, non_null
 from perch.api.shapes import ERRORS, Shape
 from perch.engine.kvtypes import MAX_VALUE_BYTES, KvType, infer, infer_text, parse_ttl
 from perch.engine.service import kv as service
@@ -48,13 +48,15 @@ class BulkKeysShape(Shape):
 
 
 def _entry_json(entry: KvEntry) -> dict[str, Any]:
-    return {
-        "key": entry.key,
-        "description": entry.description,
-        "creationDate": iso(entry.created),
-        "updateDate": iso(entry.updated),
-        "expirationDate": iso(entry.expiration) if entry.expiration else None,
-    }
+    return non_null(
+        {
+            "key": entry.key,
+            "description": entry.description,
+            "creationDate": iso(entry.created),
+            "updateDate": iso(entry.updated),
+            "expirationDate": iso(entry.expiration) if entry.expiration else None,
+        }
+    )
 
 
 def _is_json(request: Request) -> bool:

@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
-from perch.api.convert import iso
+from perch.api.convert import iso, non_null
 from perch.api.filters import MAX_PAGE_SIZE
 from perch.api.shapes import ERRORS
 from perch.engine.ports import TriggerRow
@@ -27,22 +27,22 @@ router = APIRouter(tags=["Triggers"])
 
 
 def trigger_json(row: TriggerRow) -> dict[str, Any]:
-    return {
-        "tenantId": row.tenant,
-        "namespace": row.namespace,
-        "flowId": row.flow_id,
-        "triggerId": row.trigger_id,
-        "type": row.type,
-        "date": None if row.last_date is None else iso(row.last_date),
-        "nextExecutionDate": None if row.next_date is None else iso(row.next_date),
-        "backfill": row.backfill,
-        "disabled": row.disabled,
-        "executionId": row.last_execution_id,
-        "updatedDate": None if row.updated is None else iso(row.updated),
-        "stopAfter": None,
-        "workerId": None,
-        "evaluateRunningDate": None,
-    }
+    """A trigger's context as Kestra shows it, without the properties that have no value."""
+    return non_null(
+        {
+            "tenantId": row.tenant,
+            "namespace": row.namespace,
+            "flowId": row.flow_id,
+            "triggerId": row.trigger_id,
+            "type": row.type,
+            "date": None if row.last_date is None else iso(row.last_date),
+            "nextExecutionDate": None if row.next_date is None else iso(row.next_date),
+            "backfill": row.backfill,
+            "disabled": row.disabled,
+            "executionId": row.last_execution_id,
+            "updatedDate": None if row.updated is None else iso(row.updated),
+        }
+    )
 
 
 def _key(tenant: str, body: dict[str, Any]) -> service.TriggerKey:
@@ -79,12 +79,14 @@ async def search(  # noqa: PLR0917 - query parameters
         service.search_triggers, store, principal, tenant, namespace, flowId, q
     )
     items = [
-        {
-            "abstractTrigger": None
-            if view.definition is None
-            else view.definition.model_dump(mode="json", by_alias=True, exclude_none=True),
-            "triggerContext": trigger_json(view.row),
-        }
+        non_null(
+            {
+                "abstractTrigger": None
+                if view.definition is None
+                else view.definition.model_dump(mode="json", by_alias=True, exclude_none=True),
+                "triggerContext": trigger_json(view.row),
+            }
+        )
         for view in views
     ]
     return _page(items, page, size)
