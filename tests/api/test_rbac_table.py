@@ -307,6 +307,13 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/executions/{executionId}/actions/eval"): Case(
         EXECUTION, R, "exec", _ex("POST", "/executions/{e}/actions/eval", content="{{ 1 }}")
     ),
+    ("GET", "/outputs/executions/{executionId}"): Case(
+        EXECUTION, R, "exec", _get("/outputs/executions/{e}")
+    ),
+    ("GET", "/outputs/tasks/{executionId}"): Case(EXECUTION, R, "exec", _get("/outputs/tasks/{e}")),
+    ("GET", "/outputs/tasks/{executionId}/{taskRunId}"): Case(
+        EXECUTION, R, "exec", _get("/outputs/tasks/{e}/none")
+    ),
     ("GET", "/auditlogs/search"): Case("AUDITLOG", R, "anywhere", _get("/auditlogs/search")),
     ("GET", "/auditlogs/export"): Case("AUDITLOG", R, "anywhere", _get("/auditlogs/export")),
     ("GET", "/executions/search"): Case(EXECUTION, R, "anywhere", _get("/executions/search")),

@@ -151,6 +151,9 @@ ROUTE_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/executions/{executionId}/eval"): Needs(EXECUTION, R),
     ("POST", "/executions/{executionId}/actions/eval/{taskRunId}"): Needs(EXECUTION, R),
     ("POST", "/executions/{executionId}/actions/eval"): Needs(EXECUTION, R),
+    ("GET", "/outputs/executions/{executionId}"): Needs(EXECUTION, R),
+    ("GET", "/outputs/tasks/{executionId}"): Needs(EXECUTION, R),
+    ("GET", "/outputs/tasks/{executionId}/{taskRunId}"): Needs(EXECUTION, R),
     # the audit trail: filtered to the namespaces the caller may read
     ("GET", "/auditlogs/search"): Needs(Resource.AUDITLOG, R),
     ("GET", "/auditlogs/export"): Needs(Resource.AUDITLOG, R),

@@ -35,12 +35,49 @@ def trigger_json(row: TriggerRow) -> dict[str, Any]:
             "flowId": row.flow_id,
             "triggerId": row.trigger_id,
             "type": row.type,
-            "date": None if row.last_date is None else iso(row.last_date),
+            # As Kestra's: the last execution's date, or when the trigger was recorded.
+            "date": None if (when := row.last_date or row.updated) is None else iso(when),
             "nextExecutionDate": None if row.next_date is None else iso(row.next_date),
             "backfill": row.backfill,
             "disabled": row.disabled,
             "executionId": row.last_execution_id,
             "updatedDate": None if row.updated is None else iso(row.updated),
+        }
+    )
+
+
+def trigger_state_json(row: TriggerRow) -> dict[str, Any]:
+    """A trigger's state in Kestra 2.x's shape (``ApiTriggerState``)."""
+    updated = row.updated or row.last_date or row.next_date
+    return non_null(
+        {
+            "namespace": row.namespace,
+            "flowId": row.flow_id,
+            "triggerId": row.trigger_id,
+            "updatedAt": None if updated is None else iso(updated),
+            "nextEvaluationDate": None if row.next_date is None else iso(row.next_date),
+            "lastTriggeredDate": None if row.last_date is None else iso(row.last_date),
+            "backfill": row.backfill,
+            "disabled": row.disabled,
+            "executionId": row.last_execution_id,
+        }
+    )
+
+
+def _search_item(definition: Any, row: TriggerRow) -> dict[str, Any]:
+    # Kestra 1.x answers {abstractTrigger, triggerContext}, 2.x {trigger, state}: both are
+    # given, so that either generation of clients finds what it reads.
+    declared = (
+        None
+        if definition is None
+        else definition.model_dump(mode="json", by_alias=True, exclude_none=True)
+    )
+    return non_null(
+        {
+            "abstractTrigger": declared,
+            "triggerContext": trigger_json(row),
+            "trigger": declared,
+            "state": trigger_state_json(row),
         }
     )
 
@@ -78,17 +115,7 @@ async def search(  # noqa: PLR0917 - query parameters
     views = await run_in_threadpool(
         service.search_triggers, store, principal, tenant, namespace, flowId, q
     )
-    items = [
-        non_null(
-            {
-                "abstractTrigger": None
-                if view.definition is None
-                else view.definition.model_dump(mode="json", by_alias=True, exclude_none=True),
-                "triggerContext": trigger_json(view.row),
-            }
-        )
-        for view in views
-    ]
+    items = [_search_item(view.definition, view.row) for view in views]
     return _page(items, page, size)
 
 
