@@ -100,9 +100,9 @@ def execution_json(execution: Execution) -> dict[str, Any]:
     }
     if execution.task_runs:
         shown["taskRunList"] = [task_run_json(execution, r) for r in execution.task_runs]
-    if execution.inputs:
+    if execution.inputs:  # Kestra leaves out empty inputs and outputs too
         shown["inputs"] = dict(execution.inputs)
-    if execution.outputs is not None:
+    if execution.outputs:
         shown["outputs"] = dict(execution.outputs)
     shown["labels"] = [{"key": label.key, "value": label.value} for label in execution.labels]
     if execution.variables is not None:

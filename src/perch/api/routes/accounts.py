@@ -17,11 +17,11 @@ from perch import identity
 from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
 from perch.api.convert import iso, non_null
-from perch.api.shapes import ERRORS, ErrorShape, Shape
+from perch.api.shapes import ERRORS, ErrorShape, OmitUnsetRoute, Shape
 from perch.durations import parse_duration
 from perch.identity import ApiToken, ServiceAccount
 
-router = APIRouter(tags=["Service accounts"])
+router = APIRouter(tags=["Service accounts"], route_class=OmitUnsetRoute)
 
 _403: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorShape, "description": "Only a superadmin may do this"}

@@ -23,11 +23,11 @@ from perch.api.multipart import FORM_BODY, form_inputs, split_uploads
 from perch.api.routes.actions import MAX_REVISION, ExecutionId
 from perch.api.routes.actions import restart as restart_one
 from perch.api.routes.decisions import TaskRunId
-from perch.api.shapes import ERRORS, ExecutionShape
+from perch.api.shapes import ERRORS, ExecutionShape, OmitUnsetRoute
 from perch.engine import service
 from perch.permissions import Action
 
-router = APIRouter(tags=["Executions"])
+router = APIRouter(tags=["Executions"], route_class=OmitUnsetRoute)
 
 
 @router.post(

@@ -21,7 +21,7 @@ from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
 from perch.api.convert import execution_in, non_null, task_run_json
 from perch.api.routes.actions import NO_NUL, ExecutionId
-from perch.api.shapes import ERRORS, ErrorShape, Shape
+from perch.api.shapes import ERRORS, ErrorShape, OmitUnsetRoute, Shape
 from perch.engine import service
 from perch.engine.flowgraph import FlowGraph, GraphCluster, GraphEdge, GraphNode
 from perch.engine.model import Execution
@@ -29,7 +29,7 @@ from perch.engine.service import inspect
 from perch.engine.service.inspect import MAX_EXPRESSION
 from perch.errors import BodyTooLarge, InvalidRequest
 
-router = APIRouter(tags=["Executions"])
+router = APIRouter(tags=["Executions"], route_class=OmitUnsetRoute)
 
 TaskRunId = Annotated[
     str, Path(alias="taskRunId", pattern=NO_NUL, description="The task run whose context to use")

@@ -19,13 +19,13 @@ from perch.api.auth import PrincipalDep
 from perch.api.bodies import PARSED_JSON, checked_json
 from perch.api.context import StoreDep, TenantDep
 from perch.api.convert import iso, non_null
-from perch.api.shapes import ERRORS, Shape
+from perch.api.shapes import ERRORS, OmitUnsetRoute, Shape
 from perch.engine.kvtypes import MAX_VALUE_BYTES, KvType, infer, infer_text, parse_ttl
 from perch.engine.service import kv as service
 from perch.engine.service.kv import KvEntry
 from perch.errors import InvalidRequest, KvError
 
-router = APIRouter(tags=["KV"])
+router = APIRouter(tags=["KV"], route_class=OmitUnsetRoute)
 
 _MAX_BODY = MAX_VALUE_BYTES + 64 * 1024
 

@@ -19,12 +19,12 @@ from pydantic import Field
 from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
 from perch.api.convert import execution_in, iso, non_null
-from perch.api.shapes import ERRORS, Shape
+from perch.api.shapes import ERRORS, OmitUnsetRoute, Shape
 from perch.engine import service
 from perch.engine.model import Execution, LogEntry
 from perch.engine.ports import Store
 
-router = APIRouter(tags=["Logs"])
+router = APIRouter(tags=["Logs"], route_class=OmitUnsetRoute)
 
 
 class Level(StrEnum):

@@ -18,11 +18,11 @@ from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
 from perch.api.convert import execution_in, non_null
 from perch.api.routes.actions import NO_NUL, ExecutionId
-from perch.api.shapes import ERRORS, Shape
+from perch.api.shapes import ERRORS, OmitUnsetRoute, Shape
 from perch.engine import service
 from perch.engine.service.inspect import TaskRunNotFound
 
-router = APIRouter(tags=["Outputs"])
+router = APIRouter(tags=["Outputs"], route_class=OmitUnsetRoute)
 
 TaskRunId = Annotated[
     str, Path(alias="taskRunId", pattern=NO_NUL, description="The task run whose outputs to read")

@@ -19,12 +19,12 @@ from perch.api.auth import PrincipalDep
 from perch.api.context import StateDep, StoreDep, TenantDep
 from perch.api.convert import iso, non_null
 from perch.api.routes.users import ADMIN_ERRORS, Page, Size
-from perch.api.shapes import Shape
+from perch.api.shapes import OmitUnsetRoute, Shape
 from perch.errors import IdentityError
 from perch.identity import roles
 from perch.permissions import BindingType, Role, permissions_json
 
-router = APIRouter(tags=["Roles and bindings"])
+router = APIRouter(tags=["Roles and bindings"], route_class=OmitUnsetRoute)
 
 
 class RoleIn(Shape):

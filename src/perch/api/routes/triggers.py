@@ -17,13 +17,13 @@ from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
 from perch.api.convert import iso, non_null
 from perch.api.filters import MAX_PAGE_SIZE
-from perch.api.shapes import ERRORS
+from perch.api.shapes import ERRORS, OmitUnsetRoute
 from perch.engine.ports import TriggerRow
 from perch.engine.service import triggers as service
 from perch.errors import InvalidRequest
 from perch.permissions import Action
 
-router = APIRouter(tags=["Triggers"])
+router = APIRouter(tags=["Triggers"], route_class=OmitUnsetRoute)
 
 
 def trigger_json(row: TriggerRow) -> dict[str, Any]:
