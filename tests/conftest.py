@@ -13,6 +13,16 @@ import shutil
 import pytest
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KESTRAPY_VERSIONS = ("1.3.1", "2.0.3")
+"""The versions of Kestra's Python SDK the conformance tests drive Perch with (as the Makefile)."""
+
+
+def sdk_dir(version: str) -> str:
+    """Where ``make sdks`` installs kestrapy ``version`` (``PERCH_SDKS`` overrides the folder)."""
+    return os.path.join(
+        os.environ.get("PERCH_SDKS", os.path.join(REPO, ".sdks")), f"kestrapy-{version}"
+    )
 
 
 def must_run_everything() -> bool:
@@ -30,11 +40,17 @@ def missing_requirement(marker_name: str) -> str | None:
         os.environ.get("PERCH_CHROMIUM") or any(shutil.which(c) for c in CHROMIUM_CANDIDATES)
     ):
         return "Chromium is not installed (run .ci/prepare-chromium.sh)"
+    if marker_name == "kestrapy":
+        missing = [
+            v for v in KESTRAPY_VERSIONS if not os.path.isdir(os.path.join(sdk_dir(v), "kestrapy"))
+        ]
+        if missing:
+            return f"kestrapy {', '.join(missing)} not installed (run `make sdks`)"
     return None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for name in ("postgres", "browser"):
+    for name in ("postgres", "browser", "kestrapy"):
         if item.get_closest_marker(name) is None:
             continue
         reason = missing_requirement(name)

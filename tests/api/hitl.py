@@ -122,15 +122,15 @@ def paused(
 
 def outputs_of(execution: dict[str, Any], task_id: str) -> dict[str, Any]:
     """The outputs of the (first) task run of ``task_id``."""
-    for run in execution["taskRunList"] or []:
+    for run in execution.get("taskRunList") or []:
         if run["taskId"] == task_id:
-            found: dict[str, Any] = run["outputs"] or {}
+            found: dict[str, Any] = run.get("outputs") or {}
             return found
     raise AssertionError(f"no task run of {task_id}")
 
 
 def task_states(execution: dict[str, Any]) -> dict[str, str]:
-    return {run["taskId"]: run["state"]["current"] for run in execution["taskRunList"] or []}
+    return {run["taskId"]: run["state"]["current"] for run in execution.get("taskRunList") or []}
 
 
 def bind(

@@ -67,7 +67,7 @@ def test_tokens_are_shown_once_and_listed_without_their_value(api: Api) -> None:
     assert token["expired"] is False
 
     forever = client.post(tokens_path, json={"name": "forever"}).json()
-    assert forever["expiresAt"] is None
+    assert "expiresAt" not in forever  # no value: left out, as Kestra
     capped = client.post(
         tokens_path,
         json={

@@ -119,7 +119,7 @@ def test_log_lines_arrive_live_through_a_pause_and_the_stream_ends(api: Api) -> 
 
     # The engine's own lines (no task) come too, e.g. about the resume.
     assert {e.id for e in rest} == {"progress"}
-    assert [(e.data["taskId"], e.data["message"]) for e in rest if e.data["taskId"]] == [
+    assert [(e.data["taskId"], e.data["message"]) for e in rest if e.data.get("taskId")] == [
         ("after", "after the pause")
     ]
     final = service.get_execution(api.store, execution.id)
@@ -175,7 +175,7 @@ def test_following_a_finished_execution_ends_at_once(api: Api) -> None:
     assert events[-1].data["state"]["current"] == "SUCCESS"
 
     with api.client.stream("GET", f"/api/v1/logs/{execution.id}/follow") as response:
-        lines = [event.data["taskId"] for event in sse(response) if event.data["taskId"]]
+        lines = [event.data["taskId"] for event in sse(response) if event.data.get("taskId")]
     assert lines == ["before", "after"]
 
     # A browser reconnecting after the end is told to stop (204 ends an EventSource).

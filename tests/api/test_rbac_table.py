@@ -283,6 +283,40 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/executions/{executionId}/replay"): Case(
         EXECUTION, C, "exec", _ex("POST", "/executions/{e}/replay")
     ),
+    ("POST", "/executions/{executionId}/actions/resume"): Case(
+        EXECUTION, U, "exec", _ex("POST", "/executions/{e}/actions/resume")
+    ),
+    ("POST", "/executions/{executionId}/actions/pause"): Case(
+        EXECUTION, U, "exec", _ex("POST", "/executions/{e}/actions/pause")
+    ),
+    ("DELETE", "/executions/{executionId}/actions/kill"): Case(
+        EXECUTION, U, "exec", _ex("DELETE", "/executions/{e}/actions/kill")
+    ),
+    ("POST", "/executions/{executionId}/actions/restart"): Case(
+        EXECUTION, U, "exec", _ex("POST", "/executions/{e}/actions/restart")
+    ),
+    ("GET", "/executions/{executionId}/graph"): Case(
+        EXECUTION, R, "exec", _get("/executions/{e}/graph")
+    ),
+    ("POST", "/executions/{executionId}/eval/{taskRunId}"): Case(
+        EXECUTION, R, "exec", _ex("POST", "/executions/{e}/eval/none", content="{{ 1 }}")
+    ),
+    ("POST", "/executions/{executionId}/eval"): Case(
+        EXECUTION, R, "exec", _ex("POST", "/executions/{e}/eval", content="{{ 1 }}")
+    ),
+    ("POST", "/executions/{executionId}/actions/eval/{taskRunId}"): Case(
+        EXECUTION, R, "exec", _ex("POST", "/executions/{e}/actions/eval/none", content="{{ 1 }}")
+    ),
+    ("POST", "/executions/{executionId}/actions/eval"): Case(
+        EXECUTION, R, "exec", _ex("POST", "/executions/{e}/actions/eval", content="{{ 1 }}")
+    ),
+    ("GET", "/outputs/executions/{executionId}"): Case(
+        EXECUTION, R, "exec", _get("/outputs/executions/{e}")
+    ),
+    ("GET", "/outputs/tasks/{executionId}"): Case(EXECUTION, R, "exec", _get("/outputs/tasks/{e}")),
+    ("GET", "/outputs/tasks/{executionId}/{taskRunId}"): Case(
+        EXECUTION, R, "exec", _get("/outputs/tasks/{e}/none")
+    ),
     ("GET", "/auditlogs/search"): Case("AUDITLOG", R, "anywhere", _get("/auditlogs/search")),
     ("GET", "/auditlogs/export"): Case("AUDITLOG", R, "anywhere", _get("/auditlogs/export")),
     ("GET", "/executions/search"): Case(EXECUTION, R, "anywhere", _get("/executions/search")),

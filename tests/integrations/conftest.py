@@ -218,7 +218,9 @@ def errors_of(api: Api, execution: dict[str, Any], task_id: str) -> list[str]:
     """The ERROR log lines of one task of the execution."""
     lines = api.client.get(f"/api/v1/logs/{execution['id']}").json()
     return [
-        line["message"] for line in lines if line["taskId"] == task_id and line["level"] == "ERROR"
+        line["message"]
+        for line in lines
+        if line.get("taskId") == task_id and line["level"] == "ERROR"
     ]
 
 

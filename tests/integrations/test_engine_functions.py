@@ -29,7 +29,7 @@ errors:
 
 def messages(api: Api, execution_id: str, task_id: str) -> list[str]:
     lines = api.client.get(f"/api/v1/logs/{execution_id}").json()
-    return [line["message"] for line in lines if line["taskId"] == task_id]
+    return [line["message"] for line in lines if line.get("taskId") == task_id]
 
 
 def task_output(execution: dict[str, object], task_id: str) -> object:

@@ -30,7 +30,7 @@ TOKEN = "ya29.token-of-perch"
 
 def logs_of(api: Api, execution: dict[str, Any], task_id: str) -> list[tuple[str, str]]:
     lines = api.client.get(f"/api/v1/logs/{execution['id']}").json()
-    return [(line["level"], line["message"]) for line in lines if line["taskId"] == task_id]
+    return [(line["level"], line["message"]) for line in lines if line.get("taskId") == task_id]
 
 
 def all_log_text(api: Api, execution: dict[str, Any]) -> str:

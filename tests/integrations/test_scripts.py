@@ -19,7 +19,7 @@ from tests.processes import wait_gone
 
 def logs_of(api: Api, execution: dict[str, Any], task_id: str) -> list[tuple[str, str]]:
     lines = api.client.get(f"/api/v1/logs/{execution['id']}").json()
-    return [(line["level"], line["message"]) for line in lines if line["taskId"] == task_id]
+    return [(line["level"], line["message"]) for line in lines if line.get("taskId") == task_id]
 
 
 def messages(api: Api, execution: dict[str, Any], task_id: str) -> list[str]:

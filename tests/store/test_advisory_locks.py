@@ -50,6 +50,7 @@ def test_audit_locks_of_other_schemas_do_not_block(schemas: tuple[str, str, str]
     try:
         with stores[0].transaction() as holding:
             holding.add_audit(None, Audit("FLOW_CREATED", ANA, {"n": 0}), T0)
+            holding.write_audit()  # what the commit does first: chains it, taking the lock
             # The first schema's chain is locked until this transaction ends.
             audit_briefly(stores[1], 1)
             with pytest.raises(OperationalError, match="lock timeout"):

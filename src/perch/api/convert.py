@@ -38,55 +38,87 @@ def iso_duration(delta: timedelta) -> str:
     return sign + text
 
 
+def non_null(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` without the ones whose value is None (one level: values inside are data)."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
 def state_json(state: State) -> dict[str, Any]:
-    end = state.end_date
-    return {
+    shown: dict[str, Any] = {
         "current": state.current.value,
         "histories": [{"state": h.state.value, "date": iso(h.date)} for h in state.histories],
         "startDate": iso(state.start_date),
-        "endDate": iso(end) if end is not None else None,
         "duration": iso_duration(state.duration),
     }
+    end = state.end_date
+    if end is not None:
+        shown["endDate"] = iso(end)
+    return shown
+
+
+# Kestra's server leaves out the properties that are null (Jackson's NON_NULL inclusion), and
+# strict clients' models refuse a null where they expect a value: the shapes below add an
+# optional property only when it has one. Null *values inside* user data (inputs, outputs,
+# variables) are data and stay. Each object is built once, so this costs nothing extra.
 
 
 def task_run_json(execution: Execution, run: TaskRun) -> dict[str, Any]:
-    return {
+    shown: dict[str, Any] = {
         "id": run.id,
         "executionId": execution.id,
         "namespace": execution.namespace,
         "flowId": execution.flow_id,
         "taskId": run.task_id,
-        "parentTaskRunId": run.parent_task_run_id,
-        "value": run.value,
-        "iteration": run.iteration,
-        "attempts": [{"state": state_json(a.state)} for a in run.attempts] or None,
-        "outputs": dict(run.outputs) if run.outputs is not None else None,
-        "state": state_json(run.state),
     }
+    if run.parent_task_run_id is not None:
+        shown["parentTaskRunId"] = run.parent_task_run_id
+    if run.value is not None:
+        shown["value"] = run.value
+    if run.iteration is not None:
+        shown["iteration"] = run.iteration
+    if run.attempts:
+        shown["attempts"] = [{"state": state_json(a.state)} for a in run.attempts]
+    if run.outputs is not None:
+        shown["outputs"] = dict(run.outputs)
+    shown["state"] = state_json(run.state)
+    return shown
 
 
 def execution_json(execution: Execution) -> dict[str, Any]:
-    """The Execution as Kestra's API shows it (``state.current``, ``taskRunList``, ``labels[]``…).
+    """The Execution as Kestra's API shows it (``state.current``, ``taskRunList``, ``labels[]``…),
+    without the properties that have no value (as Kestra's server).
 
     SECRET values must be masked by the caller (:func:`shown_execution`).
     """
-    shown = {
+    shown: dict[str, Any] = {
         "id": execution.id,
         "tenantId": execution.tenant,
         "namespace": execution.namespace,
         "flowId": execution.flow_id,
         "flowRevision": execution.flow_revision,
         "state": state_json(execution.state),
-        "taskRunList": [task_run_json(execution, r) for r in execution.task_runs] or None,
-        "inputs": dict(execution.inputs) if execution.inputs else None,
-        "outputs": dict(execution.outputs) if execution.outputs is not None else None,
-        "labels": [{"key": label.key, "value": label.value} for label in execution.labels],
-        "variables": dict(execution.variables) if execution.variables is not None else None,
-        "trigger": dict(execution.trigger) if execution.trigger is not None else None,
-        "parentId": execution.parent.execution_id if execution.parent is not None else None,
-        "originalId": execution.original_id,
-        "deleted": False,
-        "metadata": dict(execution.metadata) if execution.metadata else None,
+    }
+    if execution.task_runs:
+        shown["taskRunList"] = [task_run_json(execution, r) for r in execution.task_runs]
+    if execution.inputs:  # Kestra leaves out empty inputs and outputs too
+        shown["inputs"] = dict(execution.inputs)
+    if execution.outputs:
+        shown["outputs"] = dict(execution.outputs)
+    shown["labels"] = [{"key": label.key, "value": label.value} for label in execution.labels]
+    if execution.variables is not None:
+        shown["variables"] = dict(execution.variables)
+    if execution.trigger is not None:
+        shown["trigger"] = dict(execution.trigger)
+    if execution.parent is not None:
+        shown["parentId"] = execution.parent.execution_id
+    # As Kestra: an execution that is not a replay is its own original.
+    shown["originalId"] = execution.original_id or execution.id
+    shown["deleted"] = False
+    # Kestra's metadata always has the attempt number and the original's creation date.
+    shown["metadata"] = {
+        "attemptNumber": 1,
+        "originalCreatedDate": shown["state"]["startDate"],
+        **execution.metadata,
     }
     waiting = assignment_json(execution)
     if waiting is not None:

@@ -141,6 +141,20 @@ ROUTE_RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/executions/restart/by-query"): Needs(EXECUTION, U),
     ("POST", "/executions/{executionId}/restart"): Needs(EXECUTION, U),
     ("POST", "/executions/{executionId}/replay"): Needs(EXECUTION, C),
+    # Kestra 2.x's paths for the same actions
+    ("POST", "/executions/{executionId}/actions/resume"): Needs(EXECUTION, U),
+    ("POST", "/executions/{executionId}/actions/pause"): Needs(EXECUTION, U),
+    ("DELETE", "/executions/{executionId}/actions/kill"): Needs(EXECUTION, U),
+    ("POST", "/executions/{executionId}/actions/restart"): Needs(EXECUTION, U),
+    # looking into one execution: its graph, an expression evaluated in its context
+    ("GET", "/executions/{executionId}/graph"): Needs(EXECUTION, R),
+    ("POST", "/executions/{executionId}/eval/{taskRunId}"): Needs(EXECUTION, R),
+    ("POST", "/executions/{executionId}/eval"): Needs(EXECUTION, R),
+    ("POST", "/executions/{executionId}/actions/eval/{taskRunId}"): Needs(EXECUTION, R),
+    ("POST", "/executions/{executionId}/actions/eval"): Needs(EXECUTION, R),
+    ("GET", "/outputs/executions/{executionId}"): Needs(EXECUTION, R),
+    ("GET", "/outputs/tasks/{executionId}"): Needs(EXECUTION, R),
+    ("GET", "/outputs/tasks/{executionId}/{taskRunId}"): Needs(EXECUTION, R),
     # the audit trail: filtered to the namespaces the caller may read
     ("GET", "/auditlogs/search"): Needs(Resource.AUDITLOG, R),
     ("GET", "/auditlogs/export"): Needs(Resource.AUDITLOG, R),

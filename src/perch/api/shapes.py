@@ -5,9 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from perch.engine.states import StateType
+
+
+class OmitUnsetRoute(APIRoute):
+    """A route whose answer, when it returns data for its ``response_model`` to check, keeps
+    only the properties the route set: the model's defaults (``None``) are not added back.
+
+    Kestra's server leaves out the properties that have no value, and the converters build
+    answers that way (:func:`perch.api.convert.non_null`); without this, FastAPI would fill
+    every optional property of the model back in with ``null``. Every router of the API uses it.
+    """
+
+    def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
+        kwargs["response_model_exclude_unset"] = True
+        super().__init__(path, endpoint, **kwargs)
 
 
 class Shape(BaseModel):

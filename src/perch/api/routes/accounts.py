@@ -16,12 +16,12 @@ from pydantic import Field
 from perch import identity
 from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
-from perch.api.convert import iso
-from perch.api.shapes import ERRORS, ErrorShape, Shape
+from perch.api.convert import iso, non_null
+from perch.api.shapes import ERRORS, ErrorShape, OmitUnsetRoute, Shape
 from perch.durations import parse_duration
 from perch.identity import ApiToken, ServiceAccount
 
-router = APIRouter(tags=["Service accounts"])
+router = APIRouter(tags=["Service accounts"], route_class=OmitUnsetRoute)
 
 _403: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorShape, "description": "Only a superadmin may do this"}
@@ -82,32 +82,36 @@ class MeShape(Shape):
 
 
 def _account_json(account: ServiceAccount) -> dict[str, Any]:
-    return {
-        "id": account.id,
-        "name": account.name,
-        "description": account.description,
-        "tenantId": account.tenant,
-        "createdAt": iso(account.created),
-    }
+    return non_null(
+        {
+            "id": account.id,
+            "name": account.name,
+            "description": account.description,
+            "tenantId": account.tenant,
+            "createdAt": iso(account.created),
+        }
+    )
 
 
 def _token_json(token: ApiToken, now: datetime) -> dict[str, Any]:
     expires = iso(token.expires) if token.expires else None
-    return {
-        "id": token.id,
-        "name": token.name,
-        "description": token.description,
-        "prefix": token.prefix,
-        "createdAt": iso(token.created),
-        "expiresAt": expires,
-        "lastUsed": iso(token.last_used) if token.last_used else None,
-        "revokedAt": iso(token.revoked) if token.revoked else None,
-        "expired": token.expires is not None and now >= token.expires,
-        "tokenId": token.id,
-        "tokenPrefix": token.prefix,
-        "iat": iso(token.created),
-        "exp": expires,
-    }
+    return non_null(
+        {
+            "id": token.id,
+            "name": token.name,
+            "description": token.description,
+            "prefix": token.prefix,
+            "createdAt": iso(token.created),
+            "expiresAt": expires,
+            "lastUsed": iso(token.last_used) if token.last_used else None,
+            "revokedAt": iso(token.revoked) if token.revoked else None,
+            "expired": token.expires is not None and now >= token.expires,
+            "tokenId": token.id,
+            "tokenPrefix": token.prefix,
+            "iat": iso(token.created),
+            "exp": expires,
+        }
+    )
 
 
 @router.get("/me", response_model=MeShape, responses=ERRORS, summary="Who is calling")

@@ -18,13 +18,13 @@ from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
 from perch.api.convert import execution_in, shown_execution
 from perch.api.filters import FILTER_HELP, execution_query
-from perch.api.shapes import ERRORS, BulkErrorShape, BulkReportShape, ExecutionShape
+from perch.api.shapes import ERRORS, BulkErrorShape, BulkReportShape, ExecutionShape, OmitUnsetRoute
 from perch.engine import service
 from perch.engine.service import BulkResult
 from perch.errors import InvalidRequest
 from perch.permissions import Action
 
-router = APIRouter(tags=["Executions"])
+router = APIRouter(tags=["Executions"], route_class=OmitUnsetRoute)
 
 # PostgreSQL refuses text with NUL characters: such an id is a bad request, not a server error.
 NO_NUL = r"^[^\x00]*$"

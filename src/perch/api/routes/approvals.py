@@ -13,10 +13,10 @@ from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
 from perch.api.convert import iso
 from perch.api.routes.users import Page, Size
-from perch.api.shapes import ERRORS, AssignmentShape, Shape
+from perch.api.shapes import ERRORS, AssignmentShape, OmitUnsetRoute, Shape
 from perch.engine import service
 
-router = APIRouter(tags=["Executions"])
+router = APIRouter(tags=["Executions"], route_class=OmitUnsetRoute)
 
 
 class ApprovalShape(Shape):

@@ -18,14 +18,14 @@ from pydantic import Field
 
 from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
-from perch.api.shapes import ERRORS, Shape
+from perch.api.shapes import ERRORS, OmitUnsetRoute, Shape
 from perch.engine.access import scope
 from perch.engine.auditexport import csv_lines, jsonl_lines, record_json
 from perch.engine.auditlog import AuditQuery, export_audit, search_audit
 from perch.engine.principal import Principal
 from perch.permissions import Action, Resource
 
-router = APIRouter(tags=["Audit logs"])
+router = APIRouter(tags=["Audit logs"], route_class=OmitUnsetRoute)
 
 MAX_PAGE_SIZE = 1000
 MAX_PAGE = 1_000_000

@@ -26,10 +26,10 @@ from perch.api.routes.actions import (
     Ids,
     report_json,
 )
-from perch.api.shapes import ERRORS, BulkReportShape
+from perch.api.shapes import ERRORS, BulkReportShape, OmitUnsetRoute
 from perch.engine import service
 
-router = APIRouter(tags=["Executions"])
+router = APIRouter(tags=["Executions"], route_class=OmitUnsetRoute)
 
 TaskRunId = Annotated[
     str | None,

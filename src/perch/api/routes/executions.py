@@ -40,6 +40,7 @@ from perch.api.shapes import (
     ExecutionPageShape,
     ExecutionResponseShape,
     ExecutionShape,
+    OmitUnsetRoute,
 )
 from perch.engine import service
 from perch.engine.creation import CORRELATION_LABEL
@@ -50,7 +51,7 @@ from perch.engine.states import StateType
 from perch.engine.watch import wait_for_async
 from perch.errors import InvalidRequest
 
-router = APIRouter(tags=["Executions"])
+router = APIRouter(tags=["Executions"], route_class=OmitUnsetRoute)
 
 WAIT_SECONDS = 60.0
 """The longest a ``wait=true`` creation holds the request; it then answers with the state the

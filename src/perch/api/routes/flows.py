@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
 from perch.api.convert_flows import check_json, flow_json
-from perch.api.shapes import ERRORS
+from perch.api.shapes import ERRORS, OmitUnsetRoute
 from perch.api.shapes_flows import YAML_BODY, FlowPageShape, FlowShape, ValidateShape
 from perch.engine.access import scope
 from perch.engine.service import flows as service
@@ -32,7 +32,7 @@ from perch.engine.service.flowsearch import (
 from perch.errors import FlowParseError, InvalidRequest, Problem
 from perch.permissions import Action, Resource
 
-router = APIRouter(tags=["Flows"])
+router = APIRouter(tags=["Flows"], route_class=OmitUnsetRoute)
 
 YAML = "application/x-yaml"
 MAX_BODY_BYTES = 8 * 1024 * 1024

@@ -33,14 +33,14 @@ from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
 from perch.api.convert import execution_in, shown_execution
 from perch.api.routes.logs import ExecutionIdPath, LogFilter, LogFilterDep, log_json, read_logs
-from perch.api.shapes import ERRORS
+from perch.api.shapes import ERRORS, OmitUnsetRoute
 from perch.engine import service
 from perch.engine.model import Execution, LogEntry
 from perch.engine.ports import Store
 from perch.engine.watch import changes
 from perch.errors import ExecutionNotFound
 
-router = APIRouter()
+router = APIRouter(route_class=OmitUnsetRoute)
 
 HEARTBEAT_SECONDS = 15.0
 """Longest silence on a stream before a comment line is sent (proxies close idle ones)."""

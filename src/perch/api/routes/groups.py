@@ -22,10 +22,10 @@ from perch.api.routes.users import (
     UserShape,
     user_json,
 )
-from perch.api.shapes import Shape
+from perch.api.shapes import OmitUnsetRoute, Shape
 from perch.identity import Group
 
-router = APIRouter(tags=["Groups"])
+router = APIRouter(tags=["Groups"], route_class=OmitUnsetRoute)
 
 
 class GroupIn(Shape):

@@ -18,14 +18,14 @@ from fastapi.responses import JSONResponse
 from perch.api.auth import PrincipalDep
 from perch.api.bodies import PARSED_JSON, checked_json
 from perch.api.context import StoreDep, TenantDep
-from perch.api.convert import iso
-from perch.api.shapes import ERRORS, Shape
+from perch.api.convert import iso, non_null
+from perch.api.shapes import ERRORS, OmitUnsetRoute, Shape
 from perch.engine.kvtypes import MAX_VALUE_BYTES, KvType, infer, infer_text, parse_ttl
 from perch.engine.service import kv as service
 from perch.engine.service.kv import KvEntry
 from perch.errors import InvalidRequest, KvError
 
-router = APIRouter(tags=["KV"])
+router = APIRouter(tags=["KV"], route_class=OmitUnsetRoute)
 
 _MAX_BODY = MAX_VALUE_BYTES + 64 * 1024
 
@@ -48,13 +48,15 @@ class BulkKeysShape(Shape):
 
 
 def _entry_json(entry: KvEntry) -> dict[str, Any]:
-    return {
-        "key": entry.key,
-        "description": entry.description,
-        "creationDate": iso(entry.created),
-        "updateDate": iso(entry.updated),
-        "expirationDate": iso(entry.expiration) if entry.expiration else None,
-    }
+    return non_null(
+        {
+            "key": entry.key,
+            "description": entry.description,
+            "creationDate": iso(entry.created),
+            "updateDate": iso(entry.updated),
+            "expirationDate": iso(entry.expiration) if entry.expiration else None,
+        }
+    )
 
 
 def _is_json(request: Request) -> bool:

@@ -18,13 +18,13 @@ from pydantic import Field
 
 from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
-from perch.api.convert import execution_in, iso
-from perch.api.shapes import ERRORS, Shape
+from perch.api.convert import execution_in, iso, non_null
+from perch.api.shapes import ERRORS, OmitUnsetRoute, Shape
 from perch.engine import service
 from perch.engine.model import Execution, LogEntry
 from perch.engine.ports import Store
 
-router = APIRouter(tags=["Logs"])
+router = APIRouter(tags=["Logs"], route_class=OmitUnsetRoute)
 
 
 class Level(StrEnum):
@@ -118,22 +118,22 @@ def read_logs(store: Store, execution_id: str, filters: LogFilter) -> list[LogEn
 
 
 def log_json(execution: Execution, entry: LogEntry) -> dict[str, Any]:
-    """A log line as Kestra's API shows it."""
-    return {
-        "tenantId": execution.tenant,
-        "namespace": execution.namespace,
-        "flowId": execution.flow_id,
-        "taskId": entry.task_id,
-        "executionId": entry.execution_id,
-        "taskRunId": entry.task_run_id,
-        "attemptNumber": attempt_number(entry),
-        "triggerId": None,
-        "timestamp": iso(entry.timestamp),
-        "level": entry.level if entry.level in _LEVELS else Level.INFO.value,
-        "message": entry.message,
-        "thread": None,
-        "deleted": False,
-    }
+    """A log line as Kestra's API shows it (without the properties that have no value)."""
+    return non_null(
+        {
+            "tenantId": execution.tenant,
+            "namespace": execution.namespace,
+            "flowId": execution.flow_id,
+            "taskId": entry.task_id,
+            "executionId": entry.execution_id,
+            "taskRunId": entry.task_run_id,
+            "attemptNumber": attempt_number(entry),
+            "timestamp": iso(entry.timestamp),
+            "level": entry.level if entry.level in _LEVELS else Level.INFO.value,
+            "message": entry.message,
+            "deleted": False,
+        }
+    )
 
 
 _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\t"}

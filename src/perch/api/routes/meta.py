@@ -12,11 +12,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from perch.api.context import StateDep
 from perch.api.routes import setup
+from perch.api.shapes import OmitUnsetRoute
 from perch.engine.context import reading
 from perch.engine.ports import Store
 from perch.metrics import CONTENT_TYPE, exposition
 
-public_router = APIRouter(tags=["Meta"])
+public_router = APIRouter(tags=["Meta"], route_class=OmitUnsetRoute)
 public_router.include_router(setup.router)
 
 

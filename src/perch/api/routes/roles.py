@@ -17,14 +17,14 @@ from pydantic import Field
 
 from perch.api.auth import PrincipalDep
 from perch.api.context import StateDep, StoreDep, TenantDep
-from perch.api.convert import iso
+from perch.api.convert import iso, non_null
 from perch.api.routes.users import ADMIN_ERRORS, Page, Size
-from perch.api.shapes import Shape
+from perch.api.shapes import OmitUnsetRoute, Shape
 from perch.errors import IdentityError
 from perch.identity import roles
 from perch.permissions import BindingType, Role, permissions_json
 
-router = APIRouter(tags=["Roles and bindings"])
+router = APIRouter(tags=["Roles and bindings"], route_class=OmitUnsetRoute)
 
 
 class RoleIn(Shape):
@@ -80,15 +80,17 @@ class BindingPageShape(Shape):
 
 
 def _role_json(role: Role) -> dict[str, Any]:
-    return {
-        "id": role.id,
-        "name": role.name,
-        "description": role.description,
-        "permissions": permissions_json(role.permissions),
-        "builtin": role.builtin,
-        "tenantId": role.tenant,
-        "createdAt": iso(role.created) if role.created else None,
-    }
+    return non_null(
+        {
+            "id": role.id,
+            "name": role.name,
+            "description": role.description,
+            "permissions": permissions_json(role.permissions),
+            "builtin": role.builtin,
+            "tenantId": role.tenant,
+            "createdAt": iso(role.created) if role.created else None,
+        }
+    )
 
 
 @router.post("/roles", response_model=RoleShape, responses=ADMIN_ERRORS, summary="Create a role")

@@ -16,12 +16,12 @@ from perch.api.auth import PrincipalDep
 from perch.api.bodies import PARSED_JSON, checked_json
 from perch.api.context import StoreDep, TenantDep
 from perch.api.convert import iso
-from perch.api.shapes import ERRORS, Shape
+from perch.api.shapes import ERRORS, OmitUnsetRoute, Shape
 from perch.engine.service import secretstore
 from perch.engine.service.secretstore import MAX_VALUE, SecretMeta
 from perch.errors import InvalidRequest
 
-router = APIRouter(tags=["Secrets"])
+router = APIRouter(tags=["Secrets"], route_class=OmitUnsetRoute)
 
 _MAX_BODY = 4 * MAX_VALUE + 64 * 1024
 """Bytes of body a ``PUT`` may hold (the value, JSON-escaped, and the fields around it)."""

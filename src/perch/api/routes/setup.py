@@ -18,9 +18,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from perch.api.auth import Authenticator
 from perch.api.errors import status_of
+from perch.api.shapes import OmitUnsetRoute
 from perch.errors import IdentityError, InvalidRequest, PerchError
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=OmitUnsetRoute)
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Set up Perch</title>

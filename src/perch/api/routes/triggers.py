@@ -15,34 +15,71 @@ from fastapi.concurrency import run_in_threadpool
 
 from perch.api.auth import PrincipalDep
 from perch.api.context import StoreDep, TenantDep
-from perch.api.convert import iso
+from perch.api.convert import iso, non_null
 from perch.api.filters import MAX_PAGE_SIZE
-from perch.api.shapes import ERRORS
+from perch.api.shapes import ERRORS, OmitUnsetRoute
 from perch.engine.ports import TriggerRow
 from perch.engine.service import triggers as service
 from perch.errors import InvalidRequest
 from perch.permissions import Action
 
-router = APIRouter(tags=["Triggers"])
+router = APIRouter(tags=["Triggers"], route_class=OmitUnsetRoute)
 
 
 def trigger_json(row: TriggerRow) -> dict[str, Any]:
-    return {
-        "tenantId": row.tenant,
-        "namespace": row.namespace,
-        "flowId": row.flow_id,
-        "triggerId": row.trigger_id,
-        "type": row.type,
-        "date": None if row.last_date is None else iso(row.last_date),
-        "nextExecutionDate": None if row.next_date is None else iso(row.next_date),
-        "backfill": row.backfill,
-        "disabled": row.disabled,
-        "executionId": row.last_execution_id,
-        "updatedDate": None if row.updated is None else iso(row.updated),
-        "stopAfter": None,
-        "workerId": None,
-        "evaluateRunningDate": None,
-    }
+    """A trigger's context as Kestra shows it, without the properties that have no value."""
+    return non_null(
+        {
+            "tenantId": row.tenant,
+            "namespace": row.namespace,
+            "flowId": row.flow_id,
+            "triggerId": row.trigger_id,
+            "type": row.type,
+            # As Kestra's: the last execution's date, or when the trigger was recorded.
+            "date": None if (when := row.last_date or row.updated) is None else iso(when),
+            "nextExecutionDate": None if row.next_date is None else iso(row.next_date),
+            "backfill": row.backfill,
+            "disabled": row.disabled,
+            "executionId": row.last_execution_id,
+            "updatedDate": None if row.updated is None else iso(row.updated),
+        }
+    )
+
+
+def trigger_state_json(row: TriggerRow) -> dict[str, Any]:
+    """A trigger's state in Kestra 2.x's shape (``ApiTriggerState``)."""
+    updated = row.updated or row.last_date or row.next_date
+    return non_null(
+        {
+            "namespace": row.namespace,
+            "flowId": row.flow_id,
+            "triggerId": row.trigger_id,
+            "updatedAt": None if updated is None else iso(updated),
+            "nextEvaluationDate": None if row.next_date is None else iso(row.next_date),
+            "lastTriggeredDate": None if row.last_date is None else iso(row.last_date),
+            "backfill": row.backfill,
+            "disabled": row.disabled,
+            "executionId": row.last_execution_id,
+        }
+    )
+
+
+def _search_item(definition: Any, row: TriggerRow) -> dict[str, Any]:
+    # Kestra 1.x answers {abstractTrigger, triggerContext}, 2.x {trigger, state}: both are
+    # given, so that either generation of clients finds what it reads.
+    declared = (
+        None
+        if definition is None
+        else definition.model_dump(mode="json", by_alias=True, exclude_none=True)
+    )
+    return non_null(
+        {
+            "abstractTrigger": declared,
+            "triggerContext": trigger_json(row),
+            "trigger": declared,
+            "state": trigger_state_json(row),
+        }
+    )
 
 
 def _key(tenant: str, body: dict[str, Any]) -> service.TriggerKey:
@@ -78,15 +115,7 @@ async def search(  # noqa: PLR0917 - query parameters
     views = await run_in_threadpool(
         service.search_triggers, store, principal, tenant, namespace, flowId, q
     )
-    items = [
-        {
-            "abstractTrigger": None
-            if view.definition is None
-            else view.definition.model_dump(mode="json", by_alias=True, exclude_none=True),
-            "triggerContext": trigger_json(view.row),
-        }
-        for view in views
-    ]
+    items = [_search_item(view.definition, view.row) for view in views]
     return _page(items, page, size)
 
 

@@ -17,14 +17,14 @@ from perch.api.auth import PrincipalDep
 from perch.api.context import StateDep, StoreDep
 from perch.api.convert import iso
 from perch.api.filters import MAX_PAGE, MAX_PAGE_SIZE
-from perch.api.shapes import ERRORS, ErrorShape, Shape
+from perch.api.shapes import ERRORS, ErrorShape, OmitUnsetRoute, Shape
 from perch.engine.model import DEFAULT_TENANT
 from perch.engine.ports import Store
 from perch.engine.principal import Principal
 from perch.errors import Forbidden
 from perch.identity import Tenant, User
 
-router = APIRouter(tags=["Users"])
+router = APIRouter(tags=["Users"], route_class=OmitUnsetRoute)
 
 ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,

@@ -16,12 +16,12 @@ from fastapi.responses import JSONResponse, Response
 
 from perch.api.context import StateDep, TenantDep
 from perch.api.convert import shown_execution
-from perch.api.shapes import ERRORS, ExecutionShape
+from perch.api.shapes import ERRORS, ExecutionShape, OmitUnsetRoute
 from perch.engine.model import Execution
 from perch.engine.service.webhooks import WebhookCall, fire_webhook
 from perch.engine.watch import wait_for_async
 
-router = APIRouter(tags=["Executions"])
+router = APIRouter(tags=["Executions"], route_class=OmitUnsetRoute)
 
 WAIT_SECONDS = 60.0
 NO_NUL = r"^[^\x00]+$"
