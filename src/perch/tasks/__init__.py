@@ -20,6 +20,7 @@ from perch.flows.tasks.http import Request
 from perch.flows.tasks.kv import KvDelete, KvGet, KvSet
 from perch.flows.tasks.logfetch import Fetch
 from perch.flows.tasks.loops import ForEachItemSplit
+from perch.flows.tasks.workingdir import WorkingDirectoryInputs, WorkingDirectoryOutputs
 from perch.flows.tasks.notifications import (
     MailExecution,
     MailSend,
@@ -38,6 +39,7 @@ from perch.tasks.foreachitem import run_foreach_split
 from perch.tasks.http import run_request
 from perch.tasks.kv import run_kv_delete, run_kv_get, run_kv_set
 from perch.tasks.logfetch import run_fetch
+from perch.tasks.shareddir import run_input_files, run_output_files
 from perch.tasks.mail import run_mail_send
 from perch.tasks.scripts import (
     run_python_commands,
@@ -80,6 +82,8 @@ _RUNNERS: dict[type[Task], Runner] = {
     StateGet: run_state_get,
     StateDelete: run_state_delete,
     ForEachItemSplit: run_foreach_split,
+    WorkingDirectoryInputs: run_input_files,
+    WorkingDirectoryOutputs: run_output_files,
 }
 
 
