@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.api.conftest import Api
 from tests.conformance.test_flowables import logs, run, runs_of, validate
 
@@ -109,7 +111,8 @@ def test_input_and_output_files(server: Api) -> None:
     assert sorted(uris) == ["one.csv", "output.txt", "two.csv"]
     expected = {"output.txt": "Hello World", "one.csv": "a,b\n", "two.csv": "c,d\n"}
     for name, content in expected.items():
-        assert uris[name].startswith("kestra:///") and uris[name].endswith(name)
+        assert uris[name].startswith("kestra:///")
+        assert uris[name].endswith(name)
         response = download(server, execution["id"], uris[name])
         assert response.status_code == 200, response.text
         assert response.text == content
@@ -212,3 +215,34 @@ def test_only_runnable_children_are_valid(server: Api) -> None:
     text = " ".join(str(problem) for problem in problems)
     assert "Only runnable tasks are allowed as children of a WorkingDirectory task" in text
     assert "pause" in text
+
+
+# Perch's own limit on the shared directory (PERCH_WORKINGDIR_MAX_BYTES): no Kestra test.
+TOO_LARGE = """
+id: too-large
+namespace: conformance.workingdir
+tasks:
+  - id: workingDir
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: big
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - head -c 20000 /dev/zero > big.bin
+      - id: never
+        type: io.kestra.plugin.core.log.Log
+        message: never
+"""
+
+
+def test_a_directory_over_the_limit_fails_the_child(
+    server: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PERCH_WORKINGDIR_MAX_BYTES", "10000")  # the worker runs in this process
+    execution = run(server, TOO_LARGE)
+    assert execution["state"]["current"] == "FAILED"
+    [big] = runs_of(execution, "big")
+    assert big["state"]["current"] == "FAILED"
+    assert runs_of(execution, "never") == []
+    errors = [line["message"] for line in logs(server, execution["id"]) if line["level"] == "ERROR"]
+    assert any("over 10000 bytes" in message for message in errors), errors

@@ -20,7 +20,6 @@ from perch.flows.tasks.http import Request
 from perch.flows.tasks.kv import KvDelete, KvGet, KvSet
 from perch.flows.tasks.logfetch import Fetch
 from perch.flows.tasks.loops import ForEachItemSplit
-from perch.flows.tasks.workingdir import WorkingDirectoryInputs, WorkingDirectoryOutputs
 from perch.flows.tasks.notifications import (
     MailExecution,
     MailSend,
@@ -32,6 +31,7 @@ from perch.flows.tasks.notifications import (
 from perch.flows.tasks.scripts import PythonCommands, PythonScript, ShellCommands, ShellScript
 from perch.flows.tasks.state import StateDelete, StateGet, StateSet
 from perch.flows.tasks.triggertoggle import Toggle
+from perch.flows.tasks.workingdir import WorkingDirectoryInputs, WorkingDirectoryOutputs
 from perch.tasks.context import RunContext, TaskOutcome
 from perch.tasks.core import run_echo, run_fail, run_log, run_output_values, run_return
 from perch.tasks.execution import run_labels, run_resume
@@ -39,7 +39,6 @@ from perch.tasks.foreachitem import run_foreach_split
 from perch.tasks.http import run_request
 from perch.tasks.kv import run_kv_delete, run_kv_get, run_kv_set
 from perch.tasks.logfetch import run_fetch
-from perch.tasks.shareddir import run_input_files, run_output_files
 from perch.tasks.mail import run_mail_send
 from perch.tasks.scripts import (
     run_python_commands,
@@ -47,6 +46,7 @@ from perch.tasks.scripts import (
     run_shell_commands,
     run_shell_script,
 )
+from perch.tasks.shareddir import run_input_files, run_output_files
 from perch.tasks.state import run_state_delete, run_state_get, run_state_set
 from perch.tasks.summary import run_mail_execution, run_slack_execution, run_teams_execution
 from perch.tasks.triggertoggle import run_toggle
