@@ -9,12 +9,14 @@ test task ``storage.LocalFiles``; here shell ``Commands`` do the same work.
 
 from __future__ import annotations
 
+import io
+import tarfile
 from typing import Any
 
 import pytest
 
 from tests.api.conftest import Api
-from tests.conformance.test_flowables import logs, run, runs_of, validate
+from tests.conformance.test_flowables import ENDED, logs, run, runs_of, validate
 
 ARCHIVE = ".perch-workingdir.tar"
 
@@ -246,3 +248,45 @@ def test_a_directory_over_the_limit_fails_the_child(
     assert runs_of(execution, "never") == []
     errors = [line["message"] for line in logs(server, execution["id"]) if line["level"] == "ERROR"]
     assert any("over 10000 bytes" in message for message in errors), errors
+
+
+# Perch's own: the archive exists while the children run and a kill deletes it (the kill path of
+# Kestra's WorkingDirectory has no test of its own).
+KILLED = """
+id: killed
+namespace: conformance.workingdir
+tasks:
+  - id: workingDir
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    inputFiles:
+      input.txt: Hello World
+    tasks:
+      - id: wait
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - sleep 60
+"""
+
+
+def test_the_archive_lives_while_children_run_and_a_kill_deletes_it(server: Api) -> None:
+    flow = server.deploy(KILLED)
+    created = server.client.post(f"/api/v1/executions/{flow['namespace']}/{flow['id']}")
+    assert created.status_code == 200, created.text
+    execution_id = created.json()["id"]
+    running = server.wait(
+        execution_id,
+        lambda b: any(
+            r["taskId"] == "wait" and r["state"]["current"] == "RUNNING" for r in b["taskRunList"]
+        ),
+    )
+    archive = archive_of(running, "workingDir")
+    held = download(server, execution_id, archive)
+    assert held.status_code == 200, held.text
+    with tarfile.open(fileobj=io.BytesIO(held.content)) as tar:
+        assert tar.getnames() == ["input.txt"]
+    killed = server.client.delete(f"/api/v1/executions/{execution_id}/kill")
+    assert killed.status_code in (202, 204), killed.text
+    ended = server.wait(execution_id, lambda b: b["state"]["current"] in ENDED)
+    assert ended["state"]["current"] == "KILLED"
+    gone = download(server, execution_id, archive)
+    assert gone.status_code == 404, gone.text

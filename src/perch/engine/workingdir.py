@@ -48,6 +48,15 @@ def shared_archive(flow: Flow, execution: Execution, run: TaskRun) -> str | None
     return archive_uri(execution.namespace, execution.flow_id, execution.id, parent.id)
 
 
+def discard_archives(d: Draft) -> None:
+    """Delete the archives of the WorkingDirectory runs still going (the execution is killed)."""
+    execution = d.original
+    for run in d.runs:
+        if not run.state.current.is_terminated and isinstance(d.task(run), WorkingDirectory):
+            uri = archive_uri(execution.namespace, execution.flow_id, execution.id, run.id)
+            d.emit(DeleteFile(uri))
+
+
 def _warnings(d: Draft, task: WorkingDirectory, run: TaskRun) -> None:
     if task.cache is not None:
         d.log(
