@@ -69,6 +69,7 @@ def run_task_in_worker(task: Task, request: RunRequest) -> Outcome:
         task_run_id=request.task_run_id,
         attempt=request.attempt,
         cancelled=request.cancelled,
+        shared_dir=request.shared_dir,
     )
     return run_task(task, context)
 

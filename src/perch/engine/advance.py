@@ -22,6 +22,7 @@ from perch.engine.starting import FOREACH_CURSOR_KEY, FOREACH_VALUES_KEY, as_int
 from perch.engine.states import StateType, fail_state
 from perch.engine.variables import FINAL_STATE_KEY, MANUAL_PAUSE_KEY
 from perch.engine.waitfor import step_waitfor
+from perch.engine.workingdir import step_workingdir
 from perch.errors import PerchError
 from perch.flows import Task
 from perch.flows.tasks.base import FlowableTask
@@ -38,6 +39,7 @@ from perch.flows.tasks.flowable import (
 )
 from perch.flows.tasks.loops import ForEachItem, WaitFor
 from perch.flows.tasks.pause import Pause
+from perch.flows.tasks.workingdir import WorkingDirectory
 
 Status = StateType | None
 """A terminated state, or ``None`` while work is still going."""
@@ -235,6 +237,8 @@ def _children(d: Draft, task: FlowableTask, run: TaskRun) -> Status:
         main = step_waitfor(d, task, run, step_list)
     elif isinstance(task, ForEachItem):
         main = step_foreachitem(d, task, run, step_list)
+    elif isinstance(task, WorkingDirectory):
+        main = step_workingdir(d, task, run, step_list)
     else:
         return None
     return finish_block(d, main, task.errors, task.finally_, parent=run, value=value)

@@ -98,6 +98,13 @@ class PutFile:
 
 
 @dataclass(frozen=True, slots=True)
+class DeleteFile:
+    """Delete the execution's file ``uri`` when there is one."""
+
+    uri: str
+
+
+@dataclass(frozen=True, slots=True)
 class EmitLog:
     """A log line written by the engine itself (e.g. "Flow restarted")."""
 
@@ -154,6 +161,7 @@ Effect = (
     | StartSubflow
     | SendEvent
     | PutFile
+    | DeleteFile
     | EmitLog
     | Audit
     | ExecutionEnded

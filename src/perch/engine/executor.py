@@ -37,6 +37,7 @@ from perch.engine.effects import (
     Audit,
     CancelTimers,
     CreateExecution,
+    DeleteFile,
     DispatchTask,
     Effect,
     EmitLog,
@@ -257,6 +258,8 @@ def write_effects(
             if tx.get_file(effect.uri) is not None:
                 tx.delete_file(effect.uri)
             tx.put_file(effect.uri, execution.id, effect.content, now)
+        elif isinstance(effect, DeleteFile):
+            tx.delete_file(effect.uri)
         elif isinstance(effect, Audit):
             tx.add_audit(execution.id, effect.placed(execution.tenant, execution.namespace), now)
         elif isinstance(effect, ExecutionEnded):

@@ -23,6 +23,7 @@ from perch.engine.starting import WAITING_KEY
 from perch.engine.states import StateType
 from perch.engine.variables import DUE_RETRIES_KEY, MANUAL_PAUSE_KEY
 from perch.engine.work import dispatch_due_retries
+from perch.engine.workingdir import discard_archives
 from perch.errors import AlreadyFinished, NotPaused, NotRunning
 from perch.flows import Flow
 from perch.flows.tasks.flowable import Subflow
@@ -203,6 +204,7 @@ def kill(d: Draft, event: Kill) -> None:
     if d.state.current is StateType.PAUSED:
         d.set_state(StateType.RESTARTED)
     d.set_state(StateType.KILLING)
+    discard_archives(d)
     _stop_everything(d, event.principal, StateType.KILLED)
     d.set_meta(MANUAL_PAUSE_KEY, None)
     d.set_meta(DUE_RETRIES_KEY, None)

@@ -27,6 +27,7 @@ from perch.engine.ports import Job, Transaction
 from perch.engine.principal import SYSTEM
 from perch.engine.states import StateType
 from perch.engine.variables import run_variables
+from perch.engine.workingdir import shared_archive
 from perch.engine.written import Written
 from perch.errors import ConcurrentUpdate, EngineError, StaleResult
 from perch.flows import Flow, Task
@@ -47,6 +48,8 @@ class RunRequest:
     task_run_id: str
     attempt: int
     cancelled: threading.Event
+    shared_dir: str | None = None
+    """The archive URI of the WorkingDirectory the task runs in (see perch.engine.workingdir)."""
 
 
 class Outcome(Protocol):
@@ -121,6 +124,7 @@ def run_started(
             task_run_id=task_run.id,
             attempt=started.attempt,
             cancelled=cancelled,
+            shared_dir=shared_archive(started.flow, execution, task_run),
         )
         return runner(started.task, request)
     except Exception as exc:

@@ -31,6 +31,7 @@ from perch.flows.tasks.notifications import (
 from perch.flows.tasks.scripts import PythonCommands, PythonScript, ShellCommands, ShellScript
 from perch.flows.tasks.state import StateDelete, StateGet, StateSet
 from perch.flows.tasks.triggertoggle import Toggle
+from perch.flows.tasks.workingdir import WorkingDirectoryInputs, WorkingDirectoryOutputs
 from perch.tasks.context import RunContext, TaskOutcome
 from perch.tasks.core import run_echo, run_fail, run_log, run_output_values, run_return
 from perch.tasks.execution import run_labels, run_resume
@@ -45,6 +46,7 @@ from perch.tasks.scripts import (
     run_shell_commands,
     run_shell_script,
 )
+from perch.tasks.shareddir import run_input_files, run_output_files
 from perch.tasks.state import run_state_delete, run_state_get, run_state_set
 from perch.tasks.summary import run_mail_execution, run_slack_execution, run_teams_execution
 from perch.tasks.triggertoggle import run_toggle
@@ -80,6 +82,8 @@ _RUNNERS: dict[type[Task], Runner] = {
     StateGet: run_state_get,
     StateDelete: run_state_delete,
     ForEachItemSplit: run_foreach_split,
+    WorkingDirectoryInputs: run_input_files,
+    WorkingDirectoryOutputs: run_output_files,
 }
 
 

@@ -33,6 +33,8 @@ class RunContext:
     task_run_id: str = ""
     attempt: int = 1
     cancelled: threading.Event = field(default_factory=threading.Event)
+    shared_dir: str | None = None
+    """The ``kestra:///`` archive of the WorkingDirectory this task runs in, if any."""
 
     def render(self, value: Any) -> Any:
         """Render a property written by the flow author: strings, and dicts/lists of them.

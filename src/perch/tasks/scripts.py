@@ -36,6 +36,7 @@ from perch.flows.tasks.scripts import PythonCommands, PythonScript, ShellCommand
 from perch.tasks.context import RunContext, TaskOutcome
 from perch.tasks.process import Ending, run_group
 from perch.tasks.scriptout import Collector
+from perch.tasks.shareddir import restore, save
 from perch.tasks.workdir import (
     ScriptError,
     Workspace,
@@ -230,7 +231,11 @@ def _attempt(task: _ScriptTask, context: RunContext, space: Workspace) -> TaskOu
 
 def _run(task: _ScriptTask, context: RunContext) -> TaskOutcome:
     with workspace() as space:
-        return _attempt(task, context, space)
+        restore(context, space)  # the WorkingDirectory's files, when the task runs in one
+        outcome = _attempt(task, context, space)
+        if outcome.state is StateType.SUCCESS:
+            save(context, space, {space.work / name for name in SCRIPT_FILE.values()})
+        return outcome
 
 
 def run_shell_commands(task: ShellCommands, context: RunContext) -> TaskOutcome:

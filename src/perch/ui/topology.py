@@ -16,6 +16,7 @@ from typing import Any
 
 from perch.flows import ChildShape, Flow, Task
 from perch.flows.tasks.loops import ForEachItem
+from perch.flows.tasks.workingdir import WorkingDirectory
 
 NODE_W = 184
 NODE_H = 46
@@ -149,6 +150,10 @@ def _branches(task: Task) -> list[_Branch]:
     for key, shape in task.child_fields.items():
         value: Any = getattr(task, task.attribute_for(key))
         if not value:
+            continue
+        if isinstance(task, WorkingDirectory) and key == "tasks":  # with its file tasks' runs
+            inner = [task.inputs_task, *value, task.outputs_task]
+            found.append(_Branch(key, [_item(t) for t in inner if t is not None]))
             continue
         if shape is ChildShape.SINGLE:
             found.append(_Branch(key, [_item(value)]))

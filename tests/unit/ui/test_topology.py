@@ -283,3 +283,29 @@ def test_a_dag_and_a_foreachitem_are_drawn_with_their_tasks() -> None:
     ids = {node.task_id for node in graph.nodes}
     assert {"dag", "first", "second", "each", "each_split", "each_items", "each_merge"} <= ids
     assert any(label.text == "after first" for label in graph.labels)
+
+
+WORKING_DIRECTORY = """\
+id: shared
+namespace: company.team
+tasks:
+  - id: wdir
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    inputFiles:
+      a.txt: hello
+    outputFiles: ["*.txt"]
+    tasks:
+      - id: one
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands: ["cat a.txt"]
+      - id: two
+        type: io.kestra.plugin.core.log.Log
+        message: b
+"""
+
+
+def test_a_working_directory_is_drawn_with_its_file_tasks_around_its_tasks() -> None:
+    graph = layout(parse_flow(WORKING_DIRECTORY))
+    ys = {node.task_id: node.y for node in graph.nodes}
+    assert set(ys) == {"wdir", "wdir_inputFiles", "one", "two", "wdir_outputFiles"}
+    assert ys["wdir_inputFiles"] < ys["one"] < ys["two"] < ys["wdir_outputFiles"]

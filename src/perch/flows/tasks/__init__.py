@@ -16,6 +16,7 @@ from perch.flows.tasks import (
     scripts,
     state,
     triggertoggle,
+    workingdir,
 )
 from perch.flows.tasks.base import ChildShape, FlowableTask, Task, TaskKind
 
@@ -33,6 +34,7 @@ BUILTIN_TASKS: tuple[type[Task], ...] = (
     *logfetch.MODELS,
     *triggertoggle.MODELS,
     *state.MODELS,
+    *workingdir.MODELS,
 )
 
 __all__ = ["BUILTIN_TASKS", "ChildShape", "FlowableTask", "Task", "TaskKind"]
