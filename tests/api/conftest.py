@@ -93,14 +93,20 @@ def state_is(*states: str) -> Callable[[dict[str, Any]], bool]:
     return lambda body: body["state"]["current"] in states
 
 
-def start_api(store: Store, *, admin: bool = True, setup_token: str | None = None) -> Api:
+def start_api(
+    store: Store, *, admin: bool = True, setup_token: str | None = None, linked: bool = True
+) -> Api:
+    """An API server on ``store`` with the engine's loops; ``linked=False`` leaves appLink()
+    without an address (as an embedding that wires none)."""
     from perch.identity import create_user
 
     if admin:
         create_user(store, ADMIN[0], ADMIN[1], superadmin=True)
     address: dict[str, str] = {}
     # appLink() links to the API's own address, as `perch server local` wires it.
-    runtime = LocalRuntime(store, workers=2, public_url=lambda: address.get("url"))
+    runtime = LocalRuntime(
+        store, workers=2, public_url=(lambda: address.get("url")) if linked else None
+    )
     runtime.start()
     # Routes built on first use: a server per test need not pay for all of them.
     server = HttpServer(store, port=0, settings=ApiSettings(setup_token=setup_token), prepare=False)

@@ -92,5 +92,5 @@ def messages(api: Api, execution_id: str, task_id: str | None = None) -> list[st
     return [
         line["message"]
         for line in logs(api, execution_id)
-        if task_id is None or line["taskId"] == task_id
+        if task_id is None or line.get("taskId") == task_id
     ]

@@ -531,7 +531,9 @@ def test_echo_logs_its_format_at_its_level(api: Api) -> None:
     execution = run(api, "echo")
     assert execution["state"]["current"] == "SUCCESS"
     lines = api.client.get(f"/api/v1/main/logs/{execution['id']}").json()
-    found = [(line["taskId"], line["level"], line["message"]) for line in lines if line["taskId"]]
+    found = [
+        (line.get("taskId"), line["level"], line["message"]) for line in lines if line.get("taskId")
+    ]
     assert found == [("echo", "WARN", "echo says hello"), ("old_name", "INFO", "plain")]
 
 

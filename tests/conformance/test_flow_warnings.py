@@ -73,7 +73,7 @@ def test_such_flows_deploy_and_fail_when_they_run(kapi: Api) -> None:
     assert done["state"]["current"] == "FAILED"
     launch = only_run(done, "launch")
     assert launch["state"]["current"] == "FAILED"
-    assert "executionId" not in (launch["outputs"] or {})
+    assert "executionId" not in (launch.get("outputs") or {})
     assert any("inputs.namespace" in m for m in messages(kapi, done["id"], "launch"))
 
     done = run(kapi, NS, "broken-condition")

@@ -161,7 +161,7 @@ def test_a_failing_child_fails_the_working_directory(server: Api) -> None:
     assert runs_of(execution, "second") == runs_of(execution, "after") == []
     [error] = runs_of(execution, "error-t1")
     assert error["outputs"]["value"] == "Error Trigger ! error-t1"
-    assert "outputFiles" not in (wd["outputs"] or {})
+    assert "outputFiles" not in (wd.get("outputs") or {})
     gone = download(server, execution["id"], archive_of(execution, "worker"))
     assert gone.status_code == 404, gone.text
 

@@ -220,7 +220,7 @@ def ended(api: Api, execution_id: str) -> dict[str, Any]:
 
 def logs(api: Api, execution_id: str, task_id: str | None = None) -> list[str]:
     lines = api.client.get(f"/api/v1/main/logs/{execution_id}").json()
-    return [line["message"] for line in lines if task_id is None or line["taskId"] == task_id]
+    return [line["message"] for line in lines if task_id is None or line.get("taskId") == task_id]
 
 
 def task_ids(execution: dict[str, Any]) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.conftest import Api
+from tests.api.conftest import Api, open_test_store, start_api, stop_api
 from tests.e2e.conftest import ADMIN, Server
 from tests.integrations.conftest import Receiver, errors_of, run_flow, task_run
 
@@ -84,7 +84,7 @@ def test_applink_names_the_execution_page_under_perch_url(tmp_path: Path) -> Non
         "app": page,
         "path": f"/ui/executions/company.team/linked/{execution['id']}",
     }
-    messages = {(line["taskId"], line["level"]): line["message"] for line in logs}
+    messages = {(line.get("taskId"), line["level"]): line["message"] for line in logs}
     assert messages["log", "INFO"] == f"Approve at {page}"
     assert messages["denied", "ERROR"] == (
         "Refused to connect to 127.0.0.2 on port 9: 127.0.0.2/32 is listed in "
@@ -127,8 +127,13 @@ def test_a_slack_message_carries_the_link(linked_api: Api, receiver: Receiver) -
     }
 
 
-def test_without_a_wired_address_applink_fails_the_task(api: Api) -> None:
-    flow = LINK_FLOW.replace("linked", "unlinked")
-    execution = run_flow(api, flow)
-    assert execution["state"]["current"] == "FAILED"
-    assert any("appLink() is not available here" in e for e in errors_of(api, execution, "log"))
+def test_without_a_wired_address_applink_fails_the_task(backend: str, tmp_path: Path) -> None:
+    api = start_api(open_test_store(backend, tmp_path), linked=False)
+    try:
+        flow = LINK_FLOW.replace("linked", "unlinked")
+        execution = run_flow(api, flow)
+        assert execution["state"]["current"] == "FAILED"
+        errors = errors_of(api, execution, "log")
+        assert any("appLink() is not available here" in e for e in errors)
+    finally:
+        stop_api(api)

@@ -71,9 +71,9 @@ tasks:
 """
 
 FULL = os.environ.get("PERCH_RACE_FULL") == "1"
-"""The issue's sizes (``PERCH_RACE_FULL=1``); CI runs a quarter of each, with the same racers
+"""The issue's sizes (``PERCH_RACE_FULL=1``); CI runs an eighth of each, with the same racers
 and jitter, to stay within its time."""
-EXECUTIONS = 200 if FULL else 50
+EXECUTIONS = 200 if FULL else 25
 RACERS = 64
 
 
@@ -147,7 +147,7 @@ tasks:
     message: "{{ outputs.wait.onResume.who ?? 'the timer' }}"
 """
 
-TRIALS = 1000 if FULL else 250
+TRIALS = 1000 if FULL else 125
 JITTER = 0.05
 SPACING = 0.01
 """Seconds between two pauses' due times: the trials end one after the other, not in a crowd
@@ -290,7 +290,7 @@ tasks:
     body: "{{ outputs.wait.resumed.by }}"
 """
 
-KILL_TRIALS = 100 if FULL else 40
+KILL_TRIALS = 100 if FULL else 20
 
 
 @pytest.fixture
