@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
 
 from perch.errors import HttpTaskError, NetworkFailure, ResponseTooLarge
+from perch.tasks.httpbody import has_header, multipart_body, without_headers
 from perch.tasks.network import (
     MAX_RESPONSE_SETTING,
     NetworkPolicy,
@@ -141,51 +142,17 @@ def _target(url: str) -> _Target:
     return _Target(url, scheme, host, port or default, path, userinfo)
 
 
-def _form_quoted(text: str) -> str:
-    return text.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def multipart_body(
-    fields: dict[str, str], files: Sequence[tuple[str, tuple[str, bytes, str]]], boundary: str
-) -> bytes:
-    """A ``multipart/form-data`` body: the text ``fields``, then the ``files`` as
-    ``(field name, (file name, content, media type))``."""
-    body = bytearray()
-    for name, value in fields.items():
-        body += (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{_form_quoted(name)}"\r\n\r\n'
-        ).encode()
-        body += value.encode() + b"\r\n"
-    for name, (filename, content, kind) in files:
-        body += (
-            f"--{boundary}\r\nContent-Disposition: form-data; "
-            f'name="{_form_quoted(name)}"; filename="{_form_quoted(filename)}"\r\n'
-            f"Content-Type: {kind}\r\n\r\n"
-        ).encode()
-        body += content + b"\r\n"
-    body += f"--{boundary}--\r\n".encode()
-    return bytes(body)
-
-
-def _has(headers: list[tuple[str, str]], name: str) -> bool:
-    return any(key.lower() == name for key, _ in headers)
-
-
-def _without(headers: list[tuple[str, str]], *names: str) -> list[tuple[str, str]]:
-    return [(key, value) for key, value in headers if key.lower() not in names]
-
-
 def _encoded(request: Outbound) -> tuple[bytes | None, list[tuple[str, str]]]:
     headers = list(request.headers)
     if request.content is not None:
         return request.content, headers
     if request.files is not None:
         boundary = secrets.token_hex(16)
-        headers = _without(headers, "content-type")
+        headers = without_headers(headers, "content-type")
         headers.append(("Content-Type", f"multipart/form-data; boundary={boundary}"))
         return multipart_body(request.data or {}, request.files, boundary), headers
     if request.data is not None:
-        if not _has(headers, "content-type"):
+        if not has_header(headers, "content-type"):
             headers.append(("Content-Type", "application/x-www-form-urlencoded"))
         return urlencode(request.data).encode(), headers
     return None, headers
@@ -422,17 +389,17 @@ def _head_lines(
     target: _Target, method: str, headers: list[tuple[str, str]], body: bytes | None
 ) -> list[tuple[str, str]]:
     lines = list(headers)
-    if target.userinfo is not None and not _has(lines, "authorization"):
+    if target.userinfo is not None and not has_header(lines, "authorization"):
         user, password = target.userinfo
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         lines.append(("Authorization", f"Basic {token}"))
-    if not _has(lines, "accept"):
+    if not has_header(lines, "accept"):
         lines.append(("Accept", "*/*"))
-    if not _has(lines, "accept-encoding"):
+    if not has_header(lines, "accept-encoding"):
         lines.append(("Accept-Encoding", "gzip, deflate"))
-    if not _has(lines, "user-agent"):
+    if not has_header(lines, "user-agent"):
         lines.append(("User-Agent", "Perch"))
-    lines = _without(lines, "content-length", "transfer-encoding", "connection")
+    lines = without_headers(lines, "content-length", "transfer-encoding", "connection")
     if body is not None:
         lines.append(("Content-Length", str(len(body))))
     elif method in ("POST", "PUT", "PATCH"):
@@ -464,7 +431,7 @@ def _round_trip(
         try:
             sock.settimeout(request.read_timeout)
             connection.putrequest(
-                method, target.path, skip_host=_has(lines, "host"), skip_accept_encoding=True
+                method, target.path, skip_host=has_header(lines, "host"), skip_accept_encoding=True
             )
             for name, value in lines:
                 connection.putheader(name, value)
@@ -555,9 +522,9 @@ def _redirected(
     following = _target(urljoin(target.url, location.strip()))
     if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
         method, body = "GET", None
-        headers = _without(headers, "content-type")
+        headers = without_headers(headers, "content-type")
     if following.origin != target.origin:
-        headers = _without(headers, "authorization", "cookie")
+        headers = without_headers(headers, "authorization", "cookie")
     return following, method, body, headers
 
 
