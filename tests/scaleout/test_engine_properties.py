@@ -347,7 +347,7 @@ def test_engine_properties_on_sqlite(machine: type[EngineMachine]) -> None:
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=25,
+            max_examples=12,
             stateful_step_count=40,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
