@@ -163,8 +163,8 @@ class BufferedTransaction:
     def deployment_counts(self) -> dict[str, dict[str, int]]:
         return self._tx.deployment_counts()
 
-    def flow_listeners(self, tenant: str, types: Sequence[str]) -> list[TriggerRow]:
-        return self._tx.flow_listeners(tenant, types)
+    def flow_listeners(self, tenant: str, trigger_type: str) -> list[TriggerRow]:
+        return self._tx.flow_listeners(tenant, trigger_type)
 
     def list_triggers(
         self, tenant: str, namespace: str | None = None, flow_id: str | None = None

@@ -63,7 +63,7 @@ def react(
     entered = entered_states(before, after)
     if not entered:
         return
-    listeners = tx.flow_listeners(after.tenant, (FLOW_TRIGGER,))
+    listeners = tx.flow_listeners(after.tenant, FLOW_TRIGGER)
     if not listeners:
         return
     reaction = _Reaction(tx, ctx, after, written)

@@ -316,8 +316,9 @@ class Transaction(Protocol):
         others given the new revision and type (their state is kept)."""
         ...
 
-    def flow_listeners(self, tenant: str, types: Sequence[str]) -> list[TriggerRow]:
-        """The enabled triggers of ``types`` in ``tenant`` (the Flow triggers to evaluate)."""
+    def flow_listeners(self, tenant: str, trigger_type: str) -> list[TriggerRow]:
+        """The enabled triggers of ``trigger_type`` in ``tenant`` (the Flow triggers to
+        evaluate)."""
         ...
 
     def get_trigger(

@@ -118,17 +118,10 @@ class TriggerQueries:
                 changes["next_date"] = row.next_date
             self._conn.execute(update(triggers).where(_key(row.key)).values(**changes))
 
-    def flow_listeners(self, tenant: str, types: Sequence[str]) -> list[TriggerRow]:
-        if len(types) == 1:
-            # Asked at every state change of every execution: the prepared path.
-            found = _PREPARED_LISTENERS.rows(self._conn, {"b_tenant": tenant, "b_type": types[0]})
-            return [_row(dict(zip(_COLUMNS, values, strict=True))) for values in found]
-        query = select(triggers).where(
-            triggers.c.tenant == tenant,
-            triggers.c.type.in_(list(types)),
-            triggers.c.disabled.is_(False),
-        )
-        return [_row(m) for m in self._conn.execute(query).mappings()]
+    def flow_listeners(self, tenant: str, trigger_type: str) -> list[TriggerRow]:
+        # Asked at every state change of every execution: a prepared statement.
+        found = _PREPARED_LISTENERS.rows(self._conn, {"b_tenant": tenant, "b_type": trigger_type})
+        return [_row(dict(zip(_COLUMNS, values, strict=True))) for values in found]
 
     def get_trigger(
         self, key: tuple[str, str, str, str], *, for_update: bool = False
