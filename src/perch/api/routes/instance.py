@@ -17,11 +17,11 @@ from perch.api.context import StoreDep
 from perch.api.convert import iso
 from perch.api.filters import MAX_PAGE, MAX_PAGE_SIZE
 from perch.api.routes.users import ADMIN_ERRORS, require_superadmin
-from perch.api.shapes import Shape
+from perch.api.shapes import OmitUnsetRoute, Shape
 from perch.engine.context import reading
 from perch.engine.ports import WorkerInfo
 
-router = APIRouter(tags=["Instance"])
+router = APIRouter(tags=["Instance"], route_class=OmitUnsetRoute)
 
 Page = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Size = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
