@@ -59,3 +59,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if must_run_everything():
             pytest.fail(f"required in CI but unavailable: {reason}", pytrace=False)
         pytest.skip(reason)
+
+
+LONG_FIRST = ("tests/scaleout/test_torture.py", "tests/scaleout/test_multiprocess.py")
+"""The longest tests (a minute or more each): started first, so that with ``pytest -n 4`` the
+other workers run the short tests beside them instead of the run ending on them alone."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return 0 if path in LONG_FIRST else 1
+
+    items.sort(key=rank)  # stable: every other test keeps its order
