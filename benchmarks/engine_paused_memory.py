@@ -57,7 +57,11 @@ def rss_mb(pid: int) -> float:
 def server_rss(data_dir: Path, settle: float = 5.0) -> tuple[float, float]:
     """Start ``perch server local`` on ``data_dir``: RSS when ready, and after ``settle`` s."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "perch", "server", "local", "--data-dir", str(data_dir)],
+        # Port 0: the system picks a free one (a taken 8080 must not fail the benchmark).
+        [
+            *(sys.executable, "-m", "perch", "server", "local"),
+            *("--data-dir", str(data_dir), "--port", "0"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PERCH_DATABASE_URL": ""},

@@ -120,3 +120,57 @@ def test_sigterm_hands_back_held_jobs_and_lets_running_ones_finish(
             if process.popen.poll() is None:
                 process.popen.kill()
                 process.popen.wait(timeout=10)
+
+
+def test_a_handed_back_attempt_goes_on_and_is_never_counted_lost(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """Two workers in turn are stopped while the task runs: each hand-back continues the same
+    attempt (a lost worker would fail it and start another), and the third worker ends it."""
+    env = environment(f"handback_{uuid.uuid4().hex[:10]}")
+    upgraded = perch("db", "upgrade", "--data-dir", str(tmp_path / "d"), env=env, cwd=tmp_path)
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    processes: list[Process] = []
+    try:
+        web = spawn("webserver", env, tmp_path, "--port", "0")
+        processes.append(web)
+        wait_ready(web)
+        with httpx.Client(base_url=web.url, auth=ADMIN, timeout=30) as client:
+            answer = client.post(
+                "/api/v1/main/flows",
+                content=CALL.format(flow_id="sleepy", url=receiver.url, path="sleep"),
+                headers={"Content-Type": "application/x-yaml"},
+            )
+            assert answer.status_code == 200, answer.text
+            receiver.reply("/sleep", delay=120, times=2)
+            created = client.post("/api/v1/main/executions/sig.term/sleepy")
+            assert created.status_code == 200, created.text
+            execution_id = str(created.json()["id"])
+            for turn in range(1, 3):
+                stopped = spawn("worker", env, tmp_path, "--grace-period", "0.2")
+                processes.append(stopped)
+                wait_ready(stopped)
+                _wait_for_request(receiver, "/sleep", turn)
+                stopped.popen.send_signal(signal.SIGTERM)
+                assert stopped.popen.wait(timeout=30) == 0, stopped.log.read_text()[-3000:]
+                assert "handed 1 job(s) back" in stopped.log.read_text()
+            last = spawn("worker", env, tmp_path)
+            processes.append(last)
+            wait_ready(last)
+            ended = wait_all(client, [execution_id], {"SUCCESS", "FAILED", "WARNING"}, 20)
+            assert ended == {execution_id: "SUCCESS"}
+            assert len(receiver.at("/sleep")) == 3
+            run = client.get(f"/api/v1/main/executions/{execution_id}").json()["taskRunList"][0]
+            assert len(run["attempts"]) == 1, run["attempts"]
+            attempt = run["attempts"][0]
+            assert attempt["state"]["current"] == "SUCCESS"
+            seen = {h["state"] for h in attempt["state"]["histories"]}
+            assert "FAILED" not in seen, attempt["state"]["histories"]
+            assert state_of(client, execution_id) == "SUCCESS"
+        web.popen.send_signal(signal.SIGTERM)
+        assert web.popen.wait(timeout=30) == 0
+    finally:
+        for process in processes:
+            if process.popen.poll() is None:
+                process.popen.kill()
+                process.popen.wait(timeout=10)

@@ -54,6 +54,11 @@ class Job:
     """The execution's namespace, for workers that take some namespaces only."""
 
 
+HANDED_BACK_ATTEMPT = 0
+"""The ``attempt`` a released job carries: its worker gave it back (a graceful stop) while the
+attempt ran. The next claim continues that attempt instead of counting it lost."""
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerInfo:
     """A worker process as it registers itself: what it claims and when it was last seen."""
@@ -246,8 +251,13 @@ class Transaction(Protocol):
         of those ``job_filter`` accepts (all of them without it)."""
         ...
 
+    def set_job_attempt(self, job_id: str, attempt: int) -> None:
+        """Record which attempt a claimed job runs (a handed-back one, once continued)."""
+        ...
+
     def release_jobs(self, worker_id: str, job_ids: Sequence[str]) -> int:
-        """Hand jobs this worker holds back: claimable at once by any worker."""
+        """Hand jobs this worker holds back: claimable at once by any worker, their attempt
+        marked :data:`HANDED_BACK_ATTEMPT` (the next claim continues it)."""
         ...
 
     # workers

@@ -90,6 +90,11 @@ def task_started(d: Draft, event: TaskStarted) -> bool:
         raise StaleResult()
     if last.state.current is StateType.RUNNING and last.worker_id == event.worker_id:
         return False
+    # A running attempt taken by another worker was handed back (its worker stopped
+    # gracefully): the same attempt goes on, neither failed nor counted lost.
+    taken_over = last.state.current is StateType.RUNNING
+    if taken_over:
+        d.log("INFO", f"Attempt {event.attempt} handed back by {last.worker_id}, continued", run)
     attempt = Attempt(last.state.with_state(StateType.RUNNING, d.now), event.worker_id)
     run = _with_attempt(d, run, attempt)
     waiting = d.metadata.get(WAITING_KEY)
@@ -99,6 +104,8 @@ def task_started(d: Draft, event: TaskStarted) -> bool:
     d.move_run(run, StateType.RUNNING)
     task = d.task(run)
     if task.timeout is not None:
+        if taken_over:
+            d.emit(CancelTimers((run.id,)))
         try:
             limit = parse_duration(str(d.render(task.timeout, run)))
         except PerchError as exc:

@@ -27,7 +27,7 @@ from perch.engine.flowindex import find_task
 from perch.engine.ids import new_id
 from perch.engine.jobfilter import JobFilter
 from perch.engine.model import Execution
-from perch.engine.ports import Job, Store, Transaction, WorkerInfo
+from perch.engine.ports import HANDED_BACK_ATTEMPT, Job, Store, Transaction, WorkerInfo
 from perch.engine.running import (
     FailedOutcome,
     Outcome,
@@ -339,6 +339,9 @@ class WorkerPool:
             log.info("dropped job %s: %s", job.id, exc)
             written.remove_job(tx, job.id)
             return None
+        if job.attempt == HANDED_BACK_ATTEMPT:
+            # Continued: should this worker die now, the attempt counts as lost again.
+            tx.set_job_attempt(job.id, attempt)
         return _Started(job, started)
 
     def process(self, worker_id: str, started: list[_Started]) -> list[_Started]:
@@ -426,13 +429,16 @@ class WorkerPool:
 
 def _attempt_for(job: Job, execution: Execution | None) -> int:
     """The attempt this claim runs: a new one when an earlier claim already started the run
-    (its worker died or its lease ran out), else the one the job was queued for."""
+    (its worker died or its lease ran out), the same one when that worker handed the job
+    back, else the one the job was queued for."""
     if execution is None:
-        return job.attempt
+        return max(job.attempt, 1)
     try:
         run = execution.task_run(job.task_run_id)
     except KeyError:
-        return job.attempt
+        return max(job.attempt, 1)
+    if job.attempt == HANDED_BACK_ATTEMPT:
+        return max(len(run.attempts), 1)
     if run.state.current is StateType.RUNNING and len(run.attempts) >= job.attempt:
         return len(run.attempts) + 1
     return job.attempt

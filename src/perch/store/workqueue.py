@@ -25,7 +25,7 @@ from sqlalchemy import (
 
 from perch.engine.effects import ScheduleTimer
 from perch.engine.jobfilter import JobFilter, like_pattern, like_prefix
-from perch.engine.ports import Job, QueuedEvent, Timer
+from perch.engine.ports import HANDED_BACK_ATTEMPT, Job, QueuedEvent, Timer
 from perch.store.codec import decode_event, dumps, encode_event, loads
 from perch.store.prepared import Prepared
 from perch.store.schema import UtcDateTime, events, jobs, timers
@@ -122,7 +122,10 @@ _RELEASE_JOBS = (
         jobs.c.id.in_(bindparam("b_ids", expanding=True)),
         jobs.c.worker_id == bindparam("b_worker"),
     )
-    .values(worker_id=None, lease_until=None)
+    .values(worker_id=None, lease_until=None, attempt=HANDED_BACK_ATTEMPT)
+)
+_SET_JOB_ATTEMPT = (
+    jobs.update().where(jobs.c.id == bindparam("b_id")).values(attempt=bindparam("b_attempt"))
 )
 _CLAIM_TIMERS = (
     timers.delete()
@@ -253,8 +256,13 @@ class WorkQueue:
         claimed.sort(key=lambda job: job.created)
         return claimed
 
+    def set_job_attempt(self, job_id: str, attempt: int) -> None:
+        """Record which attempt a claimed job runs."""
+        self._conn.execute(_SET_JOB_ATTEMPT, {"b_id": job_id, "b_attempt": attempt})
+
     def release_jobs(self, worker_id: str, job_ids: Sequence[str]) -> int:
-        """Hand back jobs this worker holds: claimable by any worker at once."""
+        """Hand back jobs this worker holds: claimable by any worker at once, marked so the
+        next claim continues their attempt (a hand-back is not a lost worker)."""
         if not job_ids:
             return 0
         params = {"b_ids": list(job_ids), "b_worker": worker_id}
