@@ -19,6 +19,7 @@ from perch.api.context import ApiState, default_tenant, tenant_access, tenant_fr
 from perch.api.docs import install_docs
 from perch.api.headers import HtmlHeaders
 from perch.api.origin import AuditOrigins
+from perch.api.routeguard import guard_routers
 from perch.api.shapes import ErrorShape
 from perch.api.tenancy import TenantDirectory
 from perch.api.timing import TimedRequests
@@ -103,6 +104,7 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
         _mount(app, router, API_PREFIX, default_tenant)
     for router in ROUTERS:
         _mount(app, router, f"{API_PREFIX}/{{tenant}}", tenant_from_path)
+    guard_routers(app)
     return app
 
 
