@@ -75,6 +75,22 @@ def tenant_of(request: Request) -> str:
     return tenant
 
 
-StoreDep = Annotated[Store, Depends(store_of)]
-TenantDep = Annotated[str, Depends(tenant_of)]
-StateDep = Annotated[ApiState, Depends(api_state)]
+# The dependencies are coroutines on purpose: FastAPI runs a plain function dependency in a
+# worker thread, a hand-off that costs far more than reading an attribute.
+
+
+async def _store_dependency(request: Request) -> Store:
+    return store_of(request)
+
+
+async def _tenant_dependency(request: Request) -> str:
+    return tenant_of(request)
+
+
+async def _state_dependency(request: Request) -> ApiState:
+    return api_state(request)
+
+
+StoreDep = Annotated[Store, Depends(_store_dependency)]
+TenantDep = Annotated[str, Depends(_tenant_dependency)]
+StateDep = Annotated[ApiState, Depends(_state_dependency)]

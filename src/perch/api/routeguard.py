@@ -46,7 +46,7 @@ def guard_routers(app: FastAPI) -> int:
 
 
 class _Guard:
-    __slots__ = ("_contexts", "_matches", "_union", "_built")
+    __slots__ = ("_built", "_contexts", "_matches", "_union")
 
     def __init__(self, contexts: Callable[[], Iterable[Any]], matches: Matcher) -> None:
         self._contexts = contexts
@@ -59,9 +59,12 @@ class _Guard:
             self._union = _union_of(self._contexts())
             self._built = True
         union = self._union
-        if union is not None and scope.get("type") == "http":
-            if union.match(get_route_path(scope)) is None:
-                return Match.NONE, {}
+        if (
+            union is not None
+            and scope.get("type") == "http"
+            and union.match(get_route_path(scope)) is None
+        ):
+            return Match.NONE, {}
         return self._matches(scope)
 
 
