@@ -15,9 +15,9 @@ from perch.engine.principal import Principal, PrincipalKind
 from perch.errors import Forbidden
 
 if TYPE_CHECKING:
-    from perch.api.app import ApiSettings
     from perch.api.auth import Authenticator
     from perch.api.authorize import GrantsCache
+    from perch.api.settings import ApiSettings
 
 TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _TENANT = re.compile(TENANT_PATTERN)
