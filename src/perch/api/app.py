@@ -3,7 +3,6 @@ table, the OpenAPI document."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -14,11 +13,13 @@ from fastapi.routing import APIRoute
 from perch.api import errors
 from perch.api.auth import Authenticator, authenticated
 from perch.api.authorize import GrantsCache, authorize
-from perch.api.bodies import DEFAULT_LIMIT, BoundedBodies, StrictJsonBodies
+from perch.api.bodies import BoundedBodies, StrictJsonBodies
 from perch.api.context import ApiState, default_tenant, tenant_access, tenant_from_path
 from perch.api.docs import install_docs
 from perch.api.headers import HtmlHeaders
 from perch.api.origin import AuditOrigins
+from perch.api.routeguard import guard_routers
+from perch.api.settings import ApiSettings
 from perch.api.shapes import ErrorShape
 from perch.api.tenancy import TenantDirectory
 from perch.api.timing import TimedRequests
@@ -28,22 +29,7 @@ from perch.engine.principal import Principal
 API_PREFIX = "/api/v1"
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
 
-
-@dataclass(frozen=True, slots=True)
-class ApiSettings:
-    """How the API presents itself.
-
-    ``public_url`` is the address people reach Perch at (it goes into the ``url`` of created
-    executions and into setup links); ``None`` means the address the server is bound to,
-    never the ``Host`` header of a request.
-    ``setup_token`` is the one-time token of the setup page, set while no admin exists.
-    ``max_body_size`` is the most bytes of request body an authenticated caller may send.
-    """
-
-    public_url: str | None = None
-    setup_token: str | None = None
-    version: str = "0.1.0"
-    max_body_size: int = DEFAULT_LIMIT
+__all__ = ["API_PREFIX", "OPENAPI_PATH", "ApiSettings", "create_app", "prepare_routes"]
 
 
 def _unique_id(route: APIRoute) -> str:
@@ -103,6 +89,7 @@ def create_app(store: Store, settings: ApiSettings | None = None) -> FastAPI:
         _mount(app, router, API_PREFIX, default_tenant)
     for router in ROUTERS:
         _mount(app, router, f"{API_PREFIX}/{{tenant}}", tenant_from_path)
+    guard_routers(app)
     return app
 
 

@@ -37,7 +37,7 @@ from perch.identity import User
 from perch.identity.throttle import LoginThrottle
 
 if TYPE_CHECKING:
-    from perch.api.app import ApiSettings
+    from perch.api.settings import ApiSettings
 
 
 class _LenientBasic(HTTPBasic):

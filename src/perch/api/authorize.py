@@ -46,13 +46,22 @@ class GrantsCache:
         self._lock = threading.Lock()
         self._known: dict[tuple[str, str, str], tuple[float, Grants]] = {}
 
+    def known(self, principal: Principal, tenant: str) -> Grants | None:
+        """The remembered grants, if still fresh, without reading the database (for the event
+        loop: a hit needs no worker thread)."""
+        key = (principal.kind.value, principal.name, tenant)
+        with self._lock:
+            hit = self._known.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self.TTL:
+            return hit[1]
+        return None
+
     def get(self, principal: Principal, tenant: str) -> Grants:
         key = (principal.kind.value, principal.name, tenant)
         now = time.monotonic()
-        with self._lock:
-            hit = self._known.get(key)
-        if hit is not None and now - hit[0] < self.TTL:
-            return hit[1]
+        known = self.known(principal, tenant)
+        if known is not None:
+            return known
         grants = grants_of(self._store, principal, tenant)
         with self._lock:
             if len(self._known) >= self._MAX:
@@ -83,7 +92,9 @@ async def authorize(request: Request) -> None:
         # principal without grants would not be checked further down).
         raise InvalidRequest("the tenant in the path is not a valid tenant id")
     cache: GrantsCache = request.app.state.perch.grants
-    grants = await anyio.to_thread.run_sync(cache.get, principal, tenant)
+    grants = cache.known(principal, tenant)
+    if grants is None:
+        grants = await anyio.to_thread.run_sync(cache.get, principal, tenant)
     if grants.empty:
         raise Forbidden(f"'{principal.name}' has no access to tenant '{tenant}'")
     request.state.principal = replace(principal, grants=grants)

@@ -15,9 +15,9 @@ from perch.engine.principal import Principal, PrincipalKind
 from perch.errors import Forbidden
 
 if TYPE_CHECKING:
-    from perch.api.app import ApiSettings
     from perch.api.auth import Authenticator
     from perch.api.authorize import GrantsCache
+    from perch.api.settings import ApiSettings
 
 TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _TENANT = re.compile(TENANT_PATTERN)
@@ -75,6 +75,22 @@ def tenant_of(request: Request) -> str:
     return tenant
 
 
-StoreDep = Annotated[Store, Depends(store_of)]
-TenantDep = Annotated[str, Depends(tenant_of)]
-StateDep = Annotated[ApiState, Depends(api_state)]
+# The dependencies are coroutines on purpose: FastAPI runs a plain function dependency in a
+# worker thread, a hand-off that costs far more than reading an attribute.
+
+
+async def _store_dependency(request: Request) -> Store:
+    return store_of(request)
+
+
+async def _tenant_dependency(request: Request) -> str:
+    return tenant_of(request)
+
+
+async def _state_dependency(request: Request) -> ApiState:
+    return api_state(request)
+
+
+StoreDep = Annotated[Store, Depends(_store_dependency)]
+TenantDep = Annotated[str, Depends(_tenant_dependency)]
+StateDep = Annotated[ApiState, Depends(_state_dependency)]

@@ -9,6 +9,7 @@ literal paths first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
@@ -45,7 +46,7 @@ from perch.api.shapes import (
 from perch.engine import service
 from perch.engine.creation import CORRELATION_LABEL
 from perch.engine.model import Execution, Label
-from perch.engine.ports import ExecutionQuery
+from perch.engine.ports import ExecutionQuery, Store
 from perch.engine.service.files import read_file
 from perch.engine.states import StateType
 from perch.engine.watch import wait_for_async
@@ -308,27 +309,33 @@ async def create(  # noqa: PLR0917 - path and query parameters
     given, correlation_id = _labels(labels or [])
     values, uploads = split_uploads(inputs)
     store = state.store
-    execution = await run_in_threadpool(
-        partial(
-            service.create_execution,
-            store,
-            tenant,
-            namespace,
-            flowId,
-            values,
-            principal,
-            given,
-            correlation_id=correlation_id,
-            revision=revision,
-            uploads=uploads,
-        )
+    create = partial(
+        service.create_execution,
+        store,
+        tenant,
+        namespace,
+        flowId,
+        values,
+        principal,
+        given,
+        correlation_id=correlation_id,
+        revision=revision,
+        uploads=uploads,
     )
     if wait:
-        execution = await wait_for_async(store, execution.id, _settled, WAIT_SECONDS)
-    body = await run_in_threadpool(shown_execution, store, execution)
+        created = await run_in_threadpool(create)
+        execution = await wait_for_async(store, created.id, _settled, WAIT_SECONDS)
+        body = await run_in_threadpool(shown_execution, store, execution)
+    else:
+        # One worker thread for both: each hand-off to a thread costs as much as the answer.
+        body = await run_in_threadpool(_created_and_shown, store, create)
     base = (state.settings.public_url or "").rstrip("/")
-    body["url"] = f"{base}/ui/{tenant}/executions/{namespace}/{flowId}/{execution.id}"
+    body["url"] = f"{base}/ui/{tenant}/executions/{namespace}/{flowId}/{body['id']}"
     return JSONResponse(body)
+
+
+def _created_and_shown(store: Store, create: Callable[[], Execution]) -> dict[str, Any]:
+    return shown_execution(store, create())
 
 
 def _settled(execution: Execution) -> bool:
