@@ -103,13 +103,14 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def id_(ctx: CallContext) -> str:
-    """``id()``: a random short id (a UUID in base 62, as Kestra's execution ids)."""
+    """``id()``: a random short id (a UUID in base 62, as Kestra's execution ids), always 22
+    characters: a UUID whose leading digits are small is padded with zeros, as execution ids are."""
     number = uuidlib.uuid4().int
     digits: list[str] = []
     while number:
         number, rest = divmod(number, 62)
         digits.append(_BASE62[rest])
-    return "".join(reversed(digits)) or "0"
+    return "".join(reversed(digits)).rjust(22, "0")
 
 
 MAX_RANGE = values.MAX_RANGE
