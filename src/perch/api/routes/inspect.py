@@ -197,6 +197,13 @@ _EVAL_HELP = (
     description=_EVAL_HELP,
     **_EVAL,
 )
+@router.post(
+    "/executions/{executionId}/actions/eval/{taskRunId}",
+    name="eval_task_run_action",
+    summary="Evaluate an expression in a task run's context (Kestra 2.x path)",
+    description=_EVAL_HELP,
+    **_EVAL,
+)
 async def eval_task_run(
     *,
     execution_id: ExecutionId,
@@ -222,56 +229,14 @@ async def eval_task_run(
     description=_EVAL_HELP,
     **_EVAL,
 )
-async def eval_execution(
-    *,
-    execution_id: ExecutionId,
-    request: Request,
-    store: StoreDep,
-    tenant: TenantDep,
-    principal: PrincipalDep,
-) -> JSONResponse:
-    return await _evaluate(
-        request,
-        store=store,
-        tenant=tenant,
-        principal=principal,
-        execution_id=execution_id,
-        task_run_id=None,
-    )
-
-
-@router.post(
-    "/executions/{executionId}/actions/eval/{taskRunId}",
-    summary="Evaluate an expression in a task run's context (Kestra 2.x path)",
-    description=_EVAL_HELP,
-    **_EVAL,
-)
-async def eval_task_run_action(
-    *,
-    execution_id: ExecutionId,
-    task_run_id: TaskRunId,
-    request: Request,
-    store: StoreDep,
-    tenant: TenantDep,
-    principal: PrincipalDep,
-) -> JSONResponse:
-    return await _evaluate(
-        request,
-        store=store,
-        tenant=tenant,
-        principal=principal,
-        execution_id=execution_id,
-        task_run_id=task_run_id,
-    )
-
-
 @router.post(
     "/executions/{executionId}/actions/eval",
+    name="eval_execution_action",
     summary="Evaluate an expression in an execution's context (Kestra 2.x path)",
     description=_EVAL_HELP,
     **_EVAL,
 )
-async def eval_execution_action(
+async def eval_execution(
     *,
     execution_id: ExecutionId,
     request: Request,
