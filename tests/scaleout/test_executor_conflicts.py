@@ -127,7 +127,7 @@ class ExecutorWaits:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    """A web server, a worker and three executors, whose database sessions are named (the
+    """A web server and three executors (every task here runs in them), whose database sessions are named (the
     ``application_name`` of their database URL) so that the test can tell them apart."""
     started = Cluster.create(tmp_path)
     url = started.env["PERCH_DATABASE_URL"]
@@ -135,7 +135,6 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     try:
         port = ("--port", str(started.web_port))
         started.slots = [spawn("webserver", started.env, tmp_path, *port)]
-        started.slots.append(spawn("worker", started.env, tmp_path))
         started.slots += [spawn("executor", named, tmp_path) for _ in range(3)]
         started.wait_all_ready()
         yield started
