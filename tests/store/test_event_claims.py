@@ -104,3 +104,21 @@ def test_the_lock_of_an_execution_is_scoped_to_the_schema(
         taken = second.claim_events(10)
         assert [e.id for e in taken] == ["ev0"]
         assert taken.left == 0
+
+
+def test_a_claim_looks_past_the_events_of_a_held_execution(pg_store: SqlStore) -> None:
+    store = pg_store
+    with store.transaction() as tx:
+        tx.add_events(_events("busy", "busy", "busy", "free", "late"))
+    with store.transaction() as first:
+        assert [e.id for e in first.claim_events(1)] == ["ev0"]
+        with store.transaction() as second:
+            # Three of busy's events come first, free's is behind them; late's execution is
+            # not even tried: the claim had its one event once it locked free.
+            taken = second.claim_events(1)
+            assert [(e.id, e.execution_id) for e in taken] == [("ev3", "free")]
+            assert taken.left == 3
+        with store.transaction() as third:
+            assert [e.id for e in third.claim_events(10)] == ["ev4"]
+    with store.transaction() as tx:
+        assert [e.id for e in tx.claim_events(10)] == ["ev1", "ev2"]

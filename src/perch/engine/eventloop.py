@@ -75,7 +75,10 @@ class EventLoop(BackgroundLoop):
             if claimed.left:
                 EXECUTOR_LEFT_EVENTS.inc(claimed.left)
             self._ctx.after_commit(written)
-            return len(claimed) > 0 and len(claimed) + claimed.left == limit
+            # Events left to another executor hid none of those behind them (the claim looks
+            # past them), but it stops looking once it has a batch: go again after a full one,
+            # or after taking some while leaving others (to see what came in meanwhile).
+            return len(claimed) >= limit or (len(claimed) > 0 and claimed.left > 0)
         return True
 
 
