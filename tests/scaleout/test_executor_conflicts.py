@@ -127,8 +127,9 @@ class ExecutorWaits:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    """A web server and three executors (every task here runs in them), whose database sessions are named (the
-    ``application_name`` of their database URL) so that the test can tell them apart."""
+    """A web server and three executors (every task here runs in them); the executors'
+    database sessions are named (``application_name`` in their database URL) so that the test
+    can tell them apart."""
     started = Cluster.create(tmp_path)
     url = started.env["PERCH_DATABASE_URL"]
     named = dict(started.env, PERCH_DATABASE_URL=f"{url}?application_name={_name(started)}")

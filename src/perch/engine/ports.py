@@ -313,8 +313,8 @@ class Transaction(Protocol):
     def add_events(self, events: Sequence[QueuedEvent]) -> None: ...
 
     def claim_events(self, limit: int) -> ClaimedEvents:
-        """Remove and return queued events of up to ``limit`` of the oldest ones, oldest first.
-        On PostgreSQL each returned event's execution is locked for the transaction, and the
+        """Remove and return up to ``limit`` of the oldest queued events, oldest first. On
+        PostgreSQL each returned event's execution is locked for the transaction, and the
         events of executions another transaction holds are left to it (counted in ``left``)."""
         ...
 

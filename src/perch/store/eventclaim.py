@@ -34,7 +34,7 @@ _HEAD = text(
     ), walk(k, execution_id, locked, taken) AS (
         SELECT 0::bigint, NULL::text, false, 0::bigint
         UNION ALL
-        SELECT groups.k, groups.execution_id, tried.locked,
+        SELECT groups.k, groups.execution_id::text, tried.locked,
                walk.taken + CASE WHEN tried.locked THEN groups.n ELSE 0 END
         FROM walk
         JOIN groups ON groups.k = walk.k + 1

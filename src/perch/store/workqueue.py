@@ -392,8 +392,8 @@ class WorkQueue:
         return int(self._conn.execute(_DELETE_EVENT_IDS, {"b_ids": list(ids)}).rowcount)
 
     def claim_events(self, limit: int) -> ClaimedEvents:
-        """Remove and return queued events of up to ``limit`` of the oldest ones, oldest first;
-        on PostgreSQL only those of executions this transaction could lock
+        """Remove and return up to ``limit`` of the oldest queued events, oldest first; on
+        PostgreSQL only those of executions this transaction could lock
         (:mod:`perch.store.eventclaim`)."""
         if limit <= 0:
             return ClaimedEvents()
