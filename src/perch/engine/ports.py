@@ -313,8 +313,9 @@ class Transaction(Protocol):
     def add_events(self, events: Sequence[QueuedEvent]) -> None: ...
 
     def claim_events(self, limit: int) -> ClaimedEvents:
-        """Remove and return up to ``limit`` of the oldest queued events, oldest first. On
-        PostgreSQL each returned event's execution is locked for the transaction, and the
+        """Remove and return up to ``limit`` queued events, from the oldest on, oldest first.
+        On PostgreSQL they are the events of the executions the transaction could lock (each
+        execution's events together, executions in the order of their oldest event), and the
         events of executions another transaction holds are left to it (counted in ``left``)."""
         ...
 

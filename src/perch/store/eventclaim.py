@@ -59,8 +59,9 @@ _TAKE = text(
 
 
 def claim_locked(conn: Connection, limit: int) -> tuple[list[Any], int]:
-    """Remove up to ``limit`` of the oldest events whose execution this transaction could lock:
-    their rows, oldest first, and how many events it saw and left to other transactions.
+    """Remove up to ``limit`` events of the executions this transaction could lock, those of
+    the execution with the oldest event first: their rows, oldest first, and how many events it
+    saw and left to other transactions.
 
     An event another transaction removed between the two statements (it held the lock and
     committed) is simply not returned: the removal itself is what claims an event."""

@@ -392,9 +392,9 @@ class WorkQueue:
         return int(self._conn.execute(_DELETE_EVENT_IDS, {"b_ids": list(ids)}).rowcount)
 
     def claim_events(self, limit: int) -> ClaimedEvents:
-        """Remove and return up to ``limit`` of the oldest queued events, oldest first; on
-        PostgreSQL only those of executions this transaction could lock
-        (:mod:`perch.store.eventclaim`)."""
+        """Remove and return up to ``limit`` queued events, from the oldest on, oldest first;
+        on PostgreSQL those of the executions this transaction could lock, each execution's
+        together (:mod:`perch.store.eventclaim`)."""
         if limit <= 0:
             return ClaimedEvents()
         if self.dialect == "postgresql":
