@@ -2,7 +2,9 @@
 
 Claims are one statement each: pick the oldest rows, skipping the ones another transaction has
 locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has a single writer and ignores the
-clause), and update or delete them, returning what was claimed.
+clause), and update or delete them, returning what was claimed. Events on PostgreSQL are
+claimed by execution instead (:mod:`perch.store.eventclaim`): two executors must not take two
+events of one execution.
 """
 
 from __future__ import annotations
