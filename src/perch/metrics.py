@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -46,6 +46,23 @@ TIME_TO_DECISION = Histogram(
     buckets=_LONG,
     registry=REGISTRY,
 )
+
+EXECUTOR_CONFLICTS = Counter(
+    "perch_executor_conflicts_total",
+    "Batches of queued events an executor rolled back and retried because another process "
+    "changed or locked the same executions: a compare-and-set conflict (version) or a lock "
+    "cycle the database broke (deadlock).",
+    ("reason",),
+    registry=REGISTRY,
+)
+EXECUTOR_LEFT_EVENTS = Counter(
+    "perch_executor_left_events_total",
+    "Queued events an executor's claim saw and left to another executor, which was applying "
+    "events to the same execution at that moment (counted at each claim that left them).",
+    registry=REGISTRY,
+)
+for _reason in ("version", "deadlock"):
+    EXECUTOR_CONFLICTS.labels(reason=_reason)  # shown at 0 before the first conflict
 
 Counts = Callable[[], Mapping[str, Mapping[str, int]]]
 """Returns ``{"executions": {state: n}, "queue": {name: n}}``."""

@@ -34,6 +34,7 @@ from perch.engine.effects import Audit, ScheduleTimer
 from perch.engine.jobfilter import JobFilter
 from perch.engine.model import Execution, LogEntry
 from perch.engine.ports import (
+    ClaimedEvents,
     ExecutionQuery,
     Job,
     Page,
@@ -232,12 +233,12 @@ class BufferedTransaction:
         # Uploads are read back by later requests only, never by the unit that stores them.
         self._keep(lambda tx: tx.put_file(key, execution_id, content, created))
 
-    def claim_events(self, limit: int) -> list[QueuedEvent]:
+    def claim_events(self, limit: int) -> ClaimedEvents:
         if self.direct:
             return self._tx.claim_events(limit)
         events = self._peeking().peek_events(limit)
         self._keep(_removing(lambda tx, ids: cast(Peeking, tx).delete_event_ids(ids), events))
-        return events
+        return ClaimedEvents(events)
 
     def claim_due_timers(self, now: datetime, limit: int) -> list[Timer]:
         if self.direct:

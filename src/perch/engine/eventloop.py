@@ -18,15 +18,24 @@ from perch.engine.states import StateType
 from perch.engine.wakeup import EVENTS
 from perch.engine.written import Written, unit
 from perch.errors import ConcurrentUpdate, EngineError
+from perch.metrics import EXECUTOR_CONFLICTS, EXECUTOR_LEFT_EVENTS
 
 log = logging.getLogger(__name__)
 
 SLOW_TRANSACTION = 0.2
 """Seconds after which a transaction of the loop counts as slow."""
 
+LEFT_DELAY = 0.05
+"""Seconds to wait before claiming again after a claim left events to another executor (it
+holds their execution): it may end without taking them, and nobody would wake this loop."""
+
 
 class EventLoop(BackgroundLoop):
-    """Consumes the events outbox: each event is applied in the transaction that claims it."""
+    """Consumes the events outbox: each event is applied in the transaction that claims it.
+
+    Several executors share the outbox without applying events to one execution at once: a
+    claim takes only the events of executions no other executor holds (on PostgreSQL; SQLite
+    has one writer), so they do not wait for, deadlock with or roll back one another."""
 
     channel = EVENTS
     thread_name = "perch-executor"
@@ -37,12 +46,15 @@ class EventLoop(BackgroundLoop):
         # applied one per transaction until one is fast again, so the write lock is never held
         # for a whole batch of slow renderings.
         self._claim = batch
+        self._left = 0
 
     def step(self) -> float | None:
-        return 0.0 if self.drain_once() else None
+        if self.drain_once():
+            return 0.0
+        return LEFT_DELAY if self._left else None
 
     def drain_once(self) -> bool:
-        """Apply up to one batch of queued events; True when there may be more."""
+        """Apply up to one batch of queued events; True when there may be more to take now."""
         for _ in range(MAX_RETRIES):
             began = monotonic()
             limit = self._claim
@@ -54,11 +66,19 @@ class EventLoop(BackgroundLoop):
             except Exception as exc:
                 if not retryable(exc):
                     raise
+                reason = "version" if isinstance(exc, ConcurrentUpdate) else "deadlock"
+                EXECUTOR_CONFLICTS.labels(reason=reason).inc()
                 self._claim = 1
                 continue
             self._claim = 1 if monotonic() - began > SLOW_TRANSACTION else self._batch
+            self._left = claimed.left
+            if claimed.left:
+                EXECUTOR_LEFT_EVENTS.inc(claimed.left)
             self._ctx.after_commit(written)
-            return len(claimed) == limit
+            # Events left to another executor hid none of those behind them (the claim looks
+            # past them), but it stops looking once it has a batch: go again after a full one,
+            # or after taking some while leaving others (to see what came in meanwhile).
+            return len(claimed) >= limit or (len(claimed) > 0 and claimed.left > 0)
         return True
 
 

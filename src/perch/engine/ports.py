@@ -7,7 +7,7 @@ Rows never leave the store: it converts them to the engine values in :mod:`perch
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -93,6 +93,17 @@ class QueuedEvent:
     id: str
     execution_id: str
     event: Event
+
+
+class ClaimedEvents(list[QueuedEvent]):
+    """The events one claim removed from the outbox, oldest first, and how many it saw but
+    ``left`` to the executor that is applying events to the same executions at that moment."""
+
+    left: int
+
+    def __init__(self, events: Iterable[QueuedEvent] = (), *, left: int = 0) -> None:
+        super().__init__(events)
+        self.left = left
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,8 +312,11 @@ class Transaction(Protocol):
 
     def add_events(self, events: Sequence[QueuedEvent]) -> None: ...
 
-    def claim_events(self, limit: int) -> list[QueuedEvent]:
-        """Remove and return up to ``limit`` queued events, oldest first (SKIP LOCKED)."""
+    def claim_events(self, limit: int) -> ClaimedEvents:
+        """Remove and return up to ``limit`` queued events, from the oldest on, oldest first.
+        On PostgreSQL they are the events of the executions the transaction could lock (each
+        execution's events together, executions in the order of their oldest event), and the
+        events of executions another transaction holds are left to it (counted in ``left``)."""
         ...
 
     # logs and audit

@@ -2,7 +2,9 @@
 
 Claims are one statement each: pick the oldest rows, skipping the ones another transaction has
 locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has a single writer and ignores the
-clause), and update or delete them, returning what was claimed.
+clause), and update or delete them, returning what was claimed. Events on PostgreSQL are
+claimed by execution instead (:mod:`perch.store.eventclaim`): two executors must not take two
+events of one execution.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from sqlalchemy import (
 
 from perch.engine.effects import ScheduleTimer
 from perch.engine.jobfilter import JobFilter, like_pattern, like_prefix
-from perch.engine.ports import HANDED_BACK_ATTEMPT, Job, QueuedEvent, Timer
+from perch.engine.ports import HANDED_BACK_ATTEMPT, ClaimedEvents, Job, QueuedEvent, Timer
 from perch.store.codec import decode_event, dumps, encode_event, loads
+from perch.store.eventclaim import claim_locked
 from perch.store.prepared import Prepared
 from perch.store.schema import UtcDateTime, events, jobs, timers
 from perch.store.sealing import Sealer
@@ -212,6 +215,7 @@ class WorkQueue:
 
     _conn: Connection
     _sealer: Sealer | None
+    dialect: str
 
     # --- jobs -------------------------------------------------------------------------------
 
@@ -389,14 +393,19 @@ class WorkQueue:
             return 0
         return int(self._conn.execute(_DELETE_EVENT_IDS, {"b_ids": list(ids)}).rowcount)
 
-    def claim_events(self, limit: int) -> list[QueuedEvent]:
-        """Remove and return up to ``limit`` queued events, oldest first."""
+    def claim_events(self, limit: int) -> ClaimedEvents:
+        """Remove and return up to ``limit`` queued events, from the oldest on, oldest first;
+        on PostgreSQL those of the executions this transaction could lock, each execution's
+        together (:mod:`perch.store.eventclaim`)."""
         if limit <= 0:
-            return []
+            return ClaimedEvents()
+        if self.dialect == "postgresql":
+            locked, left = claim_locked(self._conn, limit)
+            return ClaimedEvents((self._event(row) for row in locked), left=left)
         rows = sorted(
             self._conn.execute(_CLAIM_EVENTS, {"b_limit": limit}), key=lambda row: row.seq
         )
-        return [self._event(row) for row in rows]
+        return ClaimedEvents(self._event(row) for row in rows)
 
     def _event(self, row: Any) -> QueuedEvent:
         return QueuedEvent(row.id, row.execution_id, decode_event(row.payload, self._sealer))
