@@ -67,13 +67,18 @@ def flow_source(tasks: int, *, worker: bool) -> str:
     return f"id: {FLOW_ID}\nnamespace: {NAMESPACE}\ntasks:\n{steps}"
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of one process (0 when it is gone)."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of one process (0 when it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+        return 0.0, 0.0
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS  # utime, stime
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process (0 when it is gone)."""
+    return sum(cpu_times(pid))
 
 
 def load_average() -> str:
@@ -146,7 +151,7 @@ def spawn(schema: Schema, role: str, application: str, *extra: str) -> Role:
     command = [sys.executable, "-m", "perch", "server", role, "--data-dir", str(schema.data_dir)]
     if PROFILE is not None and role == "worker":
         output = PROFILE / f"{name}.txt"
-        command = ["py-spy", "record", "-r", "200", "-f", "raw", "-o", str(output), "--", *command]
+        command = ["py-spy", "record", "--gil", "-r", "250", "-f", "raw", "-o", str(output), "--", *command]
     with log.open("wb") as out:
         popen = subprocess.Popen(
             [*command, *extra],
@@ -187,6 +192,8 @@ class Figures:
     tasks: int
     seconds: float
     worker_cpu: float
+    worker_system: float
+    """The part of ``worker_cpu`` spent in the kernel (sockets, scheduling)."""
     executor_cpu: float
     database_cpu: float
     load: str
@@ -228,6 +235,7 @@ def run_workers(
             wait_ready(roles)
             since = datetime.now(UTC)
             cpu_start = {r.popen.pid: cpu_seconds(r.popen.pid) for r in roles}
+            system_start = sum(cpu_times(r.popen.pid)[1] for r in roles if r.role == "worker")
             backends = schema.backend_pids(f"{tag}-w") + schema.backend_pids(f"{tag}-x")
             db_start = {pid: cpu_seconds(pid) for pid in backends}
             while count_in(schema.store, StateType.SUCCESS) < executions:
@@ -237,6 +245,8 @@ def run_workers(
                 time.sleep(0.1)
             load = load_average()
             cpu = {r.popen.pid: cpu_seconds(r.popen.pid) - cpu_start[r.popen.pid] for r in roles}
+            system = sum(cpu_times(r.popen.pid)[1] for r in roles if r.role == "worker")
+            system -= system_start
             backends = schema.backend_pids(f"{tag}-w") + schema.backend_pids(f"{tag}-x")
             db_cpu = sum(cpu_seconds(pid) - db_start.get(pid, 0.0) for pid in backends)
         finally:
@@ -245,7 +255,9 @@ def run_workers(
         worker_cpu = sum(cpu[r.popen.pid] for r in roles if r.role == "worker")
         executor_cpu = sum(cpu[r.popen.pid] for r in roles if r.role == "executor")
         seconds = max((last - since).total_seconds(), 1e-6)
-        return Figures(processes, done, seconds, worker_cpu, executor_cpu, db_cpu, load)
+        return Figures(
+            processes, done, seconds, worker_cpu, system, executor_cpu, db_cpu, load
+        )
 
 
 def run_inline(url: str, executions: int, tasks: int) -> tuple[float, float]:
@@ -297,20 +309,22 @@ def main() -> None:
     print()
     print(
         f"{'path':<18} {'tasks':>6} {'tasks/s':>8} {'ms/task':>8} "
-        f"{'CPU ms/task: workers':>21} {'executor':>9} {'postgres':>9}  load at end"
+        f"{'CPU ms/task: workers':>21} {'(kernel)':>9} {'executor':>9} {'postgres':>9}"
+        "  load at end"
     )
     for f in rows:
         print(
             f"{f'{f.processes} worker process' + ('es' if f.processes > 1 else ''):<18} "
             f"{f.tasks:>6} {f.rate:>8,.0f} {1000 / f.rate:>8.3f} "
-            f"{f.per_task_ms(f.worker_cpu):>21.3f} {f.per_task_ms(f.executor_cpu):>9.3f} "
+            f"{f.per_task_ms(f.worker_cpu):>21.3f} {f.per_task_ms(f.worker_system):>9.3f} "
+            f"{f.per_task_ms(f.executor_cpu):>9.3f} "
             f"{f.per_task_ms(f.database_cpu):>9.3f}  {f.load}"
         )
     if inline is not None:
         wall, cpu = inline
         print(
             f"{'inline (1 process)':<18} {total:>6} {1 / wall:>8,.0f} {wall * 1000:>8.3f} "
-            f"{cpu * 1000:>21.3f} {'':>9} {'':>9}  {load_average()}"
+            f"{cpu * 1000:>21.3f} {'':>9} {'':>9} {'':>9}  {load_average()}"
         )
     two = next((f for f in rows if f.processes == 2), None)
     if two is not None:
