@@ -85,10 +85,16 @@ class Reservations:
             with self._lock:
                 self._kept[worker_id] = [*kept, *self._kept.get(worker_id, [])]
 
-    def held(self) -> dict[str, list[str]]:
-        """Every thread's kept job ids."""
+    def saved(self, worker_id: str) -> list[Kept]:
+        """The thread's kept jobs as they are, for :meth:`restore`."""
         with self._lock:
-            return {w: [k.job.id for k in kept] for w, kept in self._kept.items() if kept}
+            return list(self._kept.get(worker_id, ()))
+
+    def restore(self, worker_id: str, kept: list[Kept]) -> None:
+        """Undo what a transaction that rolled back did to the thread's kept jobs (the jobs it
+        claimed are not leased after all; those it started or gave back are kept still)."""
+        with self._lock:
+            self._kept[worker_id] = list(kept)
 
     def drop_all(self) -> dict[str, list[Job]]:
         """Forget every kept job (the pool stops); returned to give them back."""

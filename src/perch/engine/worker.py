@@ -258,10 +258,12 @@ class WorkerPool:
         """
         for _ in range(MAX_RETRIES):
             started: list[_Started] = []
+            kept = self._reservations.saved(worker_id)
             try:
                 with unit(self._store) as (tx, written):
                     started = self._claim_in(tx, worker_id, written)
             except Exception as exc:
+                self._reservations.restore(worker_id, kept)
                 if not retryable(exc):
                     raise
                 continue
@@ -422,6 +424,7 @@ class WorkerPool:
     ) -> list[_Started]:
         for _ in range(MAX_RETRIES):
             following: list[_Started] = []
+            kept = self._reservations.saved(worker_id)
             try:
                 with unit(self._store) as (tx, written):
                     for item, outcome in results:
@@ -429,6 +432,7 @@ class WorkerPool:
                     if claim:
                         following = self._claim_in(tx, worker_id, written)
             except Exception as exc:
+                self._reservations.restore(worker_id, kept)
                 if not retryable(exc):
                     raise
                 continue
