@@ -92,7 +92,10 @@ def main() -> None:
         p50 = ordered[len(ordered) // 2] * 1000
         p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))] * 1000
         print(verdict(f"resume latency p50 ({path})", p50, 10.0, 50.0, lower_is_better=True))
-        print(verdict(f"resume latency p99 ({path})", p99, 25.0, float("inf"), lower_is_better=True))
+        print(
+            verdict(f"resume latency p99 ({path})", p99, 25.0, float("inf"), lower_is_better=True)
+        )
+
 
 if __name__ == "__main__":
     main()

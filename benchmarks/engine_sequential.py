@@ -31,8 +31,7 @@ RUNS = 7
 def flow_source(flow_id: str, *, worker: bool) -> str:
     heavy = " {{ range(1, 2) | length }}" if worker else ""
     steps = "\n".join(
-        f"  - id: log{i}\n    type: io.kestra.plugin.core.log.Log\n"
-        f'    message: "step {i}{heavy}"'
+        f'  - id: log{i}\n    type: io.kestra.plugin.core.log.Log\n    message: "step {i}{heavy}"'
         for i in range(TASKS)
     )
     return f"id: {flow_id}\nnamespace: bench\ntasks:\n{steps}\n"

@@ -1,10 +1,10 @@
 """Benchmark 2: start 10,000 executions of a 3-task flow -> throughput and start-to-SUCCESS times.
 
 Run with ``python benchmarks/engine_throughput.py [COUNT] [--worker]``. Target >= 12,000
-executions per minute, floor >= 3,000. Executions are started one by one through ``service.create_execution``
-(inputs validated, one transaction each) while the loops run them; throughput is COUNT divided
-by the time from the first start to the last SUCCESS. Start-to-SUCCESS per execution comes from
-its state history (CREATED to SUCCESS).
+executions per minute, floor >= 3,000. Executions are started one by one through
+``service.create_execution`` (inputs validated, one transaction each) while the loops run them;
+throughput is COUNT divided by the time from the first start to the last SUCCESS.
+Start-to-SUCCESS per execution comes from its state history (CREATED to SUCCESS).
 
 By default the tasks take the inline path: the engine renders them inside the transaction that
 dispatches them. ``--worker`` runs the worker path instead: each template also calls ``range()``,

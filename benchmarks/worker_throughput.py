@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine_harness import BENCH, all_executions, count_in, create_many, deploy
+from engine_harness import all_executions, count_in, create_many, deploy
 
 from perch.engine.ids import new_id
 from perch.engine.states import StateType
@@ -151,7 +151,19 @@ def spawn(schema: Schema, role: str, application: str, *extra: str) -> Role:
     command = [sys.executable, "-m", "perch", "server", role, "--data-dir", str(schema.data_dir)]
     if PROFILE is not None and role == "worker":
         output = PROFILE / f"{name}.txt"
-        command = ["py-spy", "record", "--gil", "-r", "250", "-f", "raw", "-o", str(output), "--", *command]
+        command = [
+            "py-spy",
+            "record",
+            "--gil",
+            "-r",
+            "250",
+            "-f",
+            "raw",
+            "-o",
+            str(output),
+            "--",
+            *command,
+        ]
     with log.open("wb") as out:
         popen = subprocess.Popen(
             [*command, *extra],
@@ -220,16 +232,13 @@ def ended_after(schema: Schema, since: datetime) -> tuple[int, datetime]:
     return count, last
 
 
-def run_workers(
-    url: str, processes: int, executions: int, tasks: int, threads: int
-) -> Figures:
+def run_workers(url: str, processes: int, executions: int, tasks: int, threads: int) -> Figures:
     with temporary_schema(url) as schema:
         deploy(schema.store, flow_source(tasks, worker=True))
         create_many(schema.store, NAMESPACE, FLOW_ID, executions, batch=200)
         tag = f"perch-bench-{new_id()[:10].lower()}"
         roles = [spawn(schema, "executor", f"{tag}-x")] + [
-            spawn(schema, "worker", f"{tag}-w", "--workers", str(threads))
-            for _ in range(processes)
+            spawn(schema, "worker", f"{tag}-w", "--workers", str(threads)) for _ in range(processes)
         ]
         try:
             wait_ready(roles)
@@ -255,9 +264,7 @@ def run_workers(
         worker_cpu = sum(cpu[r.popen.pid] for r in roles if r.role == "worker")
         executor_cpu = sum(cpu[r.popen.pid] for r in roles if r.role == "executor")
         seconds = max((last - since).total_seconds(), 1e-6)
-        return Figures(
-            processes, done, seconds, worker_cpu, system, executor_cpu, db_cpu, load
-        )
+        return Figures(processes, done, seconds, worker_cpu, system, executor_cpu, db_cpu, load)
 
 
 def run_inline(url: str, executions: int, tasks: int) -> tuple[float, float]:
@@ -304,8 +311,12 @@ def main() -> None:
         f"{args.executions} executions x {args.tasks} trivial Log tasks = {total} tasks; "
         f"1 executor process + N worker processes of {args.threads} threads"
     )
-    rows = [run_workers(args.database_url, n, args.executions, args.tasks, args.threads) for n in counts]
-    inline = None if args.skip_inline else run_inline(args.database_url, args.executions, args.tasks)
+    rows = [
+        run_workers(args.database_url, n, args.executions, args.tasks, args.threads) for n in counts
+    ]
+    inline = (
+        None if args.skip_inline else run_inline(args.database_url, args.executions, args.tasks)
+    )
     print()
     print(
         f"{'path':<18} {'tasks':>6} {'tasks/s':>8} {'ms/task':>8} "

@@ -39,7 +39,7 @@ class PgForm:
         self.sql: str = compiled.string
         names = tuple(dict.fromkeys(_PARAMETER.findall(self.sql)))
         binds = compiled.binds
-        processors = compiled._bind_processors  # noqa: SLF001 - SQLAlchemy's own, per name
+        processors = compiled._bind_processors
         self._binds: tuple[tuple[str, Processor], ...] = tuple(
             (name, processors.get(name)) for name in names
         )
