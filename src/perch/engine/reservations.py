@@ -37,8 +37,9 @@ class Kept:
 class Reservations:
     """The jobs each worker thread keeps, and how long each task type's runs take here."""
 
-    def __init__(self, lease: timedelta, limit: int) -> None:
+    def __init__(self, lease: timedelta, limit: int, quick_seconds: float = QUICK_SECONDS) -> None:
         self._window = lease / 3
+        self._quick_seconds = quick_seconds
         self._limit = limit
         self._lock = threading.Lock()
         self._kept: dict[str, list[Kept]] = {}
@@ -56,7 +57,7 @@ class Reservations:
         if task_type is None:
             return False
         average = self._seconds.get(task_type)
-        return average is not None and average < QUICK_SECONDS
+        return average is not None and average < self._quick_seconds
 
     def keep(self, worker_id: str, job: Job, claimed: datetime) -> bool:
         """Keep ``job`` for this thread if its task type is quick and there is room."""

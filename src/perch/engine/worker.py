@@ -28,7 +28,7 @@ from perch.engine.ids import new_id
 from perch.engine.jobfilter import JobFilter
 from perch.engine.model import Execution
 from perch.engine.ports import HANDED_BACK_ATTEMPT, Job, Store, Transaction, WorkerInfo
-from perch.engine.reservations import Reservations
+from perch.engine.reservations import QUICK_SECONDS, Reservations
 from perch.engine.running import (
     FailedOutcome,
     Outcome,
@@ -87,11 +87,14 @@ class WorkerPool:
         inline: Callable[[Task], bool] | None = None,
         inline_limit: int = 64,
         job_filter: JobFilter | None = None,
+        quick_seconds: float = QUICK_SECONDS,
     ) -> None:
         """``inline(task)`` tells which tasks do no I/O and finish in microseconds (Log,
         Return, OutputValues): those run inside the transaction that claims them, so their
         start and result are one write, and the jobs they make are claimed in that same
-        transaction, up to ``inline_limit`` tasks per transaction."""
+        transaction, up to ``inline_limit`` tasks per transaction. Jobs of a task type whose
+        runs here took under ``quick_seconds`` on average are kept when claimed behind another
+        (:mod:`perch.engine.reservations`)."""
         self._store = store
         self._inline = inline
         self._inline_limit = inline_limit
@@ -102,7 +105,7 @@ class WorkerPool:
         self._threads_wanted = threads
         self._lease = timedelta(seconds=lease_seconds)
         self._batch = batch
-        self._reservations = Reservations(self._lease, max(batch - 1, 0))
+        self._reservations = Reservations(self._lease, max(batch - 1, 0), quick_seconds)
         self.job_filter = job_filter or JobFilter()
         prefix = self.job_filter.group or "worker"
         self.name = name or f"{prefix}-{new_id()[:8]}"
