@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from perch.engine.wakeup import (
     KILL_PREFIX,
+    WAKE_PREFIX,
     WakeHub,
     killed_ids,
     nudge,
     nudging_listener,
     socket_address,
+    woken_channels,
 )
 
 log = logging.getLogger("perch.server")
@@ -52,11 +54,19 @@ class PostgresWakeBridge:
                         # The timeout only bounds how long stop() waits for this thread.
                         received = listener.wait(timeout=1.0)
                         if received:
+                            channels: set[str] | None = set()
                             for _, payload in received:
                                 for execution_id in killed_ids(payload):
                                     if self._being_killed(execution_id):
                                         self._hub.killed(execution_id)
-                            self._hub.wake_local()
+                                named = woken_channels(payload)
+                                if named is None or channels is None:
+                                    channels = None
+                                else:
+                                    channels |= named
+                            # Only the loops of the channels named (idle workers stay asleep
+                            # when another process wrote no job).
+                            self._hub.wake_local(channels)
                             # Followers (SSE, wait=true) of executions another process wrote.
                             self._hub.changed(None)
             except Exception:
@@ -114,9 +124,16 @@ class PostgresNotifier:
         self._store = store
         self._pending = threading.Event()
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._channels: set[str] = set()
         self._thread = threading.Thread(target=self._run, name="perch-pg-notify", daemon=True)
-        hub.add_listener(lambda channels: self._pending.set())
+        hub.add_listener(self._woke)
         hub.on_kill(lambda execution_id: self._send(KILL_PREFIX + execution_id))
+
+    def _woke(self, channels: Iterable[str]) -> None:
+        with self._lock:
+            self._channels.update(channels)
+        self._pending.set()
 
     def start(self) -> None:
         self._thread.start()
@@ -138,7 +155,9 @@ class PostgresNotifier:
             if self._stop.is_set():
                 return
             self._pending.clear()
-            self._send()
+            with self._lock:
+                channels, self._channels = self._channels, set()
+            self._send(WAKE_PREFIX + " ".join(sorted(channels)))
             # Commits within this pause share the next NOTIFY.
             self._stop.wait(COALESCE_SECONDS)
 

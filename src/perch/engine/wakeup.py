@@ -85,11 +85,13 @@ class WakeHub:
         """Wake every channel."""
         self.notify(CHANNELS)
 
-    def wake_local(self) -> None:
-        """Wake every channel of this process only, without telling the listeners: for a
-        wake-up that came from another process (passing it on would echo it back)."""
+    def wake_local(self, channels: Iterable[str] | None = None) -> None:
+        """Wake these channels (every one by default) of this process only, without telling
+        the listeners: for a wake-up that came from another process (passing it on would echo
+        it back)."""
+        names = CHANNELS if channels is None else [c for c in set(channels) if c in CHANNELS]
         with self._lock:
-            for name in CHANNELS:
+            for name in names:
                 self._generations[name] += 1
                 self._conditions[name].notify_all()
 
@@ -243,6 +245,21 @@ _MAX_MESSAGE = 64 * 1024
 KILL_PREFIX = "kill:"
 """A nudge (or PostgreSQL NOTIFY payload) ``kill:<id>`` asks the server to cancel the running
 tasks of an execution that another process killed."""
+
+
+WAKE_PREFIX = "wake:"
+"""A PostgreSQL NOTIFY payload line ``wake:jobs timers`` names the channels a commit of another
+process woke (a payload without one wakes every channel)."""
+
+
+def woken_channels(message: str) -> set[str] | None:
+    """The channels named by the ``wake:`` lines of a message; None when it has none (then
+    every channel is to be woken)."""
+    found: set[str] | None = None
+    for line in message.splitlines():
+        if line.startswith(WAKE_PREFIX):
+            found = (found or set()) | set(line[len(WAKE_PREFIX) :].split())
+    return found
 
 
 def killed_ids(message: str) -> list[str]:

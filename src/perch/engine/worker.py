@@ -28,6 +28,7 @@ from perch.engine.ids import new_id
 from perch.engine.jobfilter import JobFilter
 from perch.engine.model import Execution
 from perch.engine.ports import HANDED_BACK_ATTEMPT, Job, Store, Transaction, WorkerInfo
+from perch.engine.reservations import QUICK_SECONDS, Reservations
 from perch.engine.running import (
     FailedOutcome,
     Outcome,
@@ -86,11 +87,14 @@ class WorkerPool:
         inline: Callable[[Task], bool] | None = None,
         inline_limit: int = 64,
         job_filter: JobFilter | None = None,
+        quick_seconds: float = QUICK_SECONDS,
     ) -> None:
         """``inline(task)`` tells which tasks do no I/O and finish in microseconds (Log,
         Return, OutputValues): those run inside the transaction that claims them, so their
         start and result are one write, and the jobs they make are claimed in that same
-        transaction, up to ``inline_limit`` tasks per transaction."""
+        transaction, up to ``inline_limit`` tasks per transaction. Jobs of a task type whose
+        runs here took under ``quick_seconds`` on average are kept when claimed behind another
+        (:mod:`perch.engine.reservations`)."""
         self._store = store
         self._inline = inline
         self._inline_limit = inline_limit
@@ -101,6 +105,7 @@ class WorkerPool:
         self._threads_wanted = threads
         self._lease = timedelta(seconds=lease_seconds)
         self._batch = batch
+        self._reservations = Reservations(self._lease, max(batch - 1, 0), quick_seconds)
         self.job_filter = job_filter or JobFilter()
         prefix = self.job_filter.group or "worker"
         self.name = name or f"{prefix}-{new_id()[:8]}"
@@ -153,8 +158,13 @@ class WorkerPool:
         self._halt.set()
         if self._threads:
             self._threads[-1].join(timeout=10)
+        kept = self._reservations.drop_all()
         try:
             with self._store.transaction() as tx:
+                ended = self._ctx.clock.now() - self._lease
+                for worker_id, jobs in kept.items():
+                    # Never started: claimable at once, as the same attempt.
+                    tx.extend_leases(worker_id, [job.id for job in jobs], ended)
                 tx.remove_worker(self.name)
         except Exception:
             log.exception("could not unregister worker %s", self.name)
@@ -251,10 +261,12 @@ class WorkerPool:
         """
         for _ in range(MAX_RETRIES):
             started: list[_Started] = []
+            kept = self._reservations.saved(worker_id)
             try:
                 with unit(self._store) as (tx, written):
                     started = self._claim_in(tx, worker_id, written)
             except Exception as exc:
+                self._reservations.restore(worker_id, kept)
                 if not retryable(exc):
                     raise
                 continue
@@ -265,30 +277,36 @@ class WorkerPool:
 
     def _claim_in(self, tx: Transaction, worker_id: str, written: Written) -> list[_Started]:
         """Claim and start jobs in ``tx``; inline tasks run here and now, the others are
-        returned to run outside the transaction."""
+        returned to run outside the transaction.
+
+        The thread's kept jobs (:mod:`perch.engine.reservations`) come first, without a claim
+        statement; of a claim, the jobs after the one started are kept when their task is
+        quick, else given back."""
         started: list[_Started] = []
         budget = self._inline_limit if self._inline is not None else 0
         while True:
             now = self._ctx.clock.now()
-            lease_until = now + self._lease
-            # Older jobs of others first, then the ones this transaction wrote (claimed from
-            # memory: nothing is written before the unit ends).
-            jobs = tx.claim_jobs(worker_id, self._batch, now, lease_until, self.job_filter)
-            jobs += written.claim_own_jobs(
-                worker_id, self._batch - len(jobs), lease_until, self.job_filter
+            # A quick job this transaction wrote (the next task of the execution just reported)
+            # first: its execution is read and written once for both.
+            jobs = written.claim_own_jobs(
+                worker_id, 1, now + self._lease, self.job_filter, self._quick
             )
-            for job in jobs:
-                CLAIM_LATENCY.observe(max((now - job.created).total_seconds(), 0.0))
-            if jobs:
-                self._claimed += 1  # only compared for change, so races between threads are fine
+            kept, give_back = ([], []) if jobs else self._reservations.take(worker_id, now)
+            jobs = jobs or [k.job for k in kept] or self._claim_new(tx, worker_id, written, now)
             ran_inline = 0
-            for job in jobs:
-                if started and not self._runs_inline(tx, job, written, budget):
+            for index, job in enumerate(jobs):
+                if started:
                     # A thread runs one job at a time: a job started behind the one it
                     # already holds would wait as a begun attempt (counted lost if this
                     # process dies, though it never ran) while other workers sit idle.
-                    self._hand_back(tx, worker_id, job, written, now)
-                    continue
+                    if kept:
+                        self._reservations.put_back(worker_id, kept[index:])
+                        break
+                    if self._reservations.keep(worker_id, job, now):
+                        continue
+                    if not self._runs_inline(tx, job, written, budget):
+                        give_back.append(job)
+                        continue
                 item = self._start_in(tx, worker_id, job, written)
                 if item is None:
                     continue
@@ -298,8 +316,29 @@ class WorkerPool:
                     ran_inline += 1
                 else:
                     started.append(item)
+            # Given back unstarted: any worker may claim them at once.
+            written.hand_back_jobs(tx, give_back, worker_id, now - self._lease)
             if not jobs or started or not ran_inline or budget <= 0:
                 return started
+
+    def _quick(self, job: Job) -> bool:
+        return self._reservations.quick(job.task_type)
+
+    def _claim_new(
+        self, tx: Transaction, worker_id: str, written: Written, now: datetime
+    ) -> list[Job]:
+        """Lease up to one batch: older jobs of others first, then the ones this transaction
+        wrote (claimed from memory: nothing is written before the unit ends)."""
+        lease_until = now + self._lease
+        jobs = tx.claim_jobs(worker_id, self._batch, now, lease_until, self.job_filter)
+        jobs += written.claim_own_jobs(
+            worker_id, self._batch - len(jobs), lease_until, self.job_filter
+        )
+        for job in jobs:
+            CLAIM_LATENCY.observe(max((now - job.created).total_seconds(), 0.0))
+        if jobs:
+            self._claimed += 1  # only compared for change, so races between threads are fine
+        return jobs
 
     def _runs_inline(self, tx: Transaction, job: Job, written: Written, budget: int) -> bool:
         """Whether claiming ``job`` would run it here and now (or drop it) rather than hold it
@@ -314,12 +353,6 @@ class WorkerPool:
         except (KeyError, PerchError):
             return True  # dropped at its start
         return self._inline(task)
-
-    def _hand_back(
-        self, tx: Transaction, worker_id: str, job: Job, written: Written, now: datetime
-    ) -> None:
-        """Give a claimed job back unstarted: any worker may claim it at once."""
-        written.hand_back_job(tx, job, worker_id, now - self._lease)
 
     def _hold(self, worker_id: str, started: list[_Started]) -> None:
         if started:
@@ -379,9 +412,9 @@ class WorkerPool:
             return outcome
         finally:
             state = outcome.state.value if outcome is not None else "ERROR"
-            TASK_DURATION.labels(_short_type(item.task.type), state).observe(
-                time.perf_counter() - began
-            )
+            seconds = time.perf_counter() - began
+            TASK_DURATION.labels(_short_type(item.task.type), state).observe(seconds)
+            self._reservations.ran(item.job.task_type or item.task.type, seconds)
             with self._lock:
                 events = self._cancels.get(execution_id, [])
                 if cancelled in events:
@@ -394,6 +427,7 @@ class WorkerPool:
     ) -> list[_Started]:
         for _ in range(MAX_RETRIES):
             following: list[_Started] = []
+            kept = self._reservations.saved(worker_id)
             try:
                 with unit(self._store) as (tx, written):
                     for item, outcome in results:
@@ -401,6 +435,7 @@ class WorkerPool:
                     if claim:
                         following = self._claim_in(tx, worker_id, written)
             except Exception as exc:
+                self._reservations.restore(worker_id, kept)
                 if not retryable(exc):
                     raise
                 continue

@@ -3,7 +3,7 @@ written once before the commit (:class:`Written`, :func:`unit`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -116,10 +116,11 @@ class Written:
         limit: int,
         lease_until: datetime,
         job_filter: JobFilter | None = None,
+        accept: Callable[[Job], bool] | None = None,
     ) -> list[Job]:
         """Lease up to ``limit`` of the jobs this unit wrote that nobody holds and
-        ``job_filter`` accepts: they are written leased at the flush (no other transaction can
-        see them before)."""
+        ``job_filter`` (and ``accept``, when given) accepts: they are written leased at the
+        flush (no other transaction can see them before)."""
         claimed: list[Job] = []
         for index, job in enumerate(self._jobs):
             if len(claimed) >= limit:
@@ -127,6 +128,8 @@ class Written:
             if job_filter is not None and not job_filter.matches(
                 job.worker_group, job.task_type, job.namespace
             ):
+                continue
+            if accept is not None and not accept(job):
                 continue
             if job.worker_id is None:
                 leased = replace(job, worker_id=worker_id, lease_until=lease_until)
@@ -138,13 +141,24 @@ class Written:
     def hand_back_job(self, tx: Transaction, job: Job, worker_id: str, ended: datetime) -> None:
         """Give back a job ``worker_id`` claimed but did not start: its lease ends at
         ``ended`` (a time already past), and the commit wakes the workers to claim it."""
-        for index, own in enumerate(self._jobs):
-            if own.id == job.id:
-                self._jobs[index] = replace(own, worker_id=None, lease_until=None)
-                break
-        else:
-            tx.extend_leases(worker_id, [job.id], ended)
-        self.jobs += 1
+        self.hand_back_jobs(tx, [job], worker_id, ended)
+
+    def hand_back_jobs(
+        self, tx: Transaction, jobs: list[Job], worker_id: str, ended: datetime
+    ) -> None:
+        """:meth:`hand_back_job` for several jobs, in one statement."""
+        if not jobs:
+            return
+        ids = {job.id for job in jobs}
+        own: set[str] = set()
+        for index, job in enumerate(self._jobs):
+            if job.id in ids:
+                self._jobs[index] = replace(job, worker_id=None, lease_until=None)
+                own.add(job.id)
+        others = [job.id for job in jobs if job.id not in own]
+        if others:
+            tx.extend_leases(worker_id, others, ended)
+        self.jobs += len(jobs)
 
     def remove_job(self, tx: Transaction, job_id: str) -> None:
         """Remove a finished (or dropped) job: one this unit wrote is simply not written."""

@@ -1,4 +1,4 @@
-"""Hot statements compiled once and, on SQLite, run straight on the driver's cursor.
+"""Hot statements compiled once and run straight on the driver's cursor.
 
 Even with its compiled-statement cache, SQLAlchemy spends several times longer preparing each
 execution (context, parameter processing, result set-up, events) than SQLite spends running
@@ -6,7 +6,8 @@ these small statements; on the engine's hot path (read, compare-and-set, audit, 
 overhead was the largest single cost. A :class:`Prepared` statement keeps SQLAlchemy's own SQL
 text and bind processors (so values are stored exactly as the SQLAlchemy path stores them) but
 hands them to the ``sqlite3`` cursor of the connection, inside the transaction SQLAlchemy
-began. On PostgreSQL it simply executes through SQLAlchemy.
+began. On PostgreSQL (psycopg) it does the same with the psycopg dialect's SQL and processors
+(:mod:`perch.store.pgprepared`); with another driver it executes through SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from sqlalchemy import Connection
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
+
+from perch.store.pgprepared import PgForm
 
 _SQLITE = sqlite.dialect()
 
@@ -50,6 +53,16 @@ class Prepared:
         self._convert = any(proc is not None for proc in self._results)
         # Literal values inside the statement (``version + 1``) are parameters too.
         self._literals = {name: binds[name].value for name in names if not binds[name].required}
+        self._columns = columns
+        self._pg: PgForm | None = None
+
+    def _postgres(self, conn: Connection) -> PgForm | None:
+        """The psycopg form (compiled on first use), None on another database or driver."""
+        if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+            return None
+        if self._pg is None:
+            self._pg = PgForm(self.statement, self._columns, conn.dialect)
+        return self._pg
 
     def _row(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         if self._literals:
@@ -74,6 +87,11 @@ class Prepared:
 
     def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run with one set of parameters; the number of rows it changed."""
+        pg = self._postgres(conn)
+        if pg is not None:
+            with self._cursor(conn) as cursor:
+                pg.run(cursor, pg.params(params))
+                return int(cursor.rowcount)
         if conn.dialect.name != "sqlite":
             return int(conn.execute(self.statement, dict(params)).rowcount)
         cursor = self._cursor(conn)
@@ -93,6 +111,12 @@ class Prepared:
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """Run a query; its first row (values as SQLAlchemy would return them), or None."""
+        pg = self._postgres(conn)
+        if pg is not None:
+            with self._cursor(conn) as cursor:
+                pg.run(cursor, pg.params(params))
+                row = cursor.fetchone()
+                return None if row is None else pg.converted(row)
         if conn.dialect.name != "sqlite":
             row = conn.execute(self.statement, dict(params)).first()
             return None if row is None else tuple(row)
@@ -106,6 +130,11 @@ class Prepared:
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run a query (or a statement with RETURNING); all its rows."""
+        pg = self._postgres(conn)
+        if pg is not None:
+            with self._cursor(conn) as cursor:
+                pg.run(cursor, pg.params(params))
+                return [pg.converted(row) for row in cursor.fetchall()]
         if conn.dialect.name != "sqlite":
             return [tuple(row) for row in conn.execute(self.statement, dict(params))]
         cursor = self._cursor(conn)
@@ -117,6 +146,11 @@ class Prepared:
 
     def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per parameter set (a batched INSERT)."""
+        pg = self._postgres(conn)
+        if pg is not None:
+            with self._cursor(conn) as cursor:
+                pg.run(cursor, [pg.params(r) for r in rows], many=True)
+            return
         if conn.dialect.name != "sqlite":
             conn.execute(self.statement, [dict(r) for r in rows])
             return
