@@ -145,11 +145,12 @@ def main() -> None:
         print(f"{where}: {count} paused executions set up in {time.perf_counter() - setup:.1f} s")
 
         with server(b, args.database_url) if args.http else _nothing() as url:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             resumed, skipped = resume_over_http(url) if url else resume_in_process(b.store)
             answered = time.perf_counter() - start
             wait_count(b.store, (StateType.SUCCESS,), count)
             elapsed = time.perf_counter() - start
+            cpu = time.process_time() - cpu
 
         lost = twice = 0
         for execution in all_executions(b.store):
@@ -165,7 +166,10 @@ def main() -> None:
         paused_left = count_in(b.store, StateType.PAUSED)
     path = "POST …/resume/by-query" if args.http else "service.resume_by_query"
     print(f"{path}: {resumed} resumed, {skipped} skipped, answered after {answered:.1f} s")
-    print(f"all {count} SUCCESS after {elapsed:.1f} s; lost {lost}, resumed twice {twice}")
+    print(
+        f"all {count} SUCCESS after {elapsed:.1f} s (CPU of this process {cpu:.1f} s, load "
+        f"average {os.getloadavg()[0]:.1f}); lost {lost}, resumed twice {twice}"
+    )
     print(
         f"RESUME audit records: {sum(audits.values())} for {len(audits)} executions, "
         f"{audited_once} with exactly one; still paused {paused_left}"
