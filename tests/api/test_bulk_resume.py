@@ -159,7 +159,7 @@ def test_bulk_resume_racing_single_resumes_has_one_winner_each(api: Api) -> None
     assert bulk["count"] + len(won_by_singles) == len(ids)
     assert lost_by_bulk == won_by_singles
     for message in (i["message"] for i in bulk["invalids"]):
-        assert message.startswith("execution not paused") or message.startswith("not paused")
+        assert message.startswith(("execution not paused", "not paused"))
     for execution_id in ids:
         api.wait(execution_id, state_is("SUCCESS"))
         assert len(resume_audits(api, execution_id)) == 1

@@ -46,10 +46,15 @@ def test_a_savepoint_that_raises_undoes_only_its_own_writes(store: SqlStore) -> 
     with store.transaction() as tx:
         tx.add_timers("kept-before", _timer("t1"))
         tx.add_audit("kept-before", Audit("RESUME", ALICE, {}, tenant="main"), T0)
-        with pytest.raises(Boom), tx.savepoint():
-            tx.add_timers("dropped", _timer("t2"))
-            tx.add_audit("dropped", Audit("RESUME", ALICE, {}, tenant="main"), T0)
-            raise Boom
+
+        def dropped() -> None:
+            with tx.savepoint():
+                tx.add_timers("dropped", _timer("t2"))
+                tx.add_audit("dropped", Audit("RESUME", ALICE, {}, tenant="main"), T0)
+                raise Boom
+
+        with pytest.raises(Boom):
+            dropped()
         with tx.savepoint():
             tx.add_timers("kept-after", _timer("t3"))
             tx.add_audit("kept-after", Audit("RESUME", ALICE, {}, tenant="main"), T0)
@@ -81,9 +86,14 @@ def test_a_savepoint_that_only_reads_changes_nothing(store: SqlStore) -> None:
     with store.transaction() as tx:
         tx.insert_execution(make_execution("e1"))
     with store.transaction() as tx:
-        with pytest.raises(Boom), tx.savepoint():
-            assert tx.get_executions(["e1", "missing"], for_update=True).keys() == {"e1"}
-            raise Boom
+
+        def reads() -> None:
+            with tx.savepoint():
+                assert tx.get_executions(["e1", "missing"], for_update=True).keys() == {"e1"}
+                raise Boom
+
+        with pytest.raises(Boom):
+            reads()
         with tx.savepoint():
             assert tx.get_execution("e1") is not None
         tx.add_timers("e1", _timer("t1"))
@@ -103,11 +113,17 @@ def test_a_buffered_unit_drops_the_writes_kept_in_a_failed_savepoint(
     sqlite_store: SqlStore,
 ) -> None:
     with unit(sqlite_store) as (tx, _written):
-        assert isinstance(tx, BufferedTransaction) and not tx.direct
+        assert isinstance(tx, BufferedTransaction)
+        assert not tx.direct
         tx.add_timers("kept", _timer("t1"))
-        with pytest.raises(Boom), tx.savepoint():
-            tx.add_timers("dropped", _timer("t2"))
-            raise Boom
+
+        def dropped() -> None:
+            with tx.savepoint():
+                tx.add_timers("dropped", _timer("t2"))
+                raise Boom
+
+        with pytest.raises(Boom):
+            dropped()
         with tx.savepoint():
             tx.add_timers("kept-too", _timer("t3"))
         assert not tx.direct
@@ -120,11 +136,17 @@ def test_a_buffered_unit_that_starts_writing_inside_a_savepoint_rolls_back_to_it
 ) -> None:
     with unit(sqlite_store) as (tx, _written):
         tx.add_timers("kept", _timer("t1"))
-        with pytest.raises(Boom), tx.savepoint():
-            tx.add_timers("dropped", _timer("t2"))
-            tx.insert_execution(make_execution("e1"))  # takes the write lock now
-            assert isinstance(tx, BufferedTransaction) and tx.direct
-            raise Boom
+
+        def writes() -> None:
+            with tx.savepoint():
+                tx.add_timers("dropped", _timer("t2"))
+                tx.insert_execution(make_execution("e1"))  # takes the write lock now
+                assert isinstance(tx, BufferedTransaction)
+                assert tx.direct
+                raise Boom
+
+        with pytest.raises(Boom):
+            writes()
         with tx.savepoint():
             tx.insert_execution(make_execution("e2"))
 
