@@ -328,6 +328,9 @@ class BufferedTransaction:
     def update_execution(self, execution: Execution) -> Execution:
         return self._now().update_execution(execution)
 
+    def update_executions(self, executions: Sequence[Execution]) -> list[Execution]:
+        return self._now().update_executions(executions)
+
     def delete_execution(self, execution_id: str) -> bool:
         return self._now().delete_execution(execution_id)
 

@@ -213,6 +213,11 @@ class Transaction(Protocol):
         :class:`perch.errors.ConcurrentUpdate` when someone else wrote first."""
         ...
 
+    def update_executions(self, executions: Sequence[Execution]) -> list[Execution]:
+        """:meth:`update_execution` of each, together (a batch written at its commit);
+        :class:`perch.errors.ConcurrentUpdate` when any of them changed meanwhile."""
+        ...
+
     def search_executions(self, query: ExecutionQuery) -> Page: ...
 
     def execution_states(self, query: ExecutionQuery) -> list[tuple[str, StateType]]:

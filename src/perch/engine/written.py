@@ -217,11 +217,13 @@ class Written:
             tx.insert_execution(execution)
             self._base[execution_id] = execution.version
         self._inserts.clear()
-        for execution_id in sorted(self._dirty):
-            staged = self.seen[execution_id]
-            saved = tx.update_execution(staged.with_version(self._base[execution_id]))
-            self.seen[execution_id] = saved
-            self._base[execution_id] = saved.version
+        staged = [
+            self.seen[execution_id].with_version(self._base[execution_id])
+            for execution_id in sorted(self._dirty)
+        ]
+        for saved in tx.update_executions(staged) if staged else ():
+            self.seen[saved.id] = saved
+            self._base[saved.id] = saved.version
         self._dirty.clear()
         if self._dispatched:
             # Left over by an apply that failed after dispatching: jobs, as without a runner.

@@ -220,6 +220,8 @@ class ExecutionQueries:
         execution = execution_from_dict(doc, version)
         if remember:
             self.committed.append(execution)
+            # As stored at that version: what a write of it in this transaction replaces.
+            self._written.setdefault(execution_id, execution)
         return execution
 
     def update_execution(self, execution: Execution) -> Execution:
@@ -232,8 +234,41 @@ class ExecutionQueries:
             raise ConcurrentUpdate(
                 f"execution '{execution.id}' is no longer at version {execution.version}"
             )
-        # The version replaced, as this transaction wrote it or as committed (the cache holds
-        # it): only the chunks of task runs that changed are written.
+        write_runs(self._conn, execution, self._replaced(execution), self._sealer, new=False)
+        stored = execution.with_version(execution.version + 1)
+        self._written[execution.id] = stored
+        self.committed.append(stored)
+        return stored
+
+    def update_executions(self, executions: Sequence[Execution]) -> list[Execution]:
+        """:meth:`update_execution` of each, the rows compare-and-set in one batched UPDATE;
+        :class:`ConcurrentUpdate` when any of them is no longer at its version."""
+        if len(executions) <= 1:
+            return [self.update_execution(execution) for execution in executions]
+        rows = []
+        for execution in executions:
+            params = _columns(execution, self._sealer)
+            params["b_id"] = execution.id
+            params["b_version"] = execution.version
+            rows.append(params)
+        if _PREPARED_UPDATE.many(self._conn, rows) != len(rows):
+            raise ConcurrentUpdate(
+                f"one of {len(rows)} executions written together changed meanwhile"
+            )
+        stored = []
+        for execution in executions:
+            replaced = self._replaced(execution)
+            write_runs(self._conn, execution, replaced, self._sealer, new=False)
+            saved = execution.with_version(execution.version + 1)
+            self._written[execution.id] = saved
+            self.committed.append(saved)
+            stored.append(saved)
+        return stored
+
+    def _replaced(self, execution: Execution) -> Execution | None:
+        """The version a write of ``execution`` replaces, as this transaction wrote or read it
+        or as committed (the cache holds it): only the chunks of task runs that changed are
+        written."""
         replaced = self._written.get(execution.id)
         if replaced is None or replaced.version != execution.version:
             replaced = (
@@ -241,11 +276,7 @@ class ExecutionQueries:
                 if self._cache is not None
                 else None
             )
-        write_runs(self._conn, execution, replaced, self._sealer, new=False)
-        stored = execution.with_version(execution.version + 1)
-        self._written[execution.id] = stored
-        self.committed.append(stored)
-        return stored
+        return replaced
 
     def _label_filter(self, key: str, value: str) -> ColumnElement[bool]:
         if self.dialect == "postgresql":
