@@ -1,5 +1,6 @@
-"""Shared set-up of the engine benchmarks: a SQLite data folder in a temporary directory and the
-loops of ``perch server local`` (executor, scheduler, workers) running in this process.
+"""Shared set-up of the engine benchmarks: a SQLite data folder in a temporary directory (or a
+temporary schema of a PostgreSQL database, dropped at the end) and the loops of ``perch server
+local`` (executor, scheduler, workers) running in this process.
 
 Not a benchmark itself; the ``engine_*.py`` scripts import it.
 """
@@ -20,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from perch.engine import new_execution, service
 from perch.engine.executor import context_for, reading, start_in, unit
+from perch.engine.ids import new_id
 from perch.engine.model import Execution
 from perch.engine.ports import ExecutionQuery, Store
 from perch.engine.principal import Principal
@@ -35,24 +37,39 @@ class Bench:
     store: Store
     runtime: LocalRuntime | None
     data_dir: Path
+    schema: str | None = None
+    """The PostgreSQL schema of the store (None on SQLite)."""
 
 
 @contextmanager
-def bench(*, workers: int = 4, run: bool = True, batch: int | None = None) -> Iterator[Bench]:
-    """A fresh SQLite store in a temporary folder, with the loops running when ``run``."""
+def bench(
+    *,
+    workers: int = 4,
+    run: bool = True,
+    batch: int | None = None,
+    database_url: str | None = None,
+) -> Iterator[Bench]:
+    """A fresh SQLite store in a temporary folder (or, with ``database_url``, a fresh schema of
+    that PostgreSQL database, dropped at the end), with the loops running when ``run``."""
     with tempfile.TemporaryDirectory(prefix="perch-bench-") as folder:
         data_dir = Path(folder) / "data"
-        store = open_store(None, data_dir=data_dir)
+        schema = f"perch_bench_{new_id().lower()}" if database_url else None
+        store = open_store(database_url, data_dir=data_dir, schema=schema)
         if batch is None:
             batch = int(os.environ.get("PERCH_BENCH_BATCH", "8"))
         runtime = LocalRuntime(store, workers=workers, batch=batch) if run else None
         if runtime is not None:
             runtime.start()
         try:
-            yield Bench(store, runtime, data_dir)
+            yield Bench(store, runtime, data_dir, schema)
         finally:
             if runtime is not None:
                 runtime.stop()
+            if schema is not None:
+                with store.transaction() as tx:
+                    tx.connection.exec_driver_sql(  # type: ignore[attr-defined]
+                        f'DROP SCHEMA "{schema}" CASCADE'
+                    )
             store.close()  # type: ignore[attr-defined]
 
 

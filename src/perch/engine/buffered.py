@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Collection, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import Any, cast
@@ -47,6 +47,7 @@ from perch.engine.ports import (
     TriggerRow,
     WorkerInfo,
 )
+from perch.engine.states import StateType
 from perch.errors import ConcurrentUpdate
 
 Write = Callable[[Transaction], None]
@@ -98,6 +99,8 @@ class BufferedTransaction:
         """Jobs this unit removed (a result reported): never claimed again by it."""
         self.direct = False
         """Whether the writing transaction is open (and everything now goes to it)."""
+        self._marks: list[_Mark] = []
+        """The savepoints open while the writes are kept, innermost last."""
 
     # --- the transaction's life ------------------------------------------------------------
 
@@ -111,8 +114,41 @@ class BufferedTransaction:
         self._open = writer
         self.direct = True
         writes, self._writes = self._writes, []
-        for write in writes:
+        done = 0
+        for mark in self._marks:
+            # The writes kept before each open savepoint, then that savepoint in the database.
+            for write in writes[done : mark.writes]:
+                write(self._tx)
+            done = mark.writes
+            mark.opened = self._tx.savepoint()
+            mark.opened.__enter__()
+        for write in writes[done:]:
             write(self._tx)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A block whose writes are dropped when it raises: the kept ones are cut back, and
+        once the writing transaction is open (before the block or in it) a savepoint of the
+        database undoes the rest."""
+        if self.direct:
+            with self._tx.savepoint():
+                yield
+            return
+        mark = _Mark(len(self._writes))
+        self._marks.append(mark)
+        try:
+            yield
+        except BaseException as exc:
+            if mark.opened is not None:
+                mark.opened.__exit__(type(exc), exc, exc.__traceback__)
+            else:
+                del self._writes[mark.writes :]
+            raise
+        else:
+            if mark.opened is not None:
+                mark.opened.__exit__(None, None, None)
+        finally:
+            self._marks.remove(mark)
 
     def close(
         self,
@@ -175,8 +211,16 @@ class BufferedTransaction:
     def get_execution(self, execution_id: str, *, for_update: bool = False) -> Execution | None:
         return self._tx.get_execution(execution_id, for_update=for_update)
 
+    def get_executions(
+        self, execution_ids: Sequence[str], *, for_update: bool = False
+    ) -> dict[str, Execution]:
+        return self._tx.get_executions(execution_ids, for_update=for_update)
+
     def search_executions(self, query: ExecutionQuery) -> Page:
         return self._tx.search_executions(query)
+
+    def execution_states(self, query: ExecutionQuery) -> list[tuple[str, StateType]]:
+        return self._tx.execution_states(query)
 
     def get_file(self, key: str) -> bytes | None:
         return self._tx.get_file(key)
@@ -285,6 +329,9 @@ class BufferedTransaction:
     def update_execution(self, execution: Execution) -> Execution:
         return self._now().update_execution(execution)
 
+    def update_executions(self, executions: Sequence[Execution]) -> list[Execution]:
+        return self._now().update_executions(executions)
+
     def delete_execution(self, execution_id: str) -> bool:
         return self._now().delete_execution(execution_id)
 
@@ -367,6 +414,15 @@ class BufferedTransaction:
 
     def extend_leases(self, worker_id: str, job_ids: Sequence[str], lease_until: datetime) -> None:
         self._now().extend_leases(worker_id, job_ids, lease_until)
+
+
+@dataclasses.dataclass
+class _Mark:
+    """A savepoint of a buffered unit: how many writes were kept when it began, and the
+    database's savepoint once the writing transaction opened inside it."""
+
+    writes: int
+    opened: AbstractContextManager[None] | None = None
 
 
 def _removing(

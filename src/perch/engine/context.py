@@ -13,7 +13,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -99,6 +99,9 @@ class EngineContext:
         and the ones bound to it, overridden by the shared ones (a test's)."""
         if self.scoped_hooks is None and self.execution_hooks is None:
             return self.hooks or {}
+        return LazyHooks(lambda: self._build_hooks(execution))
+
+    def _build_hooks(self, execution: Execution) -> Mapping[str, Callable[..., Any]]:
         scoped = (
             {}
             if self.scoped_hooks is None
@@ -151,6 +154,36 @@ class EngineContext:
             self.hub.notify_some(JOBS, written.jobs)
         for execution_id in written.killed:
             self.hub.killed(execution_id)
+
+
+class LazyHooks(Mapping[str, Callable[..., Any]]):
+    """Template hooks built at their first use: most transitions and renderings call no
+    function, and building an execution's hooks (its secrets, KV, files, states) costs more
+    than the transition itself."""
+
+    __slots__ = ("_build", "_built")
+
+    def __init__(self, build: Callable[[], Mapping[str, Callable[..., Any]]]) -> None:
+        self._build = build
+        self._built: Mapping[str, Callable[..., Any]] | None = None
+
+    def _hooks(self) -> Mapping[str, Callable[..., Any]]:
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        return self._hooks()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._hooks())
+
+    def __len__(self) -> int:
+        return len(self._hooks())
+
+    def __bool__(self) -> bool:
+        # ``hooks or {}`` must not build them: an empty set of hooks behaves like none.
+        return True
 
 
 def reading(store: Store) -> AbstractContextManager[Transaction]:

@@ -199,11 +199,23 @@ class Transaction(Protocol):
 
     def delete_flow(self, tenant: str, namespace: str, flow_id: str) -> bool: ...
 
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A block of this transaction whose writes are undone when it raises, the rest of the
+        transaction kept (a bulk action skips one execution and commits the others)."""
+        ...
+
     # executions
     def insert_execution(self, execution: Execution) -> None: ...
 
     def get_execution(self, execution_id: str, *, for_update: bool = False) -> Execution | None:
         """``for_update`` locks the row on PostgreSQL until the transaction ends."""
+        ...
+
+    def get_executions(
+        self, execution_ids: Sequence[str], *, for_update: bool = False
+    ) -> dict[str, Execution]:
+        """The executions of ``execution_ids`` that exist, by id, read together (a bulk
+        action's batch); ``for_update`` locks them, in id order, as :meth:`get_execution`."""
         ...
 
     def update_execution(self, execution: Execution) -> Execution:
@@ -212,7 +224,17 @@ class Transaction(Protocol):
         :class:`perch.errors.ConcurrentUpdate` when someone else wrote first."""
         ...
 
+    def update_executions(self, executions: Sequence[Execution]) -> list[Execution]:
+        """:meth:`update_execution` of each, together (a batch written at its commit);
+        :class:`perch.errors.ConcurrentUpdate` when any of them changed meanwhile."""
+        ...
+
     def search_executions(self, query: ExecutionQuery) -> Page: ...
+
+    def execution_states(self, query: ExecutionQuery) -> list[tuple[str, StateType]]:
+        """The id and state of every execution matching ``query``'s filters (every page, in
+        its order)."""
+        ...
 
     def delete_execution(self, execution_id: str) -> bool:
         """Remove the execution with its logs, files and pending work items (never its audit

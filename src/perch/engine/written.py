@@ -47,15 +47,48 @@ class Written:
     _applying: bool = False
     """An :func:`apply_in` with an inline runner is under way (its nested applies add to
     ``_dispatched``, the outermost one runs them)."""
+    _outer: Written | None = None
+    """The unit of the whole transaction, for the unit of one execution of a batch
+    (:meth:`part`): what that one loads, it sees as the whole unit has staged it."""
+
+    def part(self) -> Written:
+        """A unit for one execution of a batch, taken over by :meth:`absorb` when that
+        execution's changes are kept (dropped with its savepoint otherwise)."""
+        return Written(_outer=self)
 
     def load(self, tx: Transaction, execution_id: str) -> Execution | None:
         """The execution as this transaction sees it (read and locked on first use)."""
         execution = self.seen.get(execution_id)
+        if execution is None and self._outer is not None:
+            execution = self._outer.seen.get(execution_id)
         if execution is None:
             execution = tx.get_execution(execution_id, for_update=True)
             if execution is not None:
                 self.seen[execution_id] = execution
         return execution
+
+    def preload(self, executions: dict[str, Execution]) -> None:
+        """Executions already read and locked in this transaction (a batch read at once)."""
+        for execution_id, execution in executions.items():
+            self.seen.setdefault(execution_id, execution)
+
+    def absorb(self, other: Written) -> None:
+        """Take over what ``other``, the unit of one execution of a batch (kept only if that
+        execution's savepoint held), staged in the same transaction."""
+        self.channels |= other.channels
+        self.killed.extend(other.killed)
+        self.jobs += other.jobs
+        self.seen.update(other.seen)
+        self.touched |= other.touched
+        for execution_id, version in other._base.items():
+            self._base.setdefault(execution_id, version)
+        for execution_id, original in other._originals.items():
+            self._originals.setdefault(execution_id, original)
+        self._dirty |= other._dirty
+        self._inserts.update(other._inserts)
+        self._jobs.extend(other._jobs)
+        self._logs.extend(other._logs)
+        self._dispatched.extend(other._dispatched)
 
     def insert(self, execution: Execution) -> None:
         """A new execution: inserted at the flush, in its latest staged state (one write)."""
@@ -198,11 +231,13 @@ class Written:
             tx.insert_execution(execution)
             self._base[execution_id] = execution.version
         self._inserts.clear()
-        for execution_id in sorted(self._dirty):
-            staged = self.seen[execution_id]
-            saved = tx.update_execution(staged.with_version(self._base[execution_id]))
-            self.seen[execution_id] = saved
-            self._base[execution_id] = saved.version
+        staged = [
+            self.seen[execution_id].with_version(self._base[execution_id])
+            for execution_id in sorted(self._dirty)
+        ]
+        for saved in tx.update_executions(staged) if staged else ():
+            self.seen[saved.id] = saved
+            self._base[saved.id] = saved.version
         self._dirty.clear()
         if self._dispatched:
             # Left over by an apply that failed after dispatching: jobs, as without a runner.

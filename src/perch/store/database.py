@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from perch.engine.durability import wants_durable
+from perch.store.savepoints import install_lazy_savepoints
 
 _SYNC_KEY = "perch_synchronous"
 BEGIN_OPTION = "perch_begin"
@@ -146,6 +147,7 @@ def create_postgres_engine(url: str, schema: str | None) -> Engine:
     if schema is not None and not _SCHEMA_NAME.match(schema):
         raise ValueError(f"invalid schema name {schema!r}")
     engine = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=False)
+    install_lazy_savepoints(engine)
     if schema is not None:
         # Created before any pooled connection points its search_path at it.
         with engine.connect() as connection:

@@ -7,7 +7,7 @@ their compiled form for every call.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -108,6 +108,7 @@ _SORT_COLUMNS: dict[str, Any] = {
     "state": _c.state,
 }
 _TEXT_COLUMNS = (_c.id, _c.namespace, _c.flow_id)
+_READ_CHUNK = 500  # ids per query when reading many executions at once
 
 
 def _date_conditions(query: ExecutionQuery) -> list[ColumnElement[bool]]:
@@ -121,6 +122,18 @@ def _date_conditions(query: ExecutionQuery) -> list[ColumnElement[bool]]:
     if query.end_before is not None:
         conditions.append(_c.end_date < query.end_before)
     return conditions
+
+
+def _order(query: ExecutionQuery) -> tuple[Any, ...]:
+    column = _SORT_COLUMNS[query.sort_field]
+    # The id breaks ties, so pages never overlap nor skip rows sharing a sort value.
+    order: tuple[Any, ...] = (
+        (column.desc(), _c.id.desc()) if query.sort_desc else (column.asc(), _c.id.asc())
+    )
+    if query.sort_field == "end_date":
+        # Running executions have no end: keep them last either way, as both databases agree.
+        order = (_c.end_date.is_(None), *order)
+    return order
 
 
 def _columns(execution: Execution, sealer: Sealer | None) -> dict[str, Any]:
@@ -176,6 +189,25 @@ class ExecutionQueries:
             return None
         return self._decode(execution_id, row[0], row[1], remember=True)
 
+    def get_executions(
+        self, execution_ids: Sequence[str], *, for_update: bool = False
+    ) -> dict[str, Execution]:
+        """The executions of ``execution_ids`` that exist, read in one query per 500 ids (rows
+        locked in id order on PostgreSQL with ``for_update``)."""
+        found: dict[str, Execution] = {}
+        ordered = sorted(set(execution_ids))
+        for first in range(0, len(ordered), _READ_CHUNK):
+            query = (
+                select(_c.id, _c.document, _c.version)
+                .where(_c.id.in_(ordered[first : first + _READ_CHUNK]))
+                .order_by(_c.id)
+            )
+            if for_update and self.dialect == "postgresql":
+                query = query.with_for_update()
+            for row in self._conn.execute(query):
+                found[row[0]] = self._decode(row[0], row[1], row[2], remember=True)
+        return found
+
     def _decode(
         self, execution_id: str, document: str, version: int, *, remember: bool = False
     ) -> Execution:
@@ -188,6 +220,8 @@ class ExecutionQueries:
         execution = execution_from_dict(doc, version)
         if remember:
             self.committed.append(execution)
+            # As stored at that version: what a write of it in this transaction replaces.
+            self._written.setdefault(execution_id, execution)
         return execution
 
     def update_execution(self, execution: Execution) -> Execution:
@@ -200,8 +234,41 @@ class ExecutionQueries:
             raise ConcurrentUpdate(
                 f"execution '{execution.id}' is no longer at version {execution.version}"
             )
-        # The version replaced, as this transaction wrote it or as committed (the cache holds
-        # it): only the chunks of task runs that changed are written.
+        write_runs(self._conn, execution, self._replaced(execution), self._sealer, new=False)
+        stored = execution.with_version(execution.version + 1)
+        self._written[execution.id] = stored
+        self.committed.append(stored)
+        return stored
+
+    def update_executions(self, executions: Sequence[Execution]) -> list[Execution]:
+        """:meth:`update_execution` of each, the rows compare-and-set in one batched UPDATE;
+        :class:`ConcurrentUpdate` when any of them is no longer at its version."""
+        if len(executions) <= 1:
+            return [self.update_execution(execution) for execution in executions]
+        rows = []
+        for execution in executions:
+            params = _columns(execution, self._sealer)
+            params["b_id"] = execution.id
+            params["b_version"] = execution.version
+            rows.append(params)
+        if _PREPARED_UPDATE.many(self._conn, rows) != len(rows):
+            raise ConcurrentUpdate(
+                f"one of {len(rows)} executions written together changed meanwhile"
+            )
+        stored = []
+        for execution in executions:
+            replaced = self._replaced(execution)
+            write_runs(self._conn, execution, replaced, self._sealer, new=False)
+            saved = execution.with_version(execution.version + 1)
+            self._written[execution.id] = saved
+            self.committed.append(saved)
+            stored.append(saved)
+        return stored
+
+    def _replaced(self, execution: Execution) -> Execution | None:
+        """The version a write of ``execution`` replaces, as this transaction wrote or read it
+        or as committed (the cache holds it): only the chunks of task runs that changed are
+        written."""
         replaced = self._written.get(execution.id)
         if replaced is None or replaced.version != execution.version:
             replaced = (
@@ -209,11 +276,7 @@ class ExecutionQueries:
                 if self._cache is not None
                 else None
             )
-        write_runs(self._conn, execution, replaced, self._sealer, new=False)
-        stored = execution.with_version(execution.version + 1)
-        self._written[execution.id] = stored
-        self.committed.append(stored)
-        return stored
+        return replaced
 
     def _label_filter(self, key: str, value: str) -> ColumnElement[bool]:
         if self.dialect == "postgresql":
@@ -226,24 +289,24 @@ class ExecutionQueries:
         count of matches."""
         conditions = self._conditions(query)
         total = self._conn.execute(select(func.count()).where(*conditions)).scalar_one()
-        column = _SORT_COLUMNS[query.sort_field]
-        # The id breaks ties, so pages never overlap nor skip rows sharing a sort value.
-        order: tuple[Any, ...] = (
-            (column.desc(), _c.id.desc()) if query.sort_desc else (column.asc(), _c.id.asc())
-        )
-        if query.sort_field == "end_date":
-            # Running executions have no end: keep them last either way, as both databases agree.
-            order = (_c.end_date.is_(None), *order)
         size = max(query.size, 0)
         rows = self._conn.execute(
             select(_c.id, _c.document, _c.version)
             .where(*conditions)
-            .order_by(*order)
+            .order_by(*_order(query))
             .limit(size)
             .offset(max(query.page - 1, 0) * size)
         )
         # Search results are not remembered: a big page would evict the executions in use.
         return Page([self._decode(*row) for row in rows], total)
+
+    def execution_states(self, query: ExecutionQuery) -> list[tuple[str, StateType]]:
+        """The id and current state of every execution matching ``query``'s filters (all
+        pages), in its order: what a bulk action decides on, without decoding documents."""
+        rows = self._conn.execute(
+            select(_c.id, _c.state).where(*self._conditions(query)).order_by(*_order(query))
+        )
+        return [(str(row[0]), StateType(row[1])) for row in rows]
 
     def _conditions(self, query: ExecutionQuery) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = [_c.tenant == query.tenant]

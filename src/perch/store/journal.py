@@ -279,16 +279,19 @@ class Journal:
         )
 
     def write_audit(self) -> None:
-        """Chain and insert the records added since the last call (the store calls this as the
-        transaction's last step; reads of the audit trail call it first)."""
+        """Chain and insert the records added since the last call, in one batched INSERT (the
+        store calls this as the transaction's last step; reads of the audit trail call it
+        first)."""
         pending, self._audit_pending = self._audit_pending, []
+        if not pending:
+            return
         for fields in pending:
             position, prev = self._audit_position(fields["tenant"])
             fields["prev_hash"] = prev
             fields["position"] = position + 1
             fields["hash"] = keyed_hash(self._audit_key, prev, fields)
-            _PREPARED_INSERT_AUDIT.rowcount(self._conn, fields)
             self._audit_heads[fields["tenant"]] = Head(position + 1, fields["hash"])
+        _PREPARED_INSERT_AUDIT.many(self._conn, pending)
 
     def search_audit(
         self,

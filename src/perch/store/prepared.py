@@ -144,18 +144,18 @@ class Prepared:
         finally:
             cursor.close()
 
-    def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run once per parameter set (a batched INSERT)."""
+    def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Run once per parameter set (a batched INSERT or UPDATE); the rows changed in all."""
         pg = self._postgres(conn)
         if pg is not None:
             with self._cursor(conn) as cursor:
                 pg.run(cursor, [pg.params(r) for r in rows], many=True)
-            return
+                return int(cursor.rowcount)
         if conn.dialect.name != "sqlite":
-            conn.execute(self.statement, [dict(r) for r in rows])
-            return
+            return int(conn.execute(self.statement, [dict(r) for r in rows]).rowcount)
         cursor = self._cursor(conn)
         try:
             self._run(cursor, [self._row(r) for r in rows], many=True)
+            return int(cursor.rowcount)
         finally:
             cursor.close()

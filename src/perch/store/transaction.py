@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from perch.engine.model import Execution
+from perch.engine.ports import TriggerRow
 from perch.store.auditkey import Head, load_audit_key
 from perch.store.cache import ExecutionCache
 from perch.store.countsrepo import CountQueries
@@ -19,6 +22,7 @@ from perch.store.kvrepo import KvQueries
 from perch.store.notifications import check_channel
 from perch.store.overviewrepo import OverviewQueries
 from perch.store.rolerepo import RoleQueries
+from perch.store.savepoints import savepoint
 from perch.store.sealing import Sealer
 from perch.store.secretrepo import SecretQueries
 from perch.store.sessionrepo import SessionQueries
@@ -68,7 +72,27 @@ class SqlTransaction(
         """Executions as this transaction last wrote them (what a second write replaces)."""
         self._audit_heads: dict[str, Head] = {}
         self._audit_pending: list[dict[str, Any]] = []
+        self._listeners: dict[tuple[str, str], list[TriggerRow]] = {}
         self._audit_key = audit_key if audit_key is not None else load_audit_key(None)
+        self._savepoints = 0
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A block whose writes are undone when it raises, the rest of the transaction kept
+        (see :mod:`perch.store.savepoints`)."""
+        self._savepoints += 1
+        name = f"perch_sp_{self._savepoints}"
+        committed, pending = len(self.committed), len(self._audit_pending)
+        written, heads = dict(self._written), dict(self._audit_heads)
+        try:
+            with savepoint(self._conn, name, lazy=self.dialect == "postgresql"):
+                yield
+        except BaseException:
+            del self.committed[committed:]
+            del self._audit_pending[pending:]
+            self._written, self._audit_heads = written, heads
+            self._listeners.clear()
+            raise
 
     @property
     def connection(self) -> Connection:

@@ -69,10 +69,14 @@ class TriggerQueries:
 
     _conn: Connection
     dialect: str
+    _listeners: dict[tuple[str, str], list[TriggerRow]]
+    """The Flow-trigger listeners read in this transaction (dropped by a trigger write): a
+    bulk action's transaction changes hundreds of executions and asks at every change."""
 
     def sync_triggers(
         self, tenant: str, namespace: str, flow_id: str, rows: Sequence[TriggerRow]
     ) -> None:
+        self._listeners.clear()
         of_flow = and_(
             triggers.c.tenant == tenant,
             triggers.c.namespace == namespace,
@@ -119,9 +123,16 @@ class TriggerQueries:
             self._conn.execute(update(triggers).where(_key(row.key)).values(**changes))
 
     def flow_listeners(self, tenant: str, trigger_type: str) -> list[TriggerRow]:
-        # Asked at every state change of every execution: a prepared statement.
-        found = _PREPARED_LISTENERS.rows(self._conn, {"b_tenant": tenant, "b_type": trigger_type})
-        return [_row(dict(zip(_COLUMNS, values, strict=True))) for values in found]
+        # Asked at every state change of every execution: a prepared statement, read once per
+        # transaction.
+        key = (tenant, trigger_type)
+        known = self._listeners.get(key)
+        if known is None:
+            params = {"b_tenant": tenant, "b_type": trigger_type}
+            found = _PREPARED_LISTENERS.rows(self._conn, params)
+            known = [_row(dict(zip(_COLUMNS, values, strict=True))) for values in found]
+            self._listeners[key] = known
+        return list(known)
 
     def get_trigger(
         self, key: tuple[str, str, str, str], *, for_update: bool = False
@@ -133,6 +144,7 @@ class TriggerQueries:
         return None if found is None else _row(found)
 
     def update_trigger(self, row: TriggerRow) -> None:
+        self._listeners.clear()
         self._conn.execute(
             update(triggers)
             .where(_key(row.key))

@@ -21,6 +21,7 @@ from perch.engine.executor import (
     apply,
     apply_in,
     context_for,
+    reading,
     retryable,
     start_in,
     unit,
@@ -30,7 +31,6 @@ from perch.engine.model import Execution
 from perch.engine.ports import ExecutionQuery, Store, Transaction
 from perch.engine.principal import Principal
 from perch.engine.service.bulk import BULK_BATCH, BulkResult, Progress, not_paused_reason
-from perch.engine.service.executions import search_executions
 from perch.engine.states import StateType
 from perch.errors import (
     AlreadyFinished,
@@ -46,6 +46,8 @@ from perch.permissions import Action
 
 Act = Callable[[Transaction, EngineContext, Execution, Written], object]
 """Changes one execution (already read and locked in the transaction) inside a bulk action."""
+Refused = Callable[[Transaction, EngineContext, Execution], None]
+"""Records, in the bulk action's transaction, that one execution's change was refused."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +85,10 @@ def states_of(store: Store, tenant: str, ids: Iterable[str]) -> dict[str, StateT
     """The current state of each of ``ids`` that exists in ``tenant`` (a query per 500 ids)."""
     unique = list(dict.fromkeys(ids))
     states: dict[str, StateType] = {}
-    for first in range(0, len(unique), _READ_CHUNK):
-        chunk = unique[first : first + _READ_CHUNK]
-        page = search_executions(
-            store, ExecutionQuery(tenant=tenant, ids=tuple(chunk), size=len(chunk))
-        )
-        states.update((e.id, e.state.current) for e in page.results)
+    with reading(store) as tx:
+        for first in range(0, len(unique), _READ_CHUNK):
+            chunk = unique[first : first + _READ_CHUNK]
+            states.update(tx.execution_states(ExecutionQuery(tenant=tenant, ids=tuple(chunk))))
     return states
 
 
@@ -112,24 +112,18 @@ def check_all(store: Store, tenant: str, ids: Iterable[str], rule: BulkRule) -> 
 
 def partition(store: Store, query: ExecutionQuery, rule: BulkRule) -> tuple[list[str], BulkResult]:
     """The executions matching ``query`` that ``rule`` accepts, and a result that already
-    reports the other matches as skipped. Every page is read before acting, so executions
-    leaving the filter while the action runs do not shift the pages."""
-    page_size = 1000
+    reports the other matches as skipped. Every match is read (ids and states, one query)
+    before acting, so executions leaving the filter while the action runs change nothing."""
     accepted: list[str] = []
     refused = BulkResult()
-    page, seen = 1, 0
-    while True:
-        found = search_executions(store, replace(query, page=page, size=page_size))
-        for execution in found.results:
-            state = execution.state.current
-            if rule.accepts(state):
-                accepted.append(execution.id)
-            else:
-                refused.skipped.append((execution.id, rule.refusal_for(state)))
-        seen += len(found.results)
-        if len(found.results) < page_size or seen >= found.total:
-            return accepted, refused
-        page += 1
+    with reading(store) as tx:
+        matches = tx.execution_states(query)
+    for execution_id, state in matches:
+        if rule.accepts(state):
+            accepted.append(execution_id)
+        else:
+            refused.skipped.append((execution_id, rule.refusal_for(state)))
+    return accepted, refused
 
 
 def act_in_batches(
@@ -140,12 +134,18 @@ def act_in_batches(
     tenant: str | None = None,
     progress: Progress | None = None,
     batch: int = BULK_BATCH,
+    refused: Refused | None = None,
 ) -> BulkResult:
     """Apply ``act`` to each execution, ``batch`` executions per transaction.
 
-    Each execution is still checked and compare-and-set on its own: one that cannot be changed
-    (not found, in ``tenant``, or in the wrong state) is reported in ``skipped`` and does not
-    hold back the others. A batch that keeps conflicting falls back to one transaction each.
+    The batch's executions are read and locked in one query; each is then checked and changed
+    under a savepoint of its own, so that one that cannot be changed (not found, in
+    ``tenant``, in the wrong state, bad values) is reported in ``skipped``, with nothing of
+    what it began written, and does not hold back the others. ``refused`` records a refusal
+    to someone a HumanTask does not wait for (:class:`perch.errors.NotAssigned`) after that
+    execution's savepoint is rolled back, so the record commits with the batch. A batch that
+    keeps conflicting falls back to one transaction each. The result is returned once every
+    batch has committed.
     """
     ctx = context_for(store)
     pending = list(dict.fromkeys(ids))
@@ -153,11 +153,11 @@ def act_in_batches(
     for first in range(0, len(pending), batch):
         # One lock order for every batch, so two bulk actions never wait on each other in a cycle.
         chunk = sorted(pending[first : first + batch])
-        part = _in_one_transaction(store, ctx, chunk, act, tenant)
+        part = _in_one_transaction(store, ctx, chunk, act, tenant, refused)
         if part is None:
             part = BulkResult()
             for execution_id in chunk:
-                alone = _in_one_transaction(store, ctx, [execution_id], act, tenant)
+                alone = _in_one_transaction(store, ctx, [execution_id], act, tenant, refused)
                 if alone is None:
                     alone = BulkResult(skipped=[(execution_id, "it kept changing; try again")])
                 part.done.extend(alone.done)
@@ -169,32 +169,64 @@ def act_in_batches(
     return result
 
 
-def _in_one_transaction(
-    store: Store, ctx: EngineContext, ids: list[str], act: Act, tenant: str | None
+def _in_one_transaction(  # noqa: PLR0917 - internal
+    store: Store,
+    ctx: EngineContext,
+    ids: list[str],
+    act: Act,
+    tenant: str | None,
+    refused: Refused | None,
 ) -> BulkResult | None:
-    """``act`` on each of ``ids`` in one transaction (retried on conflicts); ``None`` when
-    the retries ran out."""
+    """``act`` on each of ``ids`` in one transaction (retried on conflicts), each under its
+    own savepoint; ``None`` when the retries ran out."""
     for _ in range(MAX_RETRIES):
         part = BulkResult()
         try:
             with unit(store) as (tx, written):
+                written.preload(tx.get_executions(ids, for_update=True))
                 for execution_id in ids:
-                    try:
-                        act(tx, ctx, load_in(tx, written, execution_id, tenant), written)
-                    except NotPaused as exc:
-                        part.skipped.append((execution_id, not_paused_reason(exc)))
-                    except ConcurrentUpdate:
-                        raise
-                    except (EngineError, PerchError, ValueError) as exc:
-                        part.skipped.append((execution_id, str(exc)))
-                    else:
+                    why = _act_alone(tx, ctx, written, execution_id, act, tenant, refused)
+                    if why is None:
                         part.done.append(execution_id)
+                    else:
+                        part.skipped.append((execution_id, why))
         except Exception as exc:
             if not retryable(exc):
                 raise
             continue
         ctx.after_commit(written)
         return part
+    return None
+
+
+def _act_alone(  # noqa: PLR0917 - internal
+    tx: Transaction,
+    ctx: EngineContext,
+    written: Written,
+    execution_id: str,
+    act: Act,
+    tenant: str | None,
+    refused: Refused | None,
+) -> str | None:
+    """``act`` on one execution of a batch under a savepoint; why it was skipped, or None
+    when its changes are kept (taken over by the batch's ``written``)."""
+    one = written.part()
+    execution: Execution | None = None
+    try:
+        with tx.savepoint():
+            execution = load_in(tx, one, execution_id, tenant)
+            act(tx, ctx, execution, one)
+    except NotPaused as exc:
+        return not_paused_reason(exc)
+    except ConcurrentUpdate:
+        raise
+    except NotAssigned as exc:
+        if refused is not None and execution is not None:
+            refused(tx, ctx, execution)
+        return str(exc)
+    except (EngineError, PerchError, ValueError) as exc:
+        return str(exc)
+    written.absorb(one)
     return None
 
 
@@ -320,10 +352,9 @@ def restart(store: Store, execution_id: str, principal: Principal) -> Execution:
     raise ConcurrentUpdate(f"execution '{execution_id}' kept changing; gave up after retries")
 
 
-def _restart_act(principal: Principal, *, record: bool = False) -> Act:
+def _restart_act(principal: Principal) -> Act:
     """Restart, refused with :class:`NotAssigned` to someone who may not decide one of the
-    execution's paused HumanTasks (``record``: the refusal is audited in the same
-    transaction, for bulk actions whose transaction commits the others)."""
+    execution's paused HumanTasks."""
     event = Restart(principal)
 
     def act(tx: Transaction, ctx: EngineContext, execution: Execution, written: Written) -> object:
@@ -332,12 +363,19 @@ def _restart_act(principal: Principal, *, record: bool = False) -> Act:
             if run.state.current is StateType.PAUSED and not may_decide(
                 tx, principal, execution, run
             ):
-                if record:
-                    record_refusal(tx, ctx, execution, principal, "RESTART")
                 raise NotAssigned()
         return apply_in(tx, ctx, execution.id, event, principal, written=written, loaded=execution)
 
     return act
+
+
+def refusal_recorder(principal: Principal, action: str) -> Refused:
+    """The ``refused`` of a bulk action: audits ``action`` refused to ``principal``."""
+
+    def refused(tx: Transaction, ctx: EngineContext, execution: Execution) -> None:
+        record_refusal(tx, ctx, execution, principal, action)
+
+    return refused
 
 
 @durable_commits
@@ -350,8 +388,8 @@ def restart_by_ids(
     progress: Progress | None = None,
 ) -> BulkResult:
     """Restart each execution; those that cannot be restarted are reported, not raised."""
-    act = _restart_act(principal, record=True)
-    return act_in_batches(store, ids, act, tenant=tenant, progress=progress)
+    act, refused = _restart_act(principal), refusal_recorder(principal, "RESTART")
+    return act_in_batches(store, ids, act, tenant=tenant, progress=progress, refused=refused)
 
 
 @durable_commits
@@ -359,15 +397,23 @@ def restart_by_query(
     store: Store, query: ExecutionQuery, principal: Principal, *, progress: Progress | None = None
 ) -> BulkResult:
     """Restart every failed (or paused) execution matching ``query``; others are reported."""
-    return _by_query(store, query, RESTART, _restart_act(principal, record=True), progress)
+    refused = refusal_recorder(principal, "RESTART")
+    return _by_query(store, query, RESTART, _restart_act(principal), progress, refused)
 
 
-def _by_query(
-    store: Store, query: ExecutionQuery, rule: BulkRule, act: Act, progress: Progress | None
+def _by_query(  # noqa: PLR0917 - internal
+    store: Store,
+    query: ExecutionQuery,
+    rule: BulkRule,
+    act: Act,
+    progress: Progress | None,
+    refused: Refused | None = None,
 ) -> BulkResult:
     accepted, result = partition(store, query, rule)
     inner = counting_refused(progress, len(result.skipped), len(accepted))
-    done = act_in_batches(store, accepted, act, tenant=query.tenant, progress=inner)
+    done = act_in_batches(
+        store, accepted, act, tenant=query.tenant, progress=inner, refused=refused
+    )
     result.done.extend(done.done)
     result.skipped.extend(done.skipped)
     return result

@@ -39,6 +39,7 @@ from perch.engine.service.actions import (
     load_in,
     partition,
     record_refusal,
+    refusal_recorder,
 )
 from perch.engine.service.bulk import BULK_BATCH, BulkResult, Progress
 from perch.engine.service.files import Upload, resume_uris
@@ -208,18 +209,30 @@ def resume_by_ids(
     """Resume each execution; those not paused (or with bad inputs) are reported, not raised.
 
     Executions are resumed ``batch`` per transaction; each is still checked, validated and
-    compare-and-set on its own, and one that cannot be resumed does not hold back the others.
+    compare-and-set on its own, under a savepoint, and one that cannot be resumed does not
+    hold back the others. Returns once every batch has committed (durably, on SQLite too).
     """
+    return _resume_ids(store, ids, principal, inputs, tenant, progress, batch)
+
+
+def _resume_ids(  # noqa: PLR0917 - internal
+    store: Store,
+    ids: Iterable[str],
+    principal: Principal,
+    inputs: Mapping[str, Any] | None,
+    tenant: str | None,
+    progress: Progress | None,
+    batch: int = BULK_BATCH,
+) -> BulkResult:
     values = inputs or {}
 
     def act(tx: Transaction, ctx: EngineContext, execution: Execution, written: Written) -> object:
-        try:
-            return _resume_in(tx, ctx, execution, values, principal, None, written)
-        except NotAssigned:
-            record_refusal(tx, ctx, execution, principal, "RESUME")  # commits with the rest
-            raise
+        return _resume_in(tx, ctx, execution, values, principal, None, written)
 
-    return act_in_batches(store, ids, act, tenant=tenant, progress=progress, batch=batch)
+    refused = refusal_recorder(principal, "RESUME")
+    return act_in_batches(
+        store, ids, act, tenant=tenant, progress=progress, batch=batch, refused=refused
+    )
 
 
 @durable_commits
@@ -234,7 +247,7 @@ def resume_by_query(
     """Resume every PAUSED execution matching ``query``; the other matches are reported."""
     accepted, result = partition(store, query, RESUME)
     inner = counting_refused(progress, len(result.skipped), len(accepted))
-    done = resume_by_ids(store, accepted, principal, inputs, tenant=query.tenant, progress=inner)
+    done = _resume_ids(store, accepted, principal, inputs, query.tenant, inner)
     result.done.extend(done.done)
     result.skipped.extend(done.skipped)
     return result
