@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
 
 from perch.store.pgprepared import PgForm
+from perch.store.savepoints import open_pending
 
 _SQLITE = sqlite.dialect()
 
@@ -83,7 +84,10 @@ class Prepared:
             raise DBAPIError.instance(self.sql, rows, exc, sqlite3.Error) from exc
 
     def _cursor(self, conn: Connection) -> Any:
-        return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        # SQLAlchemy's events do not see these statements: a lazy savepoint opens here.
+        open_pending(conn, cursor, self.sql)
+        return cursor
 
     def rowcount(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run with one set of parameters; the number of rows it changed."""

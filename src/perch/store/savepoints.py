@@ -38,14 +38,20 @@ def install_lazy_savepoints(engine: Engine) -> None:
         _context: Any,
         _executemany: bool,
     ) -> None:
-        pending: list[str] | None = conn.info.get(_PENDING)
-        if not pending or statement.lstrip()[:6].upper() == "SELECT":
-            return
-        opened: set[str] = conn.info.setdefault(_OPENED, set())
-        for name in pending:
-            cursor.execute(f"SAVEPOINT {name}")
-            opened.add(name)
-        pending.clear()
+        open_pending(conn, cursor, statement)
+
+
+def open_pending(conn: Connection, cursor: Any, statement: str) -> None:
+    """Open the pending savepoints on ``cursor`` unless ``statement`` is a plain ``SELECT``;
+    also called by :mod:`perch.store.prepared`, whose statements bypass SQLAlchemy's events."""
+    pending: list[str] | None = conn.info.get(_PENDING)
+    if not pending or statement.lstrip()[:6].upper() == "SELECT":
+        return
+    opened: set[str] = conn.info.setdefault(_OPENED, set())
+    for name in pending:
+        cursor.execute(f"SAVEPOINT {name}")
+        opened.add(name)
+    pending.clear()
 
 
 @contextmanager
