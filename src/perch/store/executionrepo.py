@@ -17,7 +17,6 @@ from sqlalchemy import (
     Integer,
     bindparam,
     exists,
-    false,
     func,
     or_,
     select,
@@ -38,6 +37,7 @@ from perch.store.codec import (
     labels_map,
     load_sealed,
 )
+from perch.store.executioncount import count_total, key_conditions
 from perch.store.prepared import Prepared
 from perch.store.runchunks import chunk_count, delete_runs, read_runs, write_runs
 from perch.store.schema import events, executions, files, jobs, logs, timers
@@ -223,9 +223,10 @@ class ExecutionQueries:
 
     def search_executions(self, query: ExecutionQuery) -> Page:
         """A page of the executions matching every filter, in the asked order, and the total
-        count of matches."""
+        count of matches (an estimate beyond ``query.count_limit``, see
+        :mod:`perch.store.executioncount`)."""
         conditions = self._conditions(query)
-        total = self._conn.execute(select(func.count()).where(*conditions)).scalar_one()
+        total, estimated = count_total(self._conn, self.dialect, query, conditions)
         column = _SORT_COLUMNS[query.sort_field]
         # The id breaks ties, so pages never overlap nor skip rows sharing a sort value.
         order: tuple[Any, ...] = (
@@ -243,41 +244,10 @@ class ExecutionQueries:
             .offset(max(query.page - 1, 0) * size)
         )
         # Search results are not remembered: a big page would evict the executions in use.
-        return Page([self._decode(*row) for row in rows], total)
+        return Page([self._decode(*row) for row in rows], total, estimated)
 
     def _conditions(self, query: ExecutionQuery) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = [_c.tenant == query.tenant]
-        if query.states:
-            conditions.append(_c.state.in_([s.value for s in query.states]))
-        if query.not_states:
-            conditions.append(_c.state.not_in([s.value for s in query.not_states]))
-        if query.namespace_prefix is not None:
-            prefix = query.namespace_prefix
-            conditions.append(
-                (_c.namespace == prefix) | _c.namespace.startswith(prefix + ".", autoescape=True)
-            )
-        if query.namespace is not None:
-            conditions.append(_c.namespace == query.namespace)
-        if query.namespace_scope is not None:
-            conditions.append(
-                or_(
-                    false(),
-                    *(
-                        (_c.namespace == s) | _c.namespace.startswith(s + ".", autoescape=True)
-                        for s in query.namespace_scope
-                    ),
-                )
-            )
-        if query.not_namespace is not None:
-            conditions.append(_c.namespace != query.not_namespace)
-        if query.namespace_starts_with is not None:
-            conditions.append(_c.namespace.startswith(query.namespace_starts_with, autoescape=True))
-        if query.namespace_contains is not None:
-            conditions.append(_c.namespace.contains(query.namespace_contains, autoescape=True))
-        if query.flow_id is not None:
-            conditions.append(_c.flow_id == query.flow_id)
-        if query.not_flow_id is not None:
-            conditions.append(_c.flow_id != query.not_flow_id)
+        conditions = key_conditions(query, _c)
         for key, value in query.labels:
             conditions.append(self._label_filter(key, value))
         conditions.extend(_date_conditions(query))

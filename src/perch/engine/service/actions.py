@@ -119,7 +119,9 @@ def partition(store: Store, query: ExecutionQuery, rule: BulkRule) -> tuple[list
     refused = BulkResult()
     page, seen = 1, 0
     while True:
-        found = search_executions(store, replace(query, page=page, size=page_size))
+        found = search_executions(
+            store, replace(query, page=page, size=page_size, count_limit=page_size)
+        )
         for execution in found.results:
             state = execution.state.current
             if rule.accepts(state):
@@ -127,7 +129,7 @@ def partition(store: Store, query: ExecutionQuery, rule: BulkRule) -> tuple[list
             else:
                 refused.skipped.append((execution.id, rule.refusal_for(state)))
         seen += len(found.results)
-        if len(found.results) < page_size or seen >= found.total:
+        if len(found.results) < page_size or (not found.estimated and seen >= found.total):
             return accepted, refused
         page += 1
 

@@ -1,0 +1,113 @@
+"""The total of an execution search, without reading every match.
+
+A search's page reads its rows in index order, so its cost does not grow with the matches; its
+total must not either. The total is counted exactly up to the query's ``count_limit`` (a
+``count(*)`` over at most ``count_limit + 1`` entries of the covering index); beyond it, it is an
+estimate and the page says so:
+
+- on SQLite, from ``execution_counts``, the executions per (tenant, namespace, flow, state) kept
+  by triggers in the same transactions as the executions (migration 0014). A search filtering on
+  those columns only (states, namespaces, flows) is answered from it exactly, at any size. With
+  other filters (labels, dates, ids, text) it is an upper bound: the matches of the same states,
+  namespaces and flows, whatever the other filters;
+- on PostgreSQL, from the planner's row estimate of the search (``EXPLAIN``), which reads the
+  table's statistics (extended ones on those four columns, migration 0014), not its rows.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, false, func, literal, or_, select
+
+from perch.engine.ports import ExecutionQuery
+from perch.store.schema import execution_counts
+
+_s = execution_counts.c
+
+
+def key_conditions(query: ExecutionQuery, c: Any) -> list[ColumnElement[bool]]:
+    """The filters of ``query`` on tenant, namespace, flow and state, on the columns ``c`` (of
+    ``executions`` or of ``execution_counts``: both name them alike)."""
+    conditions: list[ColumnElement[bool]] = [c.tenant == query.tenant]
+    if query.states:
+        conditions.append(c.state.in_([s.value for s in query.states]))
+    if query.not_states:
+        conditions.append(c.state.not_in([s.value for s in query.not_states]))
+    if query.namespace_prefix is not None:
+        conditions.append(_within(c, query.namespace_prefix))
+    if query.namespace is not None:
+        conditions.append(c.namespace == query.namespace)
+    if query.namespace_scope is not None:
+        conditions.append(or_(false(), *(_within(c, s) for s in query.namespace_scope)))
+    if query.not_namespace is not None:
+        conditions.append(c.namespace != query.not_namespace)
+    if query.namespace_starts_with is not None:
+        conditions.append(c.namespace.startswith(query.namespace_starts_with, autoescape=True))
+    if query.namespace_contains is not None:
+        conditions.append(c.namespace.contains(query.namespace_contains, autoescape=True))
+    if query.flow_id is not None:
+        conditions.append(c.flow_id == query.flow_id)
+    if query.not_flow_id is not None:
+        conditions.append(c.flow_id != query.not_flow_id)
+    return conditions
+
+
+def _within(c: Any, namespace: str) -> ColumnElement[bool]:
+    within: ColumnElement[bool] = (c.namespace == namespace) | c.namespace.startswith(
+        namespace + ".", autoescape=True
+    )
+    return within
+
+
+def keys_only(query: ExecutionQuery) -> bool:
+    """Whether ``query`` filters on tenant, namespace, flow and state only."""
+    return not (
+        query.labels
+        or query.ids
+        or query.text
+        or query.start_after is not None
+        or query.start_before is not None
+        or query.end_after is not None
+        or query.end_before is not None
+    )
+
+
+def count_total(
+    conn: Connection, dialect: str, query: ExecutionQuery, conditions: list[ColumnElement[bool]]
+) -> tuple[int, bool]:
+    """``(total, estimated)`` of the executions matching ``conditions`` (those of ``query``)."""
+    if dialect == "sqlite" and keys_only(query):
+        return _summed(conn, query), False
+    limit = query.count_limit
+    if limit is None:
+        return int(conn.execute(select(func.count()).where(*conditions)).scalar_one()), False
+    limit = max(limit, 0)
+    first = select(literal(1)).where(*conditions).limit(limit + 1).subquery()
+    counted = int(conn.execute(select(func.count()).select_from(first)).scalar_one())
+    if counted <= limit:
+        return counted, False
+    planned = dialect == "postgresql"
+    estimate = _planned_rows(conn, conditions) if planned else _summed(conn, query)
+    return max(estimate, limit + 1), True
+
+
+def _summed(conn: Connection, query: ExecutionQuery) -> int:
+    summed = select(func.coalesce(func.sum(_s.n), 0)).where(*key_conditions(query, _s))
+    return int(conn.execute(summed).scalar_one())
+
+
+def _planned_rows(conn: Connection, conditions: list[ColumnElement[bool]]) -> int:
+    # The statement keeps its bound parameters: a user's text never becomes SQL.
+    compiled = (
+        select(literal(1))
+        .where(*conditions)
+        .compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    )
+    plan: Any = conn.exec_driver_sql(
+        "EXPLAIN (FORMAT JSON) " + compiled.string, compiled.params
+    ).scalar_one()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
