@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, false, func, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, false, func, literal, or_, select
 
 from perch.engine.ports import ExecutionQuery
 from perch.store.schema import execution_counts
@@ -27,20 +27,43 @@ from perch.store.schema import execution_counts
 _s = execution_counts.c
 
 
-def key_conditions(query: ExecutionQuery, c: Any) -> list[ColumnElement[bool]]:
+def codepoint_order(conn: Connection) -> bool:
+    """Whether the database compares text by code point (SQLite; PostgreSQL with the C,
+    POSIX or C.UTF-8 collation), so that a namespace's children are one range of an index.
+    Asked once per pooled connection."""
+    known = conn.info.get(_CODEPOINT_KEY)
+    if known is None:
+        known = conn.dialect.name == "sqlite" or bool(
+            conn.exec_driver_sql(
+                "SELECT datlocprovider = 'c' AND datcollate IN ('C', 'POSIX', 'C.UTF-8', "
+                "'C.utf8') FROM pg_database WHERE datname = current_database()"
+            ).scalar()
+        )
+        conn.info[_CODEPOINT_KEY] = known
+    return bool(known)
+
+
+_CODEPOINT_KEY = "perch_codepoint_order"
+
+
+def key_conditions(
+    query: ExecutionQuery, c: Any, *, codepoint: bool = False
+) -> list[ColumnElement[bool]]:
     """The filters of ``query`` on tenant, namespace, flow and state, on the columns ``c`` (of
-    ``executions`` or of ``execution_counts``: both name them alike)."""
+    ``executions`` or of ``execution_counts``: both name them alike). With ``codepoint`` (see
+    :func:`codepoint_order`), a namespace's children are matched as a range."""
+    within = _range_within if codepoint else _within
     conditions: list[ColumnElement[bool]] = [c.tenant == query.tenant]
     if query.states:
         conditions.append(c.state.in_([s.value for s in query.states]))
     if query.not_states:
         conditions.append(c.state.not_in([s.value for s in query.not_states]))
     if query.namespace_prefix is not None:
-        conditions.append(_within(c, query.namespace_prefix))
+        conditions.append(within(c, query.namespace_prefix))
     if query.namespace is not None:
         conditions.append(c.namespace == query.namespace)
     if query.namespace_scope is not None:
-        conditions.append(or_(false(), *(_within(c, s) for s in query.namespace_scope)))
+        conditions.append(or_(false(), *(within(c, s) for s in query.namespace_scope)))
     if query.not_namespace is not None:
         conditions.append(c.namespace != query.not_namespace)
     if query.namespace_starts_with is not None:
@@ -57,6 +80,19 @@ def key_conditions(query: ExecutionQuery, c: Any) -> list[ColumnElement[bool]]:
 def _within(c: Any, namespace: str) -> ColumnElement[bool]:
     within: ColumnElement[bool] = (c.namespace == namespace) | c.namespace.startswith(
         namespace + ".", autoescape=True
+    )
+    return within
+
+
+def _range_within(c: Any, namespace: str) -> ColumnElement[bool]:
+    # "/" follows "." in code point order: the namespace and its children all lie in
+    # [a.b, a.b/), one range of an index led by (tenant, namespace); the second condition leaves
+    # out its other texts (a.b-x: "-" sorts before "."). LIKE 'a.b.%' is a range only under the
+    # C collation, and an OR of two ranges makes PostgreSQL read the whole tenant.
+    within: ColumnElement[bool] = and_(
+        c.namespace >= namespace,
+        c.namespace < namespace + "/",
+        (c.namespace == namespace) | (c.namespace >= namespace + "."),
     )
     return within
 
@@ -94,7 +130,8 @@ def count_total(
 
 
 def _summed(conn: Connection, query: ExecutionQuery) -> int:
-    summed = select(func.coalesce(func.sum(_s.n), 0)).where(*key_conditions(query, _s))
+    conditions = key_conditions(query, _s, codepoint=True)  # SQLite only
+    summed = select(func.coalesce(func.sum(_s.n), 0)).where(*conditions)
     return int(conn.execute(summed).scalar_one())
 
 
