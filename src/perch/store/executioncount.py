@@ -19,7 +19,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, false, func, literal, or_, select
+from sqlalchemy import (
+    ClauseElement,
+    ColumnElement,
+    Connection,
+    Executable,
+    Select,
+    and_,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from perch.engine.ports import ExecutionQuery
 from perch.store.schema import execution_counts
@@ -135,16 +149,23 @@ def _summed(conn: Connection, query: ExecutionQuery) -> int:
     return int(conn.execute(summed).scalar_one())
 
 
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON)`` of a statement, with its parameters bound as usual (so a user's
+    text never becomes SQL, and a label filter's JSON is encoded as in the search)."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+
+
+@compiles(_Explain, "postgresql")
+def _compile_explain(element: _Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
 def _planned_rows(conn: Connection, conditions: list[ColumnElement[bool]]) -> int:
-    # The statement keeps its bound parameters: a user's text never becomes SQL.
-    compiled = (
-        select(literal(1))
-        .where(*conditions)
-        .compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    )
-    plan: Any = conn.exec_driver_sql(
-        "EXPLAIN (FORMAT JSON) " + compiled.string, compiled.params
-    ).scalar_one()
+    plan: Any = conn.execute(_Explain(select(literal(1)).where(*conditions))).scalar_one()
     if isinstance(plan, str):
         plan = json.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"])
