@@ -12,14 +12,13 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-from perch.api import ApiSettings
 from tests.api.conftest import Api, open_test_store, start_api, stop_api
 from tests.conftest import KESTRAPY_VERSIONS, sdk_dir
+
+from perch.api import ApiSettings
 
 LIMIT = 3
 SEARCH = "/api/v1/main/executions/search"
