@@ -60,6 +60,13 @@ WAIT_SECONDS = 60.0
 execution is in."""
 ESTIMATED_HEADER = "X-Total-Estimated"
 """``true`` when a search's ``total`` is an estimate (more matches than ``exact_count_limit``)."""
+TOTAL_HELP = (
+    "`total` is exact up to the server's exact-count limit (`PERCH_SEARCH_EXACT_COUNT`, "
+    "10,000 by default) and an estimate beyond it: the answer then also holds "
+    '`"totalEstimated": true`, and the `X-Total-Estimated` header says `true` (else '
+    "`false`). The page itself is always exact."
+)
+"""How a search's total is counted, for the OpenAPI descriptions."""
 ALLOWED_SYSTEM_LABELS = frozenset({CORRELATION_LABEL, "system.from"})
 """The ``system.`` labels a caller may set; the others are Perch's to write."""
 
@@ -82,7 +89,7 @@ Revision = Annotated[
 @router.get(
     "/executions/search",
     summary="Search executions",
-    description=FILTER_HELP,
+    description=FILTER_HELP + "\n" + TOTAL_HELP,
     response_model=ExecutionPageShape,
     responses=ERRORS,
 )
@@ -128,7 +135,7 @@ def search(  # noqa: PLR0917 - the legacy parameters are declared for the OpenAP
     "/executions",
     summary="List the executions of one flow",
     description="The executions of the flow `namespace`.`flowId`, newest first; the filters of "
-    "`GET /executions/search` apply too.",
+    "`GET /executions/search` apply too.\n\n" + TOTAL_HELP,
     response_model=ExecutionPageShape,
     responses=ERRORS,
 )
