@@ -92,3 +92,24 @@ def test_a_bulk_action_reads_every_page_past_an_estimate(store: SqlStore) -> Non
     assert sorted(matching_ids(store, ExecutionQuery(), page_size=2)) == sorted(ids)
     labelled = ExecutionQuery(labels=(("team", "blue"),))
     assert sorted(matching_ids(store, labelled, page_size=2)) == sorted(ids[:-1])
+
+
+def test_a_namespace_and_its_children_only(store: SqlStore) -> None:
+    # Namespaces around the range [company.team, company.team/) the index reads.
+    names = ["company.team", "company.team.a", "company.team-x", "company.teamx", "company.team/"]
+    names += ["company.team.a.b", "company.tea", "Company.team.c"]
+    with store.transaction() as tx:
+        for n, namespace in enumerate(names):
+            tx.insert_execution(make_execution(f"ns-{n}", namespace=namespace))
+    within = ExecutionQuery(namespace_prefix="company.team", size=20)
+    with store.transaction(readonly=True) as tx:
+        found = tx.search_executions(within)
+        limited = tx.search_executions(replace(within, count_limit=100))
+        scoped = tx.search_executions(ExecutionQuery(namespace_scope=("company.team.a",)))
+    assert {e.namespace for e in found.results} == {
+        "company.team",
+        "company.team.a",
+        "company.team.a.b",
+    }
+    assert (found.total, limited.total, limited.estimated) == (3, 3, False)
+    assert {e.namespace for e in scoped.results} == {"company.team.a", "company.team.a.b"}

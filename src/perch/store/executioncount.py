@@ -17,7 +17,7 @@ estimate and the page says so:
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     ClauseElement,
@@ -60,13 +60,19 @@ def codepoint_order(conn: Connection) -> bool:
 _CODEPOINT_KEY = "perch_codepoint_order"
 
 
+Children = Literal["like", "range", "prefix"]
+"""How a namespace's children are matched: ``LIKE 'a.b.%'`` (any collation); the range
+``[a.b, a.b/)``, which an index led by (tenant, namespace) serves where text compares by code
+point; or ``substr(namespace, 1, 4) = 'a.b.'``, which no index serves (so that SQLite reads a
+namespace's newest executions in date order instead of sorting all of them)."""
+
+
 def key_conditions(
-    query: ExecutionQuery, c: Any, *, codepoint: bool = False
+    query: ExecutionQuery, c: Any, *, children: Children = "like"
 ) -> list[ColumnElement[bool]]:
     """The filters of ``query`` on tenant, namespace, flow and state, on the columns ``c`` (of
-    ``executions`` or of ``execution_counts``: both name them alike). With ``codepoint`` (see
-    :func:`codepoint_order`), a namespace's children are matched as a range."""
-    within = _range_within if codepoint else _within
+    ``executions`` or of ``execution_counts``: both name them alike)."""
+    within = _WITHIN[children]
     conditions: list[ColumnElement[bool]] = [c.tenant == query.tenant]
     if query.states:
         conditions.append(c.state.in_([s.value for s in query.states]))
@@ -91,7 +97,7 @@ def key_conditions(
     return conditions
 
 
-def _within(c: Any, namespace: str) -> ColumnElement[bool]:
+def _like_within(c: Any, namespace: str) -> ColumnElement[bool]:
     within: ColumnElement[bool] = (c.namespace == namespace) | c.namespace.startswith(
         namespace + ".", autoescape=True
     )
@@ -109,6 +115,17 @@ def _range_within(c: Any, namespace: str) -> ColumnElement[bool]:
         (c.namespace == namespace) | (c.namespace >= namespace + "."),
     )
     return within
+
+
+def _prefix_within(c: Any, namespace: str) -> ColumnElement[bool]:
+    head = namespace + "."
+    within: ColumnElement[bool] = (c.namespace == namespace) | (
+        func.substr(c.namespace, 1, len(head)) == head
+    )
+    return within
+
+
+_WITHIN = {"like": _like_within, "range": _range_within, "prefix": _prefix_within}
 
 
 def keys_only(query: ExecutionQuery) -> bool:
@@ -144,7 +161,7 @@ def count_total(
 
 
 def _summed(conn: Connection, query: ExecutionQuery) -> int:
-    conditions = key_conditions(query, _s, codepoint=True)  # SQLite only
+    conditions = key_conditions(query, _s, children="range")  # SQLite only: code point order
     summed = select(func.coalesce(func.sum(_s.n), 0)).where(*conditions)
     return int(conn.execute(summed).scalar_one())
 

@@ -37,7 +37,12 @@ from perch.store.codec import (
     labels_map,
     load_sealed,
 )
-from perch.store.executioncount import codepoint_order, count_total, key_conditions
+from perch.store.executioncount import (
+    Children,
+    codepoint_order,
+    count_total,
+    key_conditions,
+)
 from perch.store.prepared import Prepared
 from perch.store.runchunks import chunk_count, delete_runs, read_runs, write_runs
 from perch.store.schema import events, executions, files, jobs, logs, timers
@@ -247,7 +252,10 @@ class ExecutionQueries:
         return Page([self._decode(*row) for row in rows], total, estimated)
 
     def _conditions(self, query: ExecutionQuery) -> list[ColumnElement[bool]]:
-        conditions = key_conditions(query, _c, codepoint=codepoint_order(self._conn))
+        children: Children = "prefix"  # SQLite (see Children)
+        if self.dialect == "postgresql":
+            children = "range" if codepoint_order(self._conn) else "like"
+        conditions = key_conditions(query, _c, children=children)
         for key, value in query.labels:
             conditions.append(self._label_filter(key, value))
         conditions.extend(_date_conditions(query))
