@@ -113,3 +113,12 @@ def test_a_namespace_and_its_children_only(store: SqlStore) -> None:
     }
     assert (found.total, limited.total, limited.estimated) == (3, 3, False)
     assert {e.namespace for e in scoped.results} == {"company.team.a", "company.team.a.b"}
+    if store.dialect == "postgresql":
+        # Under a collation that does not compare by code point, LIKE matches the children.
+        with store.transaction(readonly=True) as tx:
+            tx.connection.info["perch_codepoint_order"] = False
+            try:
+                liked = tx.search_executions(within)
+            finally:
+                del tx.connection.info["perch_codepoint_order"]
+        assert [e.id for e in liked.results] == [e.id for e in found.results]

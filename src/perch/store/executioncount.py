@@ -47,10 +47,13 @@ def codepoint_order(conn: Connection) -> bool:
     Asked once per pooled connection."""
     known = conn.info.get(_CODEPOINT_KEY)
     if known is None:
+        # datlocprovider (ICU or libc) is new in PostgreSQL 15: read through to_jsonb, so that
+        # older servers answer NULL (libc) instead of an error.
         known = conn.dialect.name == "sqlite" or bool(
             conn.exec_driver_sql(
-                "SELECT datlocprovider = 'c' AND datcollate IN ('C', 'POSIX', 'C.UTF-8', "
-                "'C.utf8') FROM pg_database WHERE datname = current_database()"
+                "SELECT coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c' AND d.datcollate"
+                " IN ('C', 'POSIX', 'C.UTF-8', 'C.utf8') FROM pg_database d"
+                " WHERE d.datname = current_database()"
             ).scalar()
         )
         conn.info[_CODEPOINT_KEY] = known
