@@ -17,6 +17,7 @@ estimate and the page says so:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -145,9 +146,16 @@ def keys_only(query: ExecutionQuery) -> bool:
 
 
 def count_total(
-    conn: Connection, dialect: str, query: ExecutionQuery, conditions: list[ColumnElement[bool]]
+    conn: Connection,
+    dialect: str,
+    query: ExecutionQuery,
+    conditions: list[ColumnElement[bool]],
+    planned: Callable[[], list[ColumnElement[bool]]],
 ) -> tuple[int, bool]:
-    """``(total, estimated)`` of the executions matching ``conditions`` (those of ``query``)."""
+    """``(total, estimated)`` of the executions matching ``conditions`` (those of ``query``);
+    ``planned`` gives the same conditions as PostgreSQL's planner estimates them best (a
+    namespace's children as ``LIKE``, which it matches against its most common values, where
+    the index-friendly range with its exclusion would be estimated as two independent filters)."""
     if dialect == "sqlite" and keys_only(query):
         return _summed(conn, query), False
     limit = query.count_limit
@@ -158,8 +166,8 @@ def count_total(
     counted = int(conn.execute(select(func.count()).select_from(first)).scalar_one())
     if counted <= limit:
         return counted, False
-    planned = dialect == "postgresql"
-    estimate = _planned_rows(conn, conditions) if planned else _summed(conn, query)
+    postgres = dialect == "postgresql"
+    estimate = _planned_rows(conn, planned()) if postgres else _summed(conn, query)
     return max(estimate, limit + 1), True
 
 

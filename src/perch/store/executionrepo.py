@@ -230,8 +230,13 @@ class ExecutionQueries:
         """A page of the executions matching every filter, in the asked order, and the total
         count of matches (an estimate beyond ``query.count_limit``, see
         :mod:`perch.store.executioncount`)."""
-        conditions = self._conditions(query)
-        total, estimated = count_total(self._conn, self.dialect, query, conditions)
+        children: Children = "prefix"  # SQLite (see Children)
+        if self.dialect == "postgresql":
+            children = "range" if codepoint_order(self._conn) else "like"
+        conditions = self._conditions(query, children)
+        total, estimated = count_total(
+            self._conn, self.dialect, query, conditions, lambda: self._conditions(query, "like")
+        )
         column = _SORT_COLUMNS[query.sort_field]
         # The id breaks ties, so pages never overlap nor skip rows sharing a sort value.
         order: tuple[Any, ...] = (
@@ -251,10 +256,7 @@ class ExecutionQueries:
         # Search results are not remembered: a big page would evict the executions in use.
         return Page([self._decode(*row) for row in rows], total, estimated)
 
-    def _conditions(self, query: ExecutionQuery) -> list[ColumnElement[bool]]:
-        children: Children = "prefix"  # SQLite (see Children)
-        if self.dialect == "postgresql":
-            children = "range" if codepoint_order(self._conn) else "like"
+    def _conditions(self, query: ExecutionQuery, children: Children) -> list[ColumnElement[bool]]:
         conditions = key_conditions(query, _c, children=children)
         for key, value in query.labels:
             conditions.append(self._label_filter(key, value))
