@@ -149,6 +149,7 @@ def _run(
     on_ready: Callable[[RoleInfo], None] | None,
 ) -> None:
     from perch.api import ApiSettings
+    from perch.api.settings import exact_count_limit
     from perch.httpserver import HttpServer
     from perch.tasks.network import configure_from_environment
 
@@ -184,7 +185,9 @@ def _run(
         if serves_api:
             setup_token = prepare_admin(store, AdminAccount.from_env(os.environ))
             settings = ApiSettings(
-                setup_token=setup_token, public_url=os.environ.get("PERCH_URL") or None
+                setup_token=setup_token,
+                public_url=os.environ.get("PERCH_URL") or None,
+                exact_count_limit=exact_count_limit(os.environ),
             )
             several = role == WEBSERVER and options.web_processes > 1
             if several and options.port == 0:

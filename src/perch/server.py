@@ -463,6 +463,7 @@ def _serve(  # noqa: PLR0917 - internal
     grace_period: float = 0.0,
 ) -> None:
     from perch.api import ApiSettings
+    from perch.api.settings import exact_count_limit
     from perch.httpserver import HttpServer
 
     store = open_database(database_url, data_dir)
@@ -495,7 +496,11 @@ def _serve(  # noqa: PLR0917 - internal
     runtime = LocalRuntime(store, workers=workers, public_url=public_url, grace_period=grace_period)
     listener = NudgeListener(runtime.hub, socket_address(data_dir), being_killed(store))
     bridge = PostgresWakeBridge(store, runtime.hub) if store.dialect == "postgresql" else None
-    settings = ApiSettings(setup_token=setup_token, public_url=os.environ.get("PERCH_URL") or None)
+    settings = ApiSettings(
+        setup_token=setup_token,
+        public_url=os.environ.get("PERCH_URL") or None,
+        exact_count_limit=exact_count_limit(os.environ),
+    )
     if max_body_size is not None:
         settings = dataclasses.replace(settings, max_body_size=max_body_size)
     http = HttpServer(store, host=host, port=port, settings=settings)

@@ -94,10 +94,16 @@ def state_is(*states: str) -> Callable[[dict[str, Any]], bool]:
 
 
 def start_api(
-    store: Store, *, admin: bool = True, setup_token: str | None = None, linked: bool = True
+    store: Store,
+    *,
+    admin: bool = True,
+    setup_token: str | None = None,
+    linked: bool = True,
+    settings: ApiSettings | None = None,
 ) -> Api:
     """An API server on ``store`` with the engine's loops; ``linked=False`` leaves appLink()
-    without an address (as an embedding that wires none)."""
+    without an address (as an embedding that wires none); ``settings`` replace the defaults
+    (``setup_token`` then goes unused)."""
     from perch.identity import create_user
 
     if admin:
@@ -109,7 +115,8 @@ def start_api(
     )
     runtime.start()
     # Routes built on first use: a server per test need not pay for all of them.
-    server = HttpServer(store, port=0, settings=ApiSettings(setup_token=setup_token), prepare=False)
+    settings = settings or ApiSettings(setup_token=setup_token)
+    server = HttpServer(store, port=0, settings=settings, prepare=False)
     server.start()
     url = address["url"] = f"http://127.0.0.1:{server.port}"
     client = httpx.Client(base_url=url, auth=ADMIN, timeout=30)

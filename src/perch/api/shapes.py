@@ -100,7 +100,15 @@ class ExecutionResponseShape(ExecutionShape):
 
 class ExecutionPageShape(Shape):
     results: list[ExecutionShape]
-    total: int
+    total: int = Field(
+        description="How many executions match: exact up to the server's exact-count limit "
+        "(10,000 by default), an estimate beyond it"
+    )
+    totalEstimated: bool | None = Field(
+        None,
+        description="Present and `true` when `total` is an estimate; the `X-Total-Estimated` "
+        "response header says the same (`true` or `false`)",
+    )
 
 
 class BulkShape(Shape):

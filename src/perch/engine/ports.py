@@ -129,6 +129,9 @@ class TriggerRow:
         return (self.tenant, self.namespace, self.flow_id, self.trigger_id)
 
 
+DEFAULT_COUNT_LIMIT = 10_000
+"""Up to how many matches the API and the UI count a search's total exactly (then estimate)."""
+
 SORT_FIELDS = ("start_date", "end_date", "id", "namespace", "flow_id", "state")
 """What a search can be sorted by (:attr:`ExecutionQuery.sort_field`)."""
 
@@ -167,6 +170,9 @@ class ExecutionQuery:
     sort_field: str = "start_date"
     namespace_scope: tuple[str, ...] | None = None
     """Only these namespaces and their children (what the caller may read); None: all."""
+    count_limit: int | None = None
+    """Count the matches exactly up to this many; beyond it the total may be an estimate
+    (:attr:`Page.estimated`), so that counting never reads every match. None: always exact."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +181,8 @@ class Page:
 
     results: list[Execution]
     total: int
+    estimated: bool = False
+    """``total`` is an estimate: more than :attr:`ExecutionQuery.count_limit` executions match."""
 
 
 class Transaction(Protocol):

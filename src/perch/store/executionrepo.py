@@ -17,7 +17,6 @@ from sqlalchemy import (
     Integer,
     bindparam,
     exists,
-    false,
     func,
     or_,
     select,
@@ -37,6 +36,12 @@ from perch.store.codec import (
     execution_from_dict,
     labels_map,
     load_sealed,
+)
+from perch.store.executioncount import (
+    Children,
+    codepoint_order,
+    count_total,
+    key_conditions,
 )
 from perch.store.prepared import Prepared
 from perch.store.runchunks import chunk_count, delete_runs, read_runs, write_runs
@@ -286,61 +291,45 @@ class ExecutionQueries:
 
     def search_executions(self, query: ExecutionQuery) -> Page:
         """A page of the executions matching every filter, in the asked order, and the total
-        count of matches."""
-        conditions = self._conditions(query)
-        total = self._conn.execute(select(func.count()).where(*conditions)).scalar_one()
-        size = max(query.size, 0)
-        rows = self._conn.execute(
-            select(_c.id, _c.document, _c.version)
-            .where(*conditions)
-            .order_by(*_order(query))
-            .limit(size)
-            .offset(max(query.page - 1, 0) * size)
+        count of matches (an estimate beyond ``query.count_limit``, see
+        :mod:`perch.store.executioncount`)."""
+        conditions = self._conditions(query, self._children())
+        total, estimated = count_total(
+            self._conn, self.dialect, query, conditions, lambda: self._conditions(query, "like")
         )
+        order = _order(query)
+        size = max(query.size, 0)
+        offset = max(query.page - 1, 0) * size
+        page = select(_c.id, _c.document, _c.version).order_by(*order)
+        if offset:
+            # A deep page finds its ids first, from the index alone, and then reads the rows of
+            # these only: PostgreSQL would otherwise fetch each skipped row, and may well walk
+            # the start date index instead to do so (page 50 of a state: 13 -> 2 ms at 1M).
+            ids = select(_c.id).where(*conditions).order_by(*order).limit(size).offset(offset)
+            page = page.where(_c.id.in_(ids.scalar_subquery()))
+        else:
+            page = page.where(*conditions).limit(size)
+        rows = self._conn.execute(page)
         # Search results are not remembered: a big page would evict the executions in use.
-        return Page([self._decode(*row) for row in rows], total)
+        return Page([self._decode(*row) for row in rows], total, estimated)
 
     def execution_states(self, query: ExecutionQuery) -> list[tuple[str, StateType]]:
         """The id and current state of every execution matching ``query``'s filters (all
         pages), in its order: what a bulk action decides on, without decoding documents."""
+        conditions = self._conditions(query, self._children())
         rows = self._conn.execute(
-            select(_c.id, _c.state).where(*self._conditions(query)).order_by(*_order(query))
+            select(_c.id, _c.state).where(*conditions).order_by(*_order(query))
         )
         return [(str(row[0]), StateType(row[1])) for row in rows]
 
-    def _conditions(self, query: ExecutionQuery) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = [_c.tenant == query.tenant]
-        if query.states:
-            conditions.append(_c.state.in_([s.value for s in query.states]))
-        if query.not_states:
-            conditions.append(_c.state.not_in([s.value for s in query.not_states]))
-        if query.namespace_prefix is not None:
-            prefix = query.namespace_prefix
-            conditions.append(
-                (_c.namespace == prefix) | _c.namespace.startswith(prefix + ".", autoescape=True)
-            )
-        if query.namespace is not None:
-            conditions.append(_c.namespace == query.namespace)
-        if query.namespace_scope is not None:
-            conditions.append(
-                or_(
-                    false(),
-                    *(
-                        (_c.namespace == s) | _c.namespace.startswith(s + ".", autoescape=True)
-                        for s in query.namespace_scope
-                    ),
-                )
-            )
-        if query.not_namespace is not None:
-            conditions.append(_c.namespace != query.not_namespace)
-        if query.namespace_starts_with is not None:
-            conditions.append(_c.namespace.startswith(query.namespace_starts_with, autoescape=True))
-        if query.namespace_contains is not None:
-            conditions.append(_c.namespace.contains(query.namespace_contains, autoescape=True))
-        if query.flow_id is not None:
-            conditions.append(_c.flow_id == query.flow_id)
-        if query.not_flow_id is not None:
-            conditions.append(_c.flow_id != query.not_flow_id)
+    def _children(self) -> Children:
+        """How a namespace's children are matched here (see :data:`Children`)."""
+        if self.dialect == "postgresql":
+            return "range" if codepoint_order(self._conn) else "like"
+        return "prefix"
+
+    def _conditions(self, query: ExecutionQuery, children: Children) -> list[ColumnElement[bool]]:
+        conditions = key_conditions(query, _c, children=children)
         for key, value in query.labels:
             conditions.append(self._label_filter(key, value))
         conditions.extend(_date_conditions(query))

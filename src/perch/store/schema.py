@@ -120,6 +120,18 @@ executions = Table(
     Index("ix_executions_start_date", "start_date"),
 )
 
+# Executions per (tenant, namespace, flow, state), so that a search's total never scans
+# (migration 0014). Kept by triggers on SQLite; empty on PostgreSQL, whose planner estimates.
+execution_counts = Table(
+    "execution_counts",
+    metadata,
+    Column("tenant", String(ID), primary_key=True),
+    Column("namespace", String(255), primary_key=True),
+    Column("flow_id", String(255), primary_key=True),
+    Column("state", String(16), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+
 jobs = Table(
     "jobs",
     metadata,

@@ -10,6 +10,7 @@ literal paths first.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
@@ -21,7 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import StringConstraints
 
 from perch.api.auth import PrincipalDep
-from perch.api.context import StateDep, StoreDep, TenantDep
+from perch.api.context import ApiState, StateDep, StoreDep, TenantDep
 from perch.api.convert import execution_in, shown_execution
 from perch.api.filters import (
     FILTER_HELP,
@@ -57,6 +58,15 @@ router = APIRouter(tags=["Executions"], route_class=OmitUnsetRoute)
 WAIT_SECONDS = 60.0
 """The longest a ``wait=true`` creation holds the request; it then answers with the state the
 execution is in."""
+ESTIMATED_HEADER = "X-Total-Estimated"
+"""``true`` when a search's ``total`` is an estimate (more matches than ``exact_count_limit``)."""
+TOTAL_HELP = (
+    "`total` is exact up to the server's exact-count limit (`PERCH_SEARCH_EXACT_COUNT`, "
+    "10,000 by default) and an estimate beyond it: the answer then also holds "
+    '`"totalEstimated": true`, and the `X-Total-Estimated` header says `true` (else '
+    "`false`). The page itself is always exact."
+)
+"""How a search's total is counted, for the OpenAPI descriptions."""
 ALLOWED_SYSTEM_LABELS = frozenset({CORRELATION_LABEL, "system.from"})
 """The ``system.`` labels a caller may set; the others are Perch's to write."""
 
@@ -79,13 +89,13 @@ Revision = Annotated[
 @router.get(
     "/executions/search",
     summary="Search executions",
-    description=FILTER_HELP,
+    description=FILTER_HELP + "\n" + TOTAL_HELP,
     response_model=ExecutionPageShape,
     responses=ERRORS,
 )
 def search(  # noqa: PLR0917 - the legacy parameters are declared for the OpenAPI document
     request: Request,
-    store: StoreDep,
+    api: StateDep,
     tenant: TenantDep,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="The page, from 1")] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Results per page")] = 10,
@@ -118,20 +128,20 @@ def search(  # noqa: PLR0917 - the legacy parameters are declared for the OpenAP
     # The declared parameters document the API and are checked by FastAPI; the query string is
     # read whole by execution_query, which also understands `filters[field][OP]=value`.
     del page, size, sort, namespace, flowId, state, labels, startDate, endDate, timeRange, q
-    return _page(store, execution_query(request, tenant))
+    return _page(api, execution_query(request, tenant))
 
 
 @router.get(
     "/executions",
     summary="List the executions of one flow",
     description="The executions of the flow `namespace`.`flowId`, newest first; the filters of "
-    "`GET /executions/search` apply too.",
+    "`GET /executions/search` apply too.\n\n" + TOTAL_HELP,
     response_model=ExecutionPageShape,
     responses=ERRORS,
 )
 def list_by_flow(  # noqa: PLR0917 - query parameters
     request: Request,
-    store: StoreDep,
+    api: StateDep,
     tenant: TenantDep,
     namespace: Annotated[str, Query(description="The flow namespace (exactly)")],
     flowId: Annotated[str, Query(description="The flow id")],
@@ -142,13 +152,20 @@ def list_by_flow(  # noqa: PLR0917 - query parameters
     # Here `namespace` names the flow's namespace exactly, not a prefix as in the search.
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "namespace"]
     params.append(("filters[namespace][EQUALS]", namespace))
-    return _page(store, readable_only(request, query_from_params(params, tenant)))
+    return _page(api, readable_only(request, query_from_params(params, tenant)))
 
 
-def _page(store: StoreDep, query: ExecutionQuery) -> JSONResponse:
+def _page(api: ApiState, query: ExecutionQuery) -> JSONResponse:
+    store = api.store
+    query = replace(query, count_limit=api.settings.exact_count_limit)
     found = service.search_executions(store, query)
     results = [shown_execution(store, execution) for execution in found.results]
-    return JSONResponse({"results": results, "total": found.total})
+    body: dict[str, Any] = {"results": results, "total": found.total}
+    if found.estimated:
+        # An extra field: Kestra's clients keep what they do not know (kestrapy's
+        # `additional_properties`); the header tells those that read headers only.
+        body["totalEstimated"] = True
+    return JSONResponse(body, headers={ESTIMATED_HEADER: str(found.estimated).lower()})
 
 
 # --- bulk delete ----------------------------------------------------------------------------

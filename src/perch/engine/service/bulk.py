@@ -36,9 +36,12 @@ def matching_ids(store: Store, query: ExecutionQuery, *, page_size: int = 1000) 
     ids: list[str] = []
     page = 1
     while True:
-        found = search_executions(store, replace(query, page=page, size=page_size))
+        # Counting past a page would only tell whether another page follows: a short page does.
+        found = search_executions(
+            store, replace(query, page=page, size=page_size, count_limit=page_size)
+        )
         ids.extend(e.id for e in found.results)
-        if len(found.results) < page_size or len(ids) >= found.total:
+        if len(found.results) < page_size or (not found.estimated and len(ids) >= found.total):
             return ids
         page += 1
 

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from perch.engine import service
 from perch.engine.access import scope
-from perch.engine.ports import ExecutionQuery, Store
+from perch.engine.ports import DEFAULT_COUNT_LIMIT, ExecutionQuery, Store
 from perch.engine.states import StateType
 from perch.errors import PerchError
 from perch.permissions import Action, Resource
@@ -72,6 +72,7 @@ class Filters:
             sort_field=sort_field,
             sort_desc=descending,
             namespace_scope=scope(viewer.principal, Resource.EXECUTION, Action.READ),
+            count_limit=DEFAULT_COUNT_LIMIT,
         )
 
     def encoded(self, **changes: Any) -> str:
@@ -98,7 +99,7 @@ def _rows(store: Store, viewer: Viewer, filters: Filters, page_number: int) -> d
     size = filters.size if filters.size in SIZES else 25
     return {
         "rows": found.results,
-        "total": found.total,
+        "total": f"about {found.total:,}" if found.estimated else found.total,
         "pages": max(1, -(-found.total // size)),
     }
 

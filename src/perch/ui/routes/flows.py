@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from perch.engine import service
 from perch.engine.access import allowed, readable, scope
-from perch.engine.ports import ExecutionQuery, Store, StoredFlow
+from perch.engine.ports import DEFAULT_COUNT_LIMIT, ExecutionQuery, Store, StoredFlow
 from perch.engine.service import flows as flow_service
 from perch.engine.service.flowsearch import (
     FlowFilter,
@@ -134,6 +134,7 @@ def _flow_view(store: Store, viewer: Viewer, namespace: str, flow_id: str) -> di
             flow_id=flow_id,
             size=RECENT,
             namespace_scope=scope(viewer.principal, Resource.EXECUTION, Action.READ),
+            count_limit=DEFAULT_COUNT_LIMIT,
         ),
     )
     triggers = [
@@ -148,6 +149,7 @@ def _flow_view(store: Store, viewer: Viewer, namespace: str, flow_id: str) -> di
         "graph": layout(flow) if flow is not None else None,
         "executions": executions.results,
         "executions_total": executions.total,
+        "executions_estimated": executions.estimated,
         "triggers": triggers,
         "revisions": [r for r, _ in reversed(revisions)],
         "may_edit": may(viewer, Resource.FLOW, Action.UPDATE, namespace),
