@@ -16,36 +16,13 @@ from typing import Any
 
 import pytest
 from tests.api.conftest import Api, open_test_store, start_api, stop_api
+from tests.api.test_executions_search import FAILING, PAUSING, QUICK
 from tests.conftest import KESTRAPY_VERSIONS, sdk_dir
 
 from perch.api import ApiSettings
 
 LIMIT = 3
 SEARCH = "/api/v1/main/executions/search"
-
-QUICK = """\
-id: quick
-namespace: company.team
-tasks:
-  - id: only
-    type: io.kestra.plugin.core.log.Log
-    message: done
-"""
-FAILING = """\
-id: failing
-namespace: company.team.sub
-tasks:
-  - id: boom
-    type: io.kestra.plugin.core.execution.Fail
-    errorMessage: boom
-"""
-PAUSING = """\
-id: pausing
-namespace: company.teamx
-tasks:
-  - id: wait
-    type: io.kestra.plugin.core.flow.Pause
-"""
 
 
 @dataclass
