@@ -20,7 +20,6 @@ authenticates with ``Bearer`` (one indexed read, no argon2).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -35,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from benchsetup import wait_ready
 from engine_harness import percentile, summary, verdict
 
 from perch.engine import service
@@ -88,9 +88,12 @@ def perch_server(folder: Path) -> Iterator[Server]:
     command += ["--data-dir", str(data_dir), "--workers", "4"]
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        url = _wait_ready(process, data_dir, folder / "server.log")
+        url = wait_ready(process, data_dir, folder / "server.log")
         with httpx.Client(base_url=url, auth=ADMIN, timeout=30) as admin:
             account = admin.post("/api/v1/service-accounts", json={"name": "bench"}).json()
+            # Without a role the token could only sign in (roles are checked on every call).
+            binding = {"type": "SERVICE_ACCOUNT", "externalId": account["id"], "roleId": "Admin"}
+            admin.post("/api/v1/main/bindings", json=binding).raise_for_status()
             created = admin.post(
                 f"/api/v1/service-accounts/{account['id']}/api-tokens", json={"name": "bench"}
             )
@@ -100,22 +103,6 @@ def perch_server(folder: Path) -> Iterator[Server]:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
         log.close()
-
-
-def _wait_ready(process: subprocess.Popen[bytes], data_dir: Path, log: Path) -> str:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited: {log.read_text()}")
-        try:
-            info = json.loads((data_dir / "server.json").read_text())
-        except (OSError, ValueError):
-            time.sleep(0.05)
-            continue
-        url = f"http://127.0.0.1:{info['port']}"
-        if httpx.get(f"{url}/health").status_code == 200:
-            return url
-    raise RuntimeError(f"the server did not start: {log.read_text()}")
 
 
 def client(server: Server) -> httpx.Client:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchsetup import bulk_insert
 from engine_harness import percentile, summary, verdict
 from sqlalchemy import create_engine
 
@@ -77,22 +78,6 @@ def rows(count: int) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
-def fill(store: SqlStore, count: int) -> float:
-    start = time.perf_counter()
-    for batch in rows(count):
-        with store.engine.begin() as connection:
-            connection.execute(audit.insert(), batch)
-    if store.dialect == "postgresql":
-        # What autovacuum does after a bulk load: statistics, and the visibility map that lets
-        # a count read the index alone.
-        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("VACUUM ANALYZE audit")
-    else:
-        with store.engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
-    return time.perf_counter() - start
-
-
 def measure(store: SqlStore, queries: list[AuditQuery]) -> tuple[list[float], int]:
     for query in queries[:10]:  # warm the page cache and the statement cache
         search_audit(store, query)
@@ -108,7 +93,7 @@ def measure(store: SqlStore, queries: list[AuditQuery]) -> tuple[list[float], in
 
 def run(name: str, store: SqlStore, count: int, searches: int) -> None:
     print(f"\n== {name}: {count:,} records")
-    seconds = fill(store, count)
+    seconds = bulk_insert(store, audit, rows(count))
     print(f"inserted in {seconds:.1f} s ({count / seconds:,.0f} records/s)")
     rng = random.Random(11)
     by_execution = []

@@ -21,7 +21,6 @@ and exactly one RESUME audit record each.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -32,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from benchsetup import wait_ready
 from engine_harness import (
     BENCH,
     Bench,
@@ -82,26 +82,10 @@ def server(b: Bench, database_url: str | None) -> Iterator[tuple[str, int]]:
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
-            yield _wait_ready(process, b.data_dir, log_path), process.pid
+            yield wait_ready(process, b.data_dir, log_path), process.pid
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
-
-
-def _wait_ready(process: subprocess.Popen[bytes], data_dir: Path, log: Path) -> str:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited: {log.read_text()}")
-        try:
-            info = json.loads((data_dir / "server.json").read_text())
-            url = f"http://127.0.0.1:{info['port']}"
-            if info["pid"] == process.pid and httpx.get(f"{url}/health").status_code == 200:
-                return url
-        except (OSError, ValueError, KeyError, httpx.TransportError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"the server did not start: {log.read_text()}")
 
 
 def cpu_seconds(pid: int | None) -> float:

@@ -23,7 +23,6 @@ Each kind prints its p50 and p99, the total answered, and the exact count for co
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import signal
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from benchsetup import bulk_insert, wait_ready
 from engine_harness import percentile, summary, verdict
 from sqlalchemy import create_engine, func, select
 
@@ -141,22 +141,6 @@ def rows(count: int) -> Iterator[list[dict[str, Any]]]:
             batch = []
     if batch:
         yield batch
-
-
-def fill(store: SqlStore, count: int) -> float:
-    start = time.perf_counter()
-    for batch in rows(count):
-        with store.engine.begin() as connection:
-            connection.execute(executions.insert(), batch)
-    if store.dialect == "postgresql":
-        # What autovacuum does after a bulk load: statistics (the estimates beyond the exact
-        # threshold come from them), and the visibility map that lets a count read the index.
-        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("VACUUM ANALYZE executions")
-    else:
-        with store.engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
-    return time.perf_counter() - start
 
 
 @dataclass(frozen=True)
@@ -272,7 +256,7 @@ def perch_server(folder: Path, env: dict[str, str]) -> Iterator[tuple[str, str]]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
         try:
-            url = _wait_ready(process, data_dir, log_path)
+            url = wait_ready(process, data_dir, log_path)
             with httpx.Client(base_url=url, auth=ADMIN, timeout=30) as admin:
                 account = admin.post("/api/v1/service-accounts", json={"name": "bench"})
                 account.raise_for_status()
@@ -296,25 +280,9 @@ def perch_server(folder: Path, env: dict[str, str]) -> Iterator[tuple[str, str]]
             process.wait(timeout=60)
 
 
-def _wait_ready(process: subprocess.Popen[bytes], data_dir: Path, log: Path) -> str:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited: {log.read_text()}")
-        try:
-            info = json.loads((data_dir / "server.json").read_text())
-            url = f"http://127.0.0.1:{info['port']}"
-            if httpx.get(f"{url}/health").status_code == 200:
-                return url
-        except (OSError, ValueError, httpx.HTTPError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"the server did not start: {log.read_text()}")
-
-
 def run(name: str, store: SqlStore, folder: Path, env: dict[str, str], args: Any) -> None:
     print(f"\n== {name}: {args.executions:,} executions")
-    seconds = fill(store, args.executions)
+    seconds = bulk_insert(store, executions, rows(args.executions))
     print(f"inserted in {seconds:.1f} s ({args.executions / seconds:,.0f} executions/s)")
     with perch_server(folder, env) as (url, token):
         measure(store, url, token, args.searches)
